@@ -1,0 +1,348 @@
+//! `#[derive(Model)]`: key patterns as part of a serde type. See the `dynastream` crate.
+
+use std::collections::BTreeMap;
+
+use dynastream_pattern::Part;
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{format_ident, quote};
+use sha2::{Digest, Sha256};
+use syn::{parse_macro_input, Data, DeriveInput, Fields, Ident, LitStr, Type};
+
+/// Derives `dynastream::Model` and generates the typed key struct `<Name>Key`.
+///
+/// Attributes (on the struct): `#[dynastream(pk = "...", sk = "...")]`, and optionally
+/// `entity = "..."`, `pk_attr = "..."`, `sk_attr = "..."`, `key = "KeyTypeName"`.
+#[proc_macro_derive(Model, attributes(dynastream))]
+pub fn derive_model(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    match expand(&input) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+struct Attrs {
+    pk: Option<LitStr>,
+    sk: Option<LitStr>,
+    entity: Option<LitStr>,
+    pk_attr: Option<LitStr>,
+    sk_attr: Option<LitStr>,
+    key: Option<LitStr>,
+}
+
+fn parse_attrs(input: &DeriveInput) -> syn::Result<Attrs> {
+    let mut a = Attrs {
+        pk: None,
+        sk: None,
+        entity: None,
+        pk_attr: None,
+        sk_attr: None,
+        key: None,
+    };
+    for attr in input
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("dynastream"))
+    {
+        attr.parse_nested_meta(|meta| {
+            let slot = if meta.path.is_ident("pk") {
+                &mut a.pk
+            } else if meta.path.is_ident("sk") {
+                &mut a.sk
+            } else if meta.path.is_ident("entity") {
+                &mut a.entity
+            } else if meta.path.is_ident("pk_attr") {
+                &mut a.pk_attr
+            } else if meta.path.is_ident("sk_attr") {
+                &mut a.sk_attr
+            } else if meta.path.is_ident("key") {
+                &mut a.key
+            } else {
+                return Err(meta.error("unknown dynastream attribute; expected pk, sk, entity, pk_attr, sk_attr or key"));
+            };
+            if slot.is_some() {
+                return Err(meta.error("duplicate dynastream attribute"));
+            }
+            *slot = Some(meta.value()?.parse::<LitStr>()?);
+            Ok(())
+        })?;
+    }
+    Ok(a)
+}
+
+/// One placeholder occurrence in a pattern, resolved against the struct's fields.
+struct Slot {
+    field: Ident,
+    ty: Type,
+    width: Option<usize>,
+}
+
+struct Resolved {
+    text: String,
+    segments: Vec<TokenStream2>,
+    slots: Vec<Slot>,
+}
+
+fn resolve(lit: &LitStr, fields: &BTreeMap<String, (Ident, Type)>) -> syn::Result<Resolved> {
+    let text = lit.value();
+    let parts = dynastream_pattern::parse(&text)
+        .map_err(|e| syn::Error::new(lit.span(), format!("invalid key pattern {text:?}: {e}")))?;
+    let mut segments = Vec::new();
+    let mut slots = Vec::new();
+    for part in parts {
+        match part {
+            Part::Literal(l) => segments.push(
+                quote!(::dynastream::key::Segment::Literal(::std::borrow::Cow::Borrowed(#l))),
+            ),
+            Part::Field { name, width } => {
+                let Some((ident, ty)) = fields.get(name) else {
+                    let known: Vec<&str> = fields.keys().map(String::as_str).collect();
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        format!(
+                            "key pattern {text:?} names unknown field `{name}` (fields: {})",
+                            known.join(", ")
+                        ),
+                    ));
+                };
+                let width_ts = match width {
+                    Some(w) => quote!(::core::option::Option::Some(#w)),
+                    None => quote!(::core::option::Option::None),
+                };
+                segments.push(quote!(::dynastream::key::Segment::Field {
+                    name: ::std::borrow::Cow::Borrowed(#name),
+                    width: #width_ts,
+                    class: <#ty as ::dynastream::key::KeyField>::CLASS,
+                }));
+                slots.push(Slot {
+                    field: ident.clone(),
+                    ty: ty.clone(),
+                    width,
+                });
+            }
+        }
+    }
+    Ok(Resolved {
+        text,
+        segments,
+        slots,
+    })
+}
+
+fn type_text(ty: &Type) -> String {
+    quote!(#ty)
+        .to_string()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
+}
+
+fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
+    let name = &input.ident;
+    if !input.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &input.generics,
+            "#[derive(Model)] does not support generic types",
+        ));
+    }
+    let named = match &input.data {
+        Data::Struct(s) => match &s.fields {
+            Fields::Named(n) => &n.named,
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    name,
+                    "#[derive(Model)] needs a struct with named fields",
+                ))
+            }
+        },
+        _ => {
+            return Err(syn::Error::new_spanned(
+                name,
+                "#[derive(Model)] needs a struct with named fields",
+            ))
+        }
+    };
+    let attrs = parse_attrs(input)?;
+    let missing = |what: &str| {
+        syn::Error::new_spanned(
+            name,
+            format!("#[derive(Model)] needs #[dynastream({what} = \"...\")]"),
+        )
+    };
+    let pk_lit = attrs.pk.clone().ok_or_else(|| missing("pk"))?;
+    let sk_lit = attrs.sk.clone().ok_or_else(|| missing("sk"))?;
+
+    let mut fields = BTreeMap::new();
+    let mut canonical = String::from("dynastream-schema-v1\n");
+    canonical.push_str(&format!("pk={}\nsk={}\n", pk_lit.value(), sk_lit.value()));
+    for f in named {
+        let Some(ident) = f.ident.clone() else {
+            continue;
+        };
+        let ident_text = ident.to_string();
+        let ident_text = ident_text
+            .strip_prefix("r#")
+            .unwrap_or(&ident_text)
+            .to_string();
+        canonical.push_str(&format!("field={}:{}\n", ident_text, type_text(&f.ty)));
+        fields.insert(ident_text, (ident, f.ty.clone()));
+    }
+    let pk = resolve(&pk_lit, &fields)?;
+    let sk = resolve(&sk_lit, &fields)?;
+    let digest = Sha256::digest(canonical.as_bytes());
+    let schema_version: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+
+    let entity = attrs
+        .entity
+        .as_ref()
+        .map(LitStr::value)
+        .unwrap_or_else(|| name.to_string());
+    let pk_attr = attrs
+        .pk_attr
+        .as_ref()
+        .map(LitStr::value)
+        .unwrap_or_else(|| "PK".into());
+    let sk_attr = attrs
+        .sk_attr
+        .as_ref()
+        .map(LitStr::value)
+        .unwrap_or_else(|| "SK".into());
+    for (lit, v) in [(&attrs.pk_attr, &pk_attr), (&attrs.sk_attr, &sk_attr)] {
+        if v.is_empty() {
+            return Err(syn::Error::new(
+                lit.as_ref().map_or(Span::call_site(), LitStr::span),
+                "key attribute name must not be empty",
+            ));
+        }
+    }
+    if pk_attr == sk_attr {
+        return Err(syn::Error::new_spanned(
+            name,
+            format!("pk_attr and sk_attr are both {pk_attr:?}"),
+        ));
+    }
+    let key_name = match &attrs.key {
+        Some(l) => syn::parse_str::<Ident>(&l.value())
+            .map_err(|_| syn::Error::new(l.span(), "`key` must be a type name"))?,
+        None => format_ident!("{}Key", name),
+    };
+    let vis = &input.vis;
+
+    // Key fields: unique, in order of first appearance (PK then SK).
+    let mut key_fields: Vec<(Ident, Type)> = Vec::new();
+    for s in pk.slots.iter().chain(&sk.slots) {
+        if !key_fields.iter().any(|(i, _)| *i == s.field) {
+            key_fields.push((s.field.clone(), s.ty.clone()));
+        }
+    }
+    let key_decls = key_fields.iter().map(|(i, t)| quote!(pub #i: #t));
+    let key_clones = key_fields
+        .iter()
+        .map(|(i, _)| quote!(#i: ::core::clone::Clone::clone(&self.#i)));
+    let key_idents: Vec<&Ident> = key_fields.iter().map(|(i, _)| i).collect();
+
+    // Parsing: every occurrence is parsed; the first binds, later ones must be equal.
+    let mut bound: Vec<Ident> = Vec::new();
+    let mut parse_stmts = Vec::new();
+    for (caps, slots) in [(quote!(__pk), &pk.slots), (quote!(__sk), &sk.slots)] {
+        for (k, s) in slots.iter().enumerate() {
+            let ty = &s.ty;
+            let field = &s.field;
+            let parse = match s.width {
+                Some(_) => {
+                    quote!(<#ty as ::dynastream::key::PaddedKeyField>::parse_padded(#caps[#k])?)
+                }
+                None => quote!(<#ty as ::dynastream::key::KeyField>::parse_key(#caps[#k])?),
+            };
+            if bound.contains(field) {
+                parse_stmts
+                    .push(quote!(if #parse != #field { return ::core::option::Option::None; }));
+            } else {
+                bound.push(field.clone());
+                parse_stmts.push(quote!(let #field: #ty = #parse;));
+            }
+        }
+    }
+
+    let render_fn = |r: &Resolved, which: TokenStream2| {
+        let n = r.slots.len();
+        let text = &r.text;
+        let vals = r.slots.iter().map(|s| {
+            let ty = &s.ty;
+            let field = &s.field;
+            let fname = field.to_string();
+            match s.width {
+                Some(w) => quote!(match <#ty as ::dynastream::key::PaddedKeyField>::padded_text(&self.#field, #w) {
+                    ::core::option::Option::Some(t) => ::std::borrow::Cow::<str>::Owned(t),
+                    ::core::option::Option::None => return ::core::result::Result::Err(::dynastream::key::RenderError::TooWide {
+                        pattern: ::std::string::String::from(#text),
+                        field: ::std::string::String::from(#fname),
+                        value: ::std::string::ToString::to_string(&self.#field),
+                        width: #w,
+                    }),
+                }),
+                None => quote!(<#ty as ::dynastream::key::KeyField>::key_text(&self.#field)),
+            }
+        });
+        let idx = 0..n;
+        quote! {
+            let __vals: [::std::borrow::Cow<'_, str>; #n] = [#(#vals),*];
+            let __refs: [&str; #n] = [#(&*__vals[#idx]),*];
+            <#name as ::dynastream::Model>::#which().render(&__refs)
+        }
+    };
+    let render_pk = render_fn(&pk, quote!(pk_pattern));
+    let render_sk = render_fn(&sk, quote!(sk_pattern));
+    let (pk_text, pk_segs, pk_n) = (&pk.text, &pk.segments, pk.slots.len());
+    let (sk_text, sk_segs, sk_n) = (&sk.text, &sk.segments, sk.slots.len());
+    let doc = format!(
+        "The typed key of [`{name}`]: `{pk_attr}` = `{pk_text}`, `{sk_attr}` = `{sk_text}`."
+    );
+
+    Ok(quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #vis struct #key_name { #(#key_decls),* }
+
+        impl ::dynastream::ModelKey for #key_name {
+            fn from_keys(__pk_key: &str, __sk_key: &str) -> ::core::option::Option<Self> {
+                let mut __pk: [&str; #pk_n] = [""; #pk_n];
+                if !<#name as ::dynastream::Model>::pk_pattern().captures(__pk_key, &mut __pk) {
+                    return ::core::option::Option::None;
+                }
+                let mut __sk: [&str; #sk_n] = [""; #sk_n];
+                if !<#name as ::dynastream::Model>::sk_pattern().captures(__sk_key, &mut __sk) {
+                    return ::core::option::Option::None;
+                }
+                #(#parse_stmts)*
+                ::core::option::Option::Some(Self { #(#key_idents),* })
+            }
+            fn pk(&self) -> ::core::result::Result<::std::string::String, ::dynastream::key::RenderError> {
+                #render_pk
+            }
+            fn sk(&self) -> ::core::result::Result<::std::string::String, ::dynastream::key::RenderError> {
+                #render_sk
+            }
+        }
+
+        impl ::dynastream::Model for #name {
+            type Key = #key_name;
+            const ENTITY: &'static str = #entity;
+            const PK_ATTR: &'static str = #pk_attr;
+            const SK_ATTR: &'static str = #sk_attr;
+            const SCHEMA_VERSION: &'static str = #schema_version;
+            fn pk_pattern() -> &'static ::dynastream::key::Pattern {
+                static P: ::dynastream::key::Pattern = ::dynastream::key::Pattern::from_static(#pk_text, &[#(#pk_segs),*], #pk_n);
+                &P
+            }
+            fn sk_pattern() -> &'static ::dynastream::key::Pattern {
+                static P: ::dynastream::key::Pattern = ::dynastream::key::Pattern::from_static(#sk_text, &[#(#sk_segs),*], #sk_n);
+                &P
+            }
+            fn key(&self) -> #key_name {
+                #key_name { #(#key_clones),* }
+            }
+        }
+    })
+}

@@ -1,0 +1,64 @@
+//! Models: serde types whose DynamoDB keys follow patterns. Implemented by `#[derive(Model)]`.
+//!
+//! ```
+//! use dynastream::Model;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Serialize, Deserialize, Model)]
+//! #[dynastream(pk = "USER#{owner}#STORY#{story_id}", sk = "STORY#{story_id}")]
+//! struct Story {
+//!     owner: String,
+//!     story_id: String,
+//!     title: String,
+//! }
+//!
+//! use dynastream::{Model as _, ModelKey as _};
+//! let key = StoryKey { owner: "jane".into(), story_id: "42".into() };
+//! assert_eq!(key.pk().unwrap(), "USER#jane#STORY#42");
+//! assert_eq!(key.sk().unwrap(), "STORY#42");
+//! assert_eq!(StoryKey::from_keys("USER#jane#STORY#42", "STORY#42"), Some(key));
+//! // The same field in PK and SK must agree.
+//! assert_eq!(StoryKey::from_keys("USER#jane#STORY#42", "STORY#43"), None);
+//! assert_eq!(Story::ENTITY, "Story");
+//! assert_eq!(Story::SCHEMA_VERSION.len(), 64);
+//! ```
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use serde::de::DeserializeOwned;
+
+use crate::key::{Pattern, RenderError};
+
+/// A type stored in the table under patterned keys.
+pub trait Model: DeserializeOwned + Debug + Send + Sync + 'static {
+    /// The typed key: the fields the PK and SK patterns use.
+    type Key: ModelKey;
+    /// The entity name (the type name unless `entity = "..."` is given).
+    const ENTITY: &'static str;
+    /// Name of the partition key attribute (`PK` unless `pk_attr = "..."`).
+    const PK_ATTR: &'static str;
+    /// Name of the sort key attribute (`SK` unless `sk_attr = "..."`).
+    const SK_ATTR: &'static str;
+    /// Lowercase hex SHA-256 over the patterns and every field's name and type, in declaration
+    /// order. Changes when a field is added, removed, renamed or retyped, or a pattern changes.
+    const SCHEMA_VERSION: &'static str;
+    /// The partition key pattern.
+    fn pk_pattern() -> &'static Pattern;
+    /// The sort key pattern.
+    fn sk_pattern() -> &'static Pattern;
+    /// This item's key.
+    fn key(&self) -> Self::Key;
+}
+
+/// The typed key of a model, usable on its own (a REMOVE without an image, a get, a delete).
+pub trait ModelKey: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static {
+    /// Matches a PK and SK against the model's patterns; `None` when they do not match (a
+    /// literal differs, a field does not parse into its type, or a field that appears in both
+    /// patterns has different values).
+    fn from_keys(pk: &str, sk: &str) -> Option<Self>;
+    /// Renders the partition key.
+    fn pk(&self) -> Result<String, RenderError>;
+    /// Renders the sort key.
+    fn sk(&self) -> Result<String, RenderError>;
+}
