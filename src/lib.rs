@@ -7,3 +7,4 @@ pub mod model;
 
 pub use dynastream_derive::Model;
 pub use model::{Model, ModelKey};
+pub mod decode;

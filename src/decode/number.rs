@@ -1,0 +1,227 @@
+//! Exact DynamoDB numbers. An `N` is decimal text of up to 38 significant digits; integer
+//! targets get it only when it is an integer that fits, never rounded or truncated.
+
+use std::borrow::Cow;
+use std::marker::PhantomData;
+use std::str::FromStr;
+
+use serde::de::{self, Deserializer, Unexpected, Visitor};
+
+use super::attr::Want;
+
+/// A decimal number split into sign, digits and a power-of-ten exponent:
+/// value = sign * digits * 10^exp, `digits` without leading zeros.
+struct Decimal<'a> {
+    negative: bool,
+    int: &'a str,
+    frac: &'a str,
+    exp: i64,
+}
+
+fn split(text: &str) -> Option<Decimal<'_>> {
+    let (negative, rest) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (mantissa, exp) = match rest.find(['e', 'E']) {
+        Some(i) => {
+            let e = &rest[i + 1..];
+            let e = e.strip_prefix('+').unwrap_or(e);
+            (&rest[..i], i64::from_str(e).ok()?)
+        }
+        None => (rest, 0),
+    };
+    let (int, frac) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (mantissa, ""),
+    };
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(Decimal {
+        negative,
+        int,
+        frac,
+        exp,
+    })
+}
+
+/// Why a number cannot be the requested integer.
+enum IntError {
+    NotANumber,
+    Fraction,
+    Range,
+}
+
+/// The canonical integer text of `text` (`"1E+2"` → `"100"`, `"5.0"` → `"5"`), or why not.
+fn integer_text(text: &str) -> Result<Cow<'_, str>, IntError> {
+    let plain = text.strip_prefix('-').unwrap_or(text);
+    if !plain.is_empty() && plain.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(Cow::Borrowed(text));
+    }
+    let d = split(text).ok_or(IntError::NotANumber)?;
+    // All digits, and where the decimal point falls among them.
+    let digits: String = d.int.chars().chain(d.frac.chars()).collect();
+    let point = d.int.len() as i64 + d.exp;
+    let (whole, fraction) = if point <= 0 {
+        ("", digits.as_str())
+    } else if point as usize >= digits.len() {
+        (digits.as_str(), "")
+    } else {
+        digits.split_at(point as usize)
+    };
+    if fraction.bytes().any(|b| b != b'0') {
+        return Err(IntError::Fraction);
+    }
+    let zeros = if point as usize > digits.len() {
+        point as usize - digits.len()
+    } else {
+        0
+    };
+    if zeros > 40 {
+        return Err(IntError::Range);
+    }
+    let whole = whole.trim_start_matches('0');
+    if whole.is_empty() {
+        return Ok(Cow::Borrowed("0"));
+    }
+    let mut s = String::with_capacity(whole.len() + zeros + 1);
+    if d.negative {
+        s.push('-');
+    }
+    s.push_str(whole);
+    s.extend(std::iter::repeat_n('0', zeros));
+    Ok(Cow::Owned(s))
+}
+
+fn int<T: FromStr, E: de::Error>(text: &str, ty: &str) -> Result<T, E> {
+    match integer_text(text) {
+        Ok(t) => T::from_str(&t)
+            .map_err(|_| E::custom(format_args!("number {text} is out of range for {ty}"))),
+        Err(IntError::Fraction) => Err(E::custom(format_args!(
+            "number {text} is not an integer (expected {ty})"
+        ))),
+        Err(IntError::Range) => Err(E::custom(format_args!(
+            "number {text} is out of range for {ty}"
+        ))),
+        Err(IntError::NotANumber) => Err(E::custom(format_args!("{text:?} is not a number"))),
+    }
+}
+
+fn float<T: FromStr, E: de::Error>(text: &str) -> Result<T, E> {
+    if split(text).is_none() {
+        return Err(E::custom(format_args!("{text:?} is not a number")));
+    }
+    T::from_str(text).map_err(|_| E::custom(format_args!("{text:?} is not a number")))
+}
+
+/// Deserializes the text of one DynamoDB number.
+pub(crate) struct NumberDe<'t, E> {
+    text: &'t str,
+    _e: PhantomData<E>,
+}
+
+impl<'t, E> NumberDe<'t, E> {
+    pub(crate) fn new(text: &'t str) -> Self {
+        NumberDe {
+            text,
+            _e: PhantomData,
+        }
+    }
+}
+
+impl<'de, E: de::Error> NumberDe<'_, E> {
+    fn dispatch<V: Visitor<'de>>(self, want: Want, v: V) -> Result<V::Value, E> {
+        let t = self.text;
+        match want {
+            Want::I8 => v.visit_i8(int(t, "i8")?),
+            Want::I16 => v.visit_i16(int(t, "i16")?),
+            Want::I32 => v.visit_i32(int(t, "i32")?),
+            Want::I64 => v.visit_i64(int(t, "i64")?),
+            Want::I128 => v.visit_i128(int(t, "i128")?),
+            Want::U8 => v.visit_u8(int(t, "u8")?),
+            Want::U16 => v.visit_u16(int(t, "u16")?),
+            Want::U32 => v.visit_u32(int(t, "u32")?),
+            Want::U64 => v.visit_u64(int(t, "u64")?),
+            Want::U128 => v.visit_u128(int(t, "u128")?),
+            Want::F32 => v.visit_f32(float(t)?),
+            Want::F64 => v.visit_f64(float(t)?),
+            // Untyped targets (serde_json::Value, untagged enums, decimal types): integers as
+            // integers, everything else as its exact decimal text.
+            Want::Any => {
+                if split(t).is_none() {
+                    return Err(E::custom(format_args!("{t:?} is not a number")));
+                }
+                if let Ok(i) = i64::from_str(t) {
+                    v.visit_i64(i)
+                } else if let Ok(u) = u64::from_str(t) {
+                    v.visit_u64(u)
+                } else {
+                    v.visit_str(t)
+                }
+            }
+            Want::Option => v.visit_some(self),
+            Want::NewtypeStruct(_) => v.visit_newtype_struct(self),
+            Want::IgnoredAny => v.visit_unit(),
+            _ => Err(E::invalid_type(Unexpected::Other("number"), &v)),
+        }
+    }
+}
+
+impl<'de, E: de::Error> Deserializer<'de> for NumberDe<'_, E> {
+    type Error = E;
+    dispatch_methods!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn it(t: &str) -> Result<String, &'static str> {
+        integer_text(t)
+            .map(|c| c.into_owned())
+            .map_err(|e| match e {
+                IntError::NotANumber => "nan",
+                IntError::Fraction => "fraction",
+                IntError::Range => "range",
+            })
+    }
+
+    #[test]
+    fn integer_text_is_exact() {
+        assert_eq!(it("42").unwrap(), "42");
+        assert_eq!(it("-42").unwrap(), "-42");
+        assert_eq!(it("1E+2").unwrap(), "100");
+        assert_eq!(it("1.5E1").unwrap(), "15");
+        assert_eq!(it("5.000").unwrap(), "5");
+        assert_eq!(it("-0.0").unwrap(), "0");
+        assert_eq!(it("1.5"), Err("fraction"));
+        assert_eq!(it("15E-1"), Err("fraction"));
+        assert_eq!(it("1E+100"), Err("range"));
+        assert_eq!(it("abc"), Err("nan"));
+        assert_eq!(it(""), Err("nan"));
+        assert_eq!(it("1e"), Err("nan"));
+    }
+
+    #[test]
+    fn ints_refuse_fractions_and_overflow() {
+        type E = serde::de::value::Error;
+        assert_eq!(int::<u8, E>("255", "u8").unwrap(), 255);
+        assert!(int::<u8, E>("256", "u8")
+            .unwrap_err()
+            .to_string()
+            .contains("out of range for u8"));
+        assert!(int::<u32, E>("-1", "u32").is_err());
+        assert!(int::<i64, E>("3.5", "i64")
+            .unwrap_err()
+            .to_string()
+            .contains("not an integer"));
+        let big = "99999999999999999999999999999999999999";
+        assert_eq!(int::<i128, E>(big, "i128").unwrap().to_string(), big);
+        assert!(int::<i64, E>(big, "i64").is_err());
+    }
+}

@@ -1,0 +1,316 @@
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use proptest::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::*;
+
+#[derive(Debug, PartialEq, Deserialize, Serialize, Clone)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum Status {
+    Open,
+    Closed,
+}
+
+#[derive(Debug, PartialEq, Deserialize, Serialize, Clone)]
+enum Shape {
+    Dot,
+    Circle { r: u32 },
+    Pair(i8, i8),
+    Named(String),
+}
+
+#[derive(Debug, PartialEq, Deserialize, Serialize, Clone)]
+#[serde(tag = "kind")]
+enum Tagged {
+    A { x: i64 },
+    B { y: String },
+}
+
+#[derive(Debug, PartialEq, Deserialize, Serialize, Clone)]
+struct Inner {
+    label: String,
+    n: Option<u16>,
+}
+
+#[derive(Debug, PartialEq, Deserialize)]
+struct Everything {
+    s: String,
+    n_i: i64,
+    n_u: u64,
+    n_f: f64,
+    n_big: i128,
+    b: Vec<u8>,
+    flag: bool,
+    nothing: Option<String>,
+    absent: Option<String>,
+    #[serde(default)]
+    defaulted: String,
+    m: Inner,
+    l: Vec<Inner>,
+    ss: BTreeSet<String>,
+    ns: Vec<u32>,
+    bs: Vec<Vec<u8>>,
+    map: HashMap<String, i32>,
+    status: Status,
+    shape: Shape,
+    shape2: Shape,
+    shape3: Shape,
+    tagged: Tagged,
+    any: serde_json::Value,
+    tuple: (String, u8),
+}
+
+const EVERYTHING: &str = r#"{
+  "PK": {"S": "X#1"}, "SK": {"S": "Y"}, "schema_version": {"S": "abc"},
+  "s": {"S": "h\u00e9llo \"q\""},
+  "n_i": {"N": "-42"}, "n_u": {"N": "18446744073709551615"}, "n_f": {"N": "1.5E2"},
+  "n_big": {"N": "-99999999999999999999999999999999999999"},
+  "b": {"B": "AAEC/w=="}, "flag": {"BOOL": true}, "nothing": {"NULL": true},
+  "m": {"M": {"label": {"S": "in"}, "n": {"N": "7"}}},
+  "l": {"L": [{"M": {"label": {"S": "a"}, "n": {"NULL": true}}}, {"M": {"label": {"S": "b"}}}]},
+  "ss": {"SS": ["z", "a"]}, "ns": {"NS": ["1", "2", "3"]}, "bs": {"BS": ["AQ==", "AgM="]},
+  "map": {"M": {"x": {"N": "1"}, "y": {"N": "-2"}}},
+  "status": {"S": "CLOSED"},
+  "shape": {"S": "Dot"},
+  "shape2": {"M": {"Circle": {"M": {"r": {"N": "3"}}}}},
+  "shape3": {"M": {"Pair": {"L": [{"N": "1"}, {"N": "-1"}]}}},
+  "tagged": {"M": {"kind": {"S": "B"}, "y": {"S": "why"}}},
+  "any": {"M": {"k": {"L": [{"N": "1"}, {"N": "2.50"}, {"S": "s"}, {"BOOL": false}, {"NULL": true}]}}},
+  "tuple": {"L": [{"S": "t"}, {"N": "9"}]},
+  "extra": {"M": {"ignored": {"L": [{"BS": ["AA=="]}]}}}
+}"#;
+
+#[test]
+fn every_attribute_type_decodes() {
+    let (v, sv): (Everything, _) = decode_image(EVERYTHING, ["PK", "SK"]).unwrap();
+    assert_eq!(sv.as_deref(), Some("abc"));
+    assert_eq!(v.s, "h\u{e9}llo \"q\"");
+    assert_eq!((v.n_i, v.n_u, v.n_f), (-42, u64::MAX, 150.0));
+    assert_eq!(
+        v.n_big.to_string(),
+        "-99999999999999999999999999999999999999"
+    );
+    assert_eq!(v.b, vec![0, 1, 2, 255]);
+    assert!(v.flag);
+    assert_eq!(
+        (v.nothing, v.absent, v.defaulted),
+        (None, None, String::new())
+    );
+    assert_eq!(
+        v.m,
+        Inner {
+            label: "in".into(),
+            n: Some(7)
+        }
+    );
+    assert_eq!(
+        v.l,
+        vec![
+            Inner {
+                label: "a".into(),
+                n: None
+            },
+            Inner {
+                label: "b".into(),
+                n: None
+            }
+        ]
+    );
+    assert_eq!(v.ss.into_iter().collect::<Vec<_>>(), vec!["a", "z"]);
+    assert_eq!(v.ns, vec![1, 2, 3]);
+    assert_eq!(v.bs, vec![vec![1], vec![2, 3]]);
+    assert_eq!(v.map, HashMap::from([("x".into(), 1), ("y".into(), -2)]));
+    assert_eq!(v.status, Status::Closed);
+    assert_eq!(
+        (v.shape, v.shape2, v.shape3),
+        (Shape::Dot, Shape::Circle { r: 3 }, Shape::Pair(1, -1))
+    );
+    assert_eq!(v.tagged, Tagged::B { y: "why".into() });
+    assert_eq!(
+        v.any,
+        serde_json::json!({"k": [1, "2.50", "s", false, null]})
+    );
+    assert_eq!(v.tuple, ("t".into(), 9));
+}
+
+#[test]
+fn key_attributes_and_schema_version_are_hidden_from_the_model() {
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct Strict {
+        a: String,
+    }
+    let json = r#"{"PK":{"S":"p"},"SK":{"S":"s"},"schema_version":{"S":"v1"},"a":{"S":"x"}}"#;
+    let (v, sv): (Strict, _) = decode_image(json, ["PK", "SK"]).unwrap();
+    assert_eq!((v.a.as_str(), sv.as_deref()), ("x", Some("v1")));
+}
+
+#[test]
+fn decimal_numbers_stay_exact() {
+    #[derive(Deserialize)]
+    struct P {
+        price: rust_decimal::Decimal,
+        big: rust_decimal::Decimal,
+    }
+    let (p, _): (P, _) = decode_image(
+        r#"{"price":{"N":"19.99"},"big":{"N":"7922816251426433759354395033"}}"#,
+        ["", ""],
+    )
+    .unwrap();
+    assert_eq!(p.price.to_string(), "19.99");
+    assert_eq!(p.big.to_string(), "7922816251426433759354395033");
+}
+
+fn err<T: for<'de> Deserialize<'de> + std::fmt::Debug>(json: &str) -> ImageError {
+    decode_image::<T>(json, ["PK", "SK"]).unwrap_err()
+}
+
+#[test]
+fn errors_name_the_field_path() {
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Outer {
+        items: Vec<Inner>,
+    }
+    let e = err::<Outer>(
+        r#"{"items":{"L":[{"M":{"label":{"S":"a"}}},{"M":{"label":{"S":"b"},"n":{"N":"70000"}}}]}}"#,
+    );
+    assert_eq!(e.field.as_deref(), Some("items[1].n"));
+    assert!(e.message.contains("out of range for u16"), "{e}");
+    assert!(!e.message.contains("line"), "positions are stripped: {e}");
+
+    let e = err::<Inner>(r#"{"label":{"S":"a"},"n":{"N":"1.5"}}"#);
+    assert_eq!(e.field.as_deref(), Some("n"));
+    assert!(e.message.contains("not an integer"));
+
+    let e = err::<Inner>(r#"{"n":{"N":"1"}}"#);
+    assert!(e.message.contains("missing field `label`"), "{e}");
+
+    let e = err::<Inner>(r#"{"label":{"N":"1"}}"#);
+    assert_eq!(e.field.as_deref(), Some("label"));
+
+    let e = err::<Everything>(&EVERYTHING.replace("AAEC/w==", "***"));
+    assert_eq!(e.field.as_deref(), Some("b"));
+    assert!(e.message.contains("invalid base64"), "{e}");
+
+    let e = err::<Inner>(r#"{"label":{"X":"a"}}"#);
+    assert!(e.message.contains("unknown DynamoDB type tag"), "{e}");
+
+    let e = err::<Inner>(r#"{"label":{"S":"a","N":"1"}}"#);
+    assert!(e.message.contains("more than one type tag"), "{e}");
+
+    let e = err::<Inner>(r#"{"label":{}}"#);
+    assert!(e.message.contains("no type tag"), "{e}");
+
+    let e = err::<Inner>(r#"{"label":{"S":"a"}} x"#);
+    assert!(e.message.contains("trailing"), "{e}");
+}
+
+#[test]
+fn status_enum_rejects_unknown_variant() {
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct T {
+        status: Status,
+    }
+    let e = err::<T>(r#"{"status":{"S":"open"}}"#);
+    assert_eq!(e.field.as_deref(), Some("status"));
+    assert!(e.message.contains("unknown variant"), "{e}");
+}
+
+// --- Cross-check against serde_dynamo on random items. -----------------------------------------
+
+#[derive(Debug, PartialEq, Deserialize, Serialize, Clone)]
+struct Rand {
+    s: String,
+    i: i64,
+    f: f64,
+    b: bool,
+    o: Option<String>,
+    v: Vec<Inner>,
+    m: BTreeMap<String, u32>,
+    bytes: serde_bytes_like::Bytes,
+    shape: Shape,
+}
+
+mod serde_bytes_like {
+    /// Binary through serde's bytes methods (what serde_dynamo writes as B).
+    #[derive(Debug, PartialEq, Clone)]
+    pub struct Bytes(pub Vec<u8>);
+    impl serde::Serialize for Bytes {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(&self.0)
+        }
+    }
+    impl<'de> serde::Deserialize<'de> for Bytes {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl serde::de::Visitor<'_> for V {
+                type Value = Bytes;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("bytes")
+                }
+                fn visit_bytes<E>(self, v: &[u8]) -> Result<Bytes, E> {
+                    Ok(Bytes(v.to_vec()))
+                }
+                fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Bytes, E> {
+                    Ok(Bytes(v))
+                }
+            }
+            d.deserialize_byte_buf(V)
+        }
+    }
+}
+
+fn shape() -> impl Strategy<Value = Shape> {
+    prop_oneof![
+        Just(Shape::Dot),
+        any::<u32>().prop_map(|r| Shape::Circle { r }),
+        (any::<i8>(), any::<i8>()).prop_map(|(a, b)| Shape::Pair(a, b)),
+        ".{0,8}".prop_map(Shape::Named),
+    ]
+}
+
+fn rand_item() -> impl Strategy<Value = Rand> {
+    (
+        ".{0,12}",
+        any::<i64>(),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()),
+        any::<bool>(),
+        proptest::option::of(".{0,6}"),
+        prop::collection::vec(
+            (".{0,6}", proptest::option::of(any::<u16>()))
+                .prop_map(|(label, n)| Inner { label, n }),
+            0..3,
+        ),
+        prop::collection::btree_map(".{0,4}", any::<u32>(), 0..3),
+        prop::collection::vec(any::<u8>(), 0..10),
+        shape(),
+    )
+        .prop_map(|(s, i, f, b, o, v, m, bytes, shape)| Rand {
+            s,
+            i,
+            f,
+            b,
+            o,
+            v,
+            m,
+            bytes: serde_bytes_like::Bytes(bytes),
+            shape,
+        })
+}
+
+proptest! {
+    #[test]
+    fn agrees_with_serde_dynamo(item in rand_item()) {
+        // serde_dynamo writes the item as DynamoDB JSON (the same shape Streams deliver) ...
+        let av: serde_dynamo::Item = serde_dynamo::to_item(&item).unwrap();
+        let json = serde_json::to_string(&av).unwrap();
+        // ... and both decoders must read back the original.
+        let ours: Rand = from_image(&json).unwrap();
+        prop_assert_eq!(&ours, &item);
+        let theirs: Rand = serde_dynamo::from_item(av).unwrap();
+        prop_assert_eq!(theirs, item);
+    }
+}
