@@ -2,9 +2,13 @@
 
 extern crate self as dynastream;
 
+pub mod decode;
+pub mod error;
+pub mod event;
 pub mod key;
 pub mod model;
 
 pub use dynastream_derive::Model;
+pub use error::{BoxError, EventError, ImageSide, RecordError, RegistryError};
+pub use event::{ChangeKind, RecordMeta, StreamViewType, Timestamp};
 pub use model::{Model, ModelKey};
-pub mod decode;

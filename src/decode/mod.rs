@@ -140,7 +140,7 @@ macro_rules! dispatch_methods {
 }
 
 pub(crate) mod attr;
-mod number;
+pub(crate) mod number;
 
 use serde::de::{Deserialize, DeserializeOwned};
 

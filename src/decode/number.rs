@@ -11,14 +11,14 @@ use super::attr::Want;
 
 /// A decimal number split into sign, digits and a power-of-ten exponent:
 /// value = sign * digits * 10^exp, `digits` without leading zeros.
-struct Decimal<'a> {
-    negative: bool,
-    int: &'a str,
-    frac: &'a str,
-    exp: i64,
+pub(crate) struct Decimal<'a> {
+    pub(crate) negative: bool,
+    pub(crate) int: &'a str,
+    pub(crate) frac: &'a str,
+    pub(crate) exp: i64,
 }
 
-fn split(text: &str) -> Option<Decimal<'_>> {
+pub(crate) fn split(text: &str) -> Option<Decimal<'_>> {
     let (negative, rest) = match text.as_bytes().first()? {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),

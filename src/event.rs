@@ -1,0 +1,666 @@
+//! The DynamoDB Streams event as Lambda delivers it, read lazily: the envelope and `Keys` of
+//! every record, with `NewImage` / `OldImage` kept as unparsed JSON until a handler needs them.
+//!
+//! Accepts what AWS sends, what `sam local generate-event dynamodb` writes, and moto's
+//! `GetRecords` output with `eventSourceARN` added.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::decode::attr::{CowStr, Tag};
+use crate::error::EventError;
+
+/// INSERT, MODIFY or REMOVE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChangeKind {
+    /// A new item (`INSERT`).
+    Insert,
+    /// An existing item changed (`MODIFY`).
+    Modify,
+    /// An item was deleted, by a client or by TTL (`REMOVE`).
+    Remove,
+}
+
+impl ChangeKind {
+    /// The stream's name for the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Insert => "INSERT",
+            ChangeKind::Modify => "MODIFY",
+            ChangeKind::Remove => "REMOVE",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "INSERT" => Some(ChangeKind::Insert),
+            "MODIFY" => Some(ChangeKind::Modify),
+            "REMOVE" => Some(ChangeKind::Remove),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ChangeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which images the stream carries.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StreamViewType {
+    /// Only the key attributes.
+    KeysOnly,
+    /// The item after the change.
+    NewImage,
+    /// The item before the change.
+    OldImage,
+    /// Both.
+    NewAndOldImages,
+    /// A value this version does not know.
+    Other(String),
+}
+
+impl StreamViewType {
+    fn parse(s: &str) -> Self {
+        match s {
+            "KEYS_ONLY" => StreamViewType::KeysOnly,
+            "NEW_IMAGE" => StreamViewType::NewImage,
+            "OLD_IMAGE" => StreamViewType::OldImage,
+            "NEW_AND_OLD_IMAGES" => StreamViewType::NewAndOldImages,
+            other => StreamViewType::Other(other.to_string()),
+        }
+    }
+}
+
+/// `ApproximateCreationDateTime`, exact to the nanosecond (the stream sends epoch seconds,
+/// with a fraction on some sources).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp {
+    secs: i64,
+    nanos: u32,
+}
+
+impl Timestamp {
+    /// From epoch seconds and nanoseconds (`nanos < 1_000_000_000`).
+    pub fn new(secs: i64, nanos: u32) -> Option<Self> {
+        (nanos < 1_000_000_000).then_some(Timestamp { secs, nanos })
+    }
+
+    /// Parses epoch seconds written as a JSON number (`1479499740`, `1700000000.907`,
+    /// `1.700000000907E9`) without going through floating point. Digits past nanoseconds are
+    /// truncated.
+    pub fn from_epoch_seconds_text(text: &str) -> Option<Self> {
+        let d = crate::decode::number::split(text)?;
+        if d.negative {
+            return None;
+        }
+        let digits: String = d.int.chars().chain(d.frac.chars()).collect();
+        let point = d.int.len() as i64 + d.exp;
+        if point > 18 {
+            return None;
+        }
+        let (whole, frac) = if point <= 0 {
+            (String::new(), "0".repeat((-point) as usize) + &digits)
+        } else if point as usize >= digits.len() {
+            (
+                digits.clone() + &"0".repeat(point as usize - digits.len()),
+                String::new(),
+            )
+        } else {
+            (
+                digits[..point as usize].to_string(),
+                digits[point as usize..].to_string(),
+            )
+        };
+        let secs: i64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().ok()?
+        };
+        let mut nanos_text: String = frac.chars().take(9).collect();
+        while nanos_text.len() < 9 {
+            nanos_text.push('0');
+        }
+        Some(Timestamp {
+            secs,
+            nanos: nanos_text.parse().ok()?,
+        })
+    }
+
+    /// Seconds since the Unix epoch.
+    pub fn unix_seconds(&self) -> i64 {
+        self.secs
+    }
+
+    /// The sub-second part in nanoseconds.
+    pub fn subsec_nanos(&self) -> u32 {
+        self.nanos
+    }
+
+    /// As a `SystemTime`.
+    pub fn to_system_time(&self) -> std::time::SystemTime {
+        let d = std::time::Duration::new(self.secs.unsigned_abs(), self.nanos);
+        if self.secs >= 0 {
+            std::time::UNIX_EPOCH + d
+        } else {
+            std::time::UNIX_EPOCH - std::time::Duration::from_secs(self.secs.unsigned_abs())
+                + std::time::Duration::from_nanos(self.nanos.into())
+        }
+    }
+}
+
+/// RFC 3339 in UTC with only the significant fraction digits: `2016-11-18T20:09:00.907Z`.
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let days = self.secs.div_euclid(86_400);
+        let rem = self.secs.rem_euclid(86_400);
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60
+        )?;
+        if self.nanos > 0 {
+            let frac = format!("{:09}", self.nanos);
+            write!(f, ".{}", frac.trim_end_matches('0'))?;
+        }
+        f.write_str("Z")
+    }
+}
+
+/// A key attribute's value as the stream sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyValue<'a> {
+    /// A string key.
+    S(Cow<'a, str>),
+    /// A number key (its decimal text).
+    N(Cow<'a, str>),
+    /// A binary key (its base64 text).
+    B(Cow<'a, str>),
+}
+
+impl KeyValue<'_> {
+    /// The string value, if this is an `S` key.
+    pub fn as_s(&self) -> Option<&str> {
+        match self {
+            KeyValue::S(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> KeyValue<'static> {
+        match self {
+            KeyValue::S(s) => KeyValue::S(Cow::Owned(s.into_owned())),
+            KeyValue::N(s) => KeyValue::N(Cow::Owned(s.into_owned())),
+            KeyValue::B(s) => KeyValue::B(Cow::Owned(s.into_owned())),
+        }
+    }
+}
+
+impl fmt::Display for KeyValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyValue::S(s) => write!(f, "{s:?}"),
+            KeyValue::N(s) => write!(f, "N:{s}"),
+            KeyValue::B(s) => write!(f, "B:{s}"),
+        }
+    }
+}
+
+/// A record's `Keys`: attribute name → value, in the order sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Keys<'a>(pub Vec<(Cow<'a, str>, KeyValue<'a>)>);
+
+impl<'a> Keys<'a> {
+    /// The value of key attribute `name`.
+    pub fn get(&self, name: &str) -> Option<&KeyValue<'a>> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// The string value of key attribute `name`.
+    pub fn s(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(KeyValue::as_s)
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> Keys<'static> {
+        Keys(
+            self.0
+                .into_iter()
+                .map(|(n, v)| (Cow::Owned(n.into_owned()), v.into_owned()))
+                .collect(),
+        )
+    }
+}
+
+impl fmt::Display for Keys<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (n, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{n}={v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Keys<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Keys<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of key attributes")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Keys<'de>, A::Error> {
+                let mut out = Vec::with_capacity(2);
+                while let Some(CowStr(name)) = map.next_key::<CowStr<'de>>()? {
+                    let value: KeyAttr<'de> = map.next_value()?;
+                    out.push((name, value.0));
+                }
+                Ok(Keys(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+struct KeyAttr<'a>(KeyValue<'a>);
+
+impl<'de> Deserialize<'de> for KeyAttr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KeyAttr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key attribute value ({\"S\": ...}, {\"N\": ...} or {\"B\": ...})")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KeyAttr<'de>, A::Error> {
+                let Some(tag) = map.next_key::<Tag>()? else {
+                    return Err(de::Error::custom("key attribute has no type tag"));
+                };
+                let make: fn(Cow<'de, str>) -> KeyValue<'de> = match tag {
+                    Tag::S => KeyValue::S,
+                    Tag::N => KeyValue::N,
+                    Tag::B => KeyValue::B,
+                    other => {
+                        return Err(de::Error::custom(format_args!(
+                            "key attribute of type {other:?}; keys are S, N or B"
+                        )))
+                    }
+                };
+                let v = make(map.next_value::<CowStr<'de>>()?.0);
+                if map.next_key::<IgnoredAny>()?.is_some() {
+                    return Err(de::Error::custom(
+                        "key attribute has more than one type tag",
+                    ));
+                }
+                Ok(KeyAttr(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[derive(Deserialize)]
+struct UserIdentity<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(rename = "principalId", borrow, default)]
+    principal_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct StreamRecord<'a> {
+    #[serde(rename = "ApproximateCreationDateTime", borrow, default)]
+    approximate_creation_date_time: Option<&'a RawValue>,
+    #[serde(rename = "Keys", borrow, default)]
+    keys: Keys<'a>,
+    #[serde(rename = "NewImage", borrow, default)]
+    new_image: Option<&'a RawValue>,
+    #[serde(rename = "OldImage", borrow, default)]
+    old_image: Option<&'a RawValue>,
+    #[serde(rename = "SequenceNumber", borrow)]
+    sequence_number: Cow<'a, str>,
+    #[serde(rename = "SizeBytes", default)]
+    size_bytes: Option<u64>,
+    #[serde(rename = "StreamViewType", borrow, default)]
+    stream_view_type: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct WireRecord<'a> {
+    #[serde(rename = "eventID", borrow, default)]
+    event_id: Option<Cow<'a, str>>,
+    #[serde(rename = "eventName", borrow, default)]
+    event_name: Option<Cow<'a, str>>,
+    #[serde(rename = "eventSourceARN", borrow, default)]
+    event_source_arn: Option<Cow<'a, str>>,
+    #[serde(rename = "awsRegion", borrow, default)]
+    aws_region: Option<Cow<'a, str>>,
+    #[serde(rename = "userIdentity", borrow, default)]
+    user_identity: Option<UserIdentity<'a>>,
+    #[serde(borrow)]
+    dynamodb: StreamRecord<'a>,
+}
+
+#[derive(Deserialize)]
+struct WireEvent<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Vec<WireRecord<'a>>,
+}
+
+#[derive(Deserialize)]
+struct LooseEvent<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct SequenceOnly {
+    dynamodb: SequenceOnlyInner,
+}
+
+#[derive(Deserialize)]
+struct SequenceOnlyInner {
+    #[serde(rename = "SequenceNumber")]
+    sequence_number: String,
+}
+
+/// Everything about a record except its images, owned; handed to handlers with the change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMeta {
+    /// `eventID`.
+    pub event_id: Option<String>,
+    /// `dynamodb.SequenceNumber`: the identifier Lambda's batch response uses.
+    pub sequence_number: String,
+    /// `dynamodb.ApproximateCreationDateTime`, exact; `None` when absent.
+    pub approximate_creation_time: Option<Timestamp>,
+    /// `dynamodb.SizeBytes`.
+    pub size_bytes: Option<u64>,
+    /// `dynamodb.StreamViewType`.
+    pub stream_view_type: Option<StreamViewType>,
+    /// True for a REMOVE made by DynamoDB's TTL process (`userIdentity` is the
+    /// `dynamodb.amazonaws.com` service).
+    pub ttl_expired: bool,
+}
+
+/// One record of a batch, envelope read, images still raw JSON.
+#[derive(Debug)]
+pub struct Record<'a> {
+    /// The change kind.
+    pub kind: ChangeKind,
+    /// The key attributes.
+    pub keys: Keys<'a>,
+    /// `NewImage` as DynamoDB JSON, if the record carries one.
+    pub new_image: Option<&'a RawValue>,
+    /// `OldImage` as DynamoDB JSON, if the record carries one.
+    pub old_image: Option<&'a RawValue>,
+    /// The rest of the envelope.
+    pub meta: RecordMeta,
+    /// `eventSourceARN`.
+    pub event_source_arn: Option<Cow<'a, str>>,
+    /// `awsRegion`.
+    pub aws_region: Option<Cow<'a, str>>,
+}
+
+/// A record whose envelope could not be read, but whose sequence number could: it fails on
+/// its own without failing the batch.
+#[derive(Debug, Clone)]
+pub struct BrokenRecord {
+    /// The sequence number.
+    pub sequence_number: String,
+    /// What is wrong with the envelope.
+    pub message: String,
+}
+
+/// A record of a batch: readable, or broken on its own.
+#[derive(Debug)]
+pub enum Entry<'a> {
+    /// A readable record.
+    Record(Box<Record<'a>>),
+    /// A record with an unreadable envelope.
+    Broken(BrokenRecord),
+}
+
+impl Entry<'_> {
+    /// The record's sequence number.
+    pub fn sequence_number(&self) -> &str {
+        match self {
+            Entry::Record(r) => &r.meta.sequence_number,
+            Entry::Broken(b) => &b.sequence_number,
+        }
+    }
+}
+
+impl<'a> WireRecord<'a> {
+    fn into_record(self) -> Result<Record<'a>, BrokenRecord> {
+        let seq = self.dynamodb.sequence_number.into_owned();
+        let broken = |message: String| BrokenRecord {
+            sequence_number: seq.clone(),
+            message,
+        };
+        if seq.is_empty() {
+            return Err(broken("empty dynamodb.SequenceNumber".into()));
+        }
+        let kind = match self.event_name.as_deref() {
+            Some(n) => ChangeKind::parse(n).ok_or_else(|| {
+                broken(format!(
+                    "unknown eventName {n:?} (expected INSERT, MODIFY or REMOVE)"
+                ))
+            })?,
+            None => return Err(broken("missing eventName".into())),
+        };
+        let approximate_creation_time = match self.dynamodb.approximate_creation_date_time {
+            None => None,
+            Some(raw) if raw.get() == "null" => None,
+            Some(raw) => Some(
+                Timestamp::from_epoch_seconds_text(raw.get()).ok_or_else(|| {
+                    broken(format!(
+                        "ApproximateCreationDateTime {} is not epoch seconds",
+                        raw.get()
+                    ))
+                })?,
+            ),
+        };
+        let ttl_expired = kind == ChangeKind::Remove
+            && self.user_identity.as_ref().is_some_and(|u| {
+                u.kind.as_deref() == Some("Service")
+                    && u.principal_id.as_deref() == Some("dynamodb.amazonaws.com")
+            });
+        let null = |v: Option<&'a RawValue>| v.filter(|r| r.get() != "null");
+        Ok(Record {
+            kind,
+            keys: self.dynamodb.keys,
+            new_image: null(self.dynamodb.new_image),
+            old_image: null(self.dynamodb.old_image),
+            meta: RecordMeta {
+                event_id: self.event_id.map(Cow::into_owned),
+                sequence_number: seq,
+                approximate_creation_time,
+                size_bytes: self.dynamodb.size_bytes,
+                stream_view_type: self
+                    .dynamodb
+                    .stream_view_type
+                    .as_deref()
+                    .map(StreamViewType::parse),
+                ttl_expired,
+            },
+            event_source_arn: self.event_source_arn,
+            aws_region: self.aws_region,
+        })
+    }
+}
+
+fn entry(wire: WireRecord<'_>) -> Entry<'_> {
+    match wire.into_record() {
+        Ok(r) => Entry::Record(Box::new(r)),
+        Err(b) => Entry::Broken(b),
+    }
+}
+
+/// Reads a batch: every record's envelope and keys, images left unparsed.
+///
+/// One malformed record becomes an [`Entry::Broken`]; only an event that is not a JSON object
+/// with a `Records` array, or a record whose sequence number cannot be read (so Lambda could not
+/// be told which record failed), is an [`EventError`].
+pub fn parse_batch(json: &[u8]) -> Result<Vec<Entry<'_>>, EventError> {
+    // Fast path: the whole batch in one pass.
+    if let Ok(ev) = serde_json::from_slice::<WireEvent<'_>>(json) {
+        return Ok(ev.records.into_iter().map(entry).collect());
+    }
+    // Slow path: isolate the bad records.
+    let loose: LooseEvent<'_> =
+        serde_json::from_slice(json).map_err(|e| EventError::Unreadable {
+            message: e.to_string(),
+        })?;
+    let mut out = Vec::with_capacity(loose.records.len());
+    for (index, raw) in loose.records.into_iter().enumerate() {
+        match serde_json::from_str::<WireRecord<'_>>(raw.get()) {
+            Ok(w) => out.push(entry(w)),
+            Err(e) => match serde_json::from_str::<SequenceOnly>(raw.get()) {
+                Ok(s) if !s.dynamodb.sequence_number.is_empty() => {
+                    out.push(Entry::Broken(BrokenRecord {
+                        sequence_number: s.dynamodb.sequence_number,
+                        message: e.to_string(),
+                    }))
+                }
+                _ => {
+                    return Err(EventError::NoSequenceNumber {
+                        index,
+                        message: e.to_string(),
+                    })
+                }
+            },
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_exact() {
+        let t = |s: &str| {
+            Timestamp::from_epoch_seconds_text(s).map(|t| (t.unix_seconds(), t.subsec_nanos()))
+        };
+        assert_eq!(t("1479499740"), Some((1479499740, 0)));
+        assert_eq!(t("1700000000.907"), Some((1700000000, 907_000_000)));
+        assert_eq!(t("1.700000000907E9"), Some((1700000000, 907_000_000)));
+        assert_eq!(t("1.7E9"), Some((1700000000, 0)));
+        assert_eq!(
+            t("1700000000.123456789123"),
+            Some((1700000000, 123_456_789))
+        );
+        assert_eq!(t("0.5"), Some((0, 500_000_000)));
+        assert_eq!(t("-1"), None);
+        assert_eq!(t("\"x\""), None);
+        let ts = Timestamp::from_epoch_seconds_text("1479499740.907").unwrap();
+        assert_eq!(ts.to_string(), "2016-11-18T20:09:00.907Z");
+        assert_eq!(
+            Timestamp::new(0, 0).unwrap().to_string(),
+            "1970-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            Timestamp::new(951_782_400, 0).unwrap().to_string(),
+            "2000-02-29T00:00:00Z"
+        );
+    }
+
+    fn rec(body: &str) -> String {
+        format!(r#"{{"Records":[{body}]}}"#)
+    }
+
+    #[test]
+    fn reads_envelope_and_keys_lazily() {
+        let ev = rec(
+            r#"{"eventID":"1","eventName":"REMOVE","userIdentity":{"type":"Service","principalId":"dynamodb.amazonaws.com"},
+               "dynamodb":{"ApproximateCreationDateTime":1700000000.5,"Keys":{"PK":{"S":"a\"b"},"SK":{"N":"1"}},
+               "OldImage":{"x":{"S":"y"}},"SequenceNumber":"100","SizeBytes":12,"StreamViewType":"NEW_AND_OLD_IMAGES"}}"#,
+        );
+        let entries = parse_batch(ev.as_bytes()).unwrap();
+        let Entry::Record(r) = &entries[0] else {
+            panic!("broken")
+        };
+        assert_eq!(r.kind, ChangeKind::Remove);
+        assert!(r.meta.ttl_expired);
+        assert_eq!(r.keys.s("PK"), Some("a\"b"));
+        assert_eq!(r.keys.get("SK"), Some(&KeyValue::N("1".into())));
+        assert!(r.new_image.is_none());
+        assert_eq!(r.old_image.unwrap().get(), r#"{"x":{"S":"y"}}"#);
+        assert_eq!(
+            r.meta.approximate_creation_time.unwrap().subsec_nanos(),
+            500_000_000
+        );
+        assert_eq!(
+            r.meta.stream_view_type,
+            Some(StreamViewType::NewAndOldImages)
+        );
+    }
+
+    #[test]
+    fn missing_time_is_none_and_client_remove_is_not_ttl() {
+        let ev = rec(
+            r#"{"eventName":"REMOVE","userIdentity":null,"dynamodb":{"Keys":{},"SequenceNumber":"1"}}"#,
+        );
+        let Entry::Record(r) = &parse_batch(ev.as_bytes()).unwrap()[0] else {
+            panic!()
+        };
+        assert_eq!(r.meta.approximate_creation_time, None);
+        assert!(!r.meta.ttl_expired);
+    }
+
+    #[test]
+    fn one_bad_record_does_not_fail_the_batch() {
+        let ev = rec(
+            r#"{"eventName":"INSERT","dynamodb":{"Keys":{"PK":{"S":"a"}},"SequenceNumber":"1"}},
+               {"eventName":"INSERT","dynamodb":{"Keys":{"PK":{"BOOL":true}},"SequenceNumber":"2"}},
+               {"eventName":"UPSERT","dynamodb":{"Keys":{},"SequenceNumber":"3"}}"#,
+        );
+        let entries = parse_batch(ev.as_bytes()).unwrap();
+        assert!(matches!(entries[0], Entry::Record(_)));
+        assert!(
+            matches!(&entries[1], Entry::Broken(b) if b.sequence_number == "2" && b.message.contains("keys are S, N or B"))
+        );
+        assert!(matches!(&entries[2], Entry::Broken(b) if b.message.contains("UPSERT")));
+    }
+
+    #[test]
+    fn unreadable_envelopes_are_event_errors() {
+        assert!(matches!(
+            parse_batch(b"not json"),
+            Err(EventError::Unreadable { .. })
+        ));
+        assert!(matches!(
+            parse_batch(b"{\"records\":[]}"),
+            Err(EventError::Unreadable { .. })
+        ));
+        let no_seq = rec(r#"{"eventName":"INSERT","dynamodb":{"Keys":{}}}"#);
+        assert!(matches!(
+            parse_batch(no_seq.as_bytes()),
+            Err(EventError::NoSequenceNumber { index: 0, .. })
+        ));
+        assert!(parse_batch(b"{\"Records\":[]}").unwrap().is_empty());
+    }
+}
