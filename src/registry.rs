@@ -38,7 +38,13 @@ pub struct ModelSpec {
 impl ModelSpec {
     /// A spec built at run time.
     pub fn new(entity: &str, pk_attr: &str, sk_attr: &str, pk: Pattern, sk: Pattern) -> Self {
-        ModelSpec { entity: entity.to_string().into(), pk_attr: pk_attr.to_string().into(), sk_attr: sk_attr.to_string().into(), pk, sk }
+        ModelSpec {
+            entity: entity.to_string().into(),
+            pk_attr: pk_attr.to_string().into(),
+            sk_attr: sk_attr.to_string().into(),
+            pk,
+            sk,
+        }
     }
 
     /// The spec of a derived model.
@@ -73,7 +79,12 @@ struct Node<T> {
 
 impl<T> Trie<T> {
     fn new() -> Self {
-        Trie { nodes: vec![Node { edges: Vec::new(), value: None }] }
+        Trie {
+            nodes: vec![Node {
+                edges: Vec::new(),
+                value: None,
+            }],
+        }
     }
 
     fn slot(&mut self, literal: &str) -> &mut Option<T> {
@@ -84,7 +95,10 @@ impl<T> Trie<T> {
                 Ok(i) => edges[i].1 as usize,
                 Err(i) => {
                     let next = self.nodes.len();
-                    self.nodes.push(Node { edges: Vec::new(), value: None });
+                    self.nodes.push(Node {
+                        edges: Vec::new(),
+                        value: None,
+                    });
                     self.nodes[at].edges.insert(i, (b, next as u32));
                     next
                 }
@@ -141,15 +155,28 @@ impl Registry {
         }
         let mut groups: Vec<Group> = Vec::new();
         for (i, s) in specs.iter().enumerate() {
-            let g = match groups.iter().position(|g| g.pk_attr == s.pk_attr && g.sk_attr == s.sk_attr) {
+            let g = match groups
+                .iter()
+                .position(|g| g.pk_attr == s.pk_attr && g.sk_attr == s.sk_attr)
+            {
                 Some(g) => g,
                 None => {
-                    groups.push(Group { pk_attr: s.pk_attr.clone(), sk_attr: s.sk_attr.clone(), index: Trie::new() });
+                    groups.push(Group {
+                        pk_attr: s.pk_attr.clone(),
+                        sk_attr: s.sk_attr.clone(),
+                        index: Trie::new(),
+                    });
                     groups.len() - 1
                 }
             };
-            let sk_trie = groups[g].index.slot(s.pk.leading_literal()).get_or_insert_with(Trie::new);
-            sk_trie.slot(s.sk.leading_literal()).get_or_insert_with(Vec::new).push(i as u32);
+            let sk_trie = groups[g]
+                .index
+                .slot(s.pk.leading_literal())
+                .get_or_insert_with(Trie::new);
+            sk_trie
+                .slot(s.sk.leading_literal())
+                .get_or_insert_with(Vec::new)
+                .push(i as u32);
         }
         for (i, a) in specs.iter().enumerate() {
             for b in &specs[i + 1..] {
@@ -183,18 +210,29 @@ impl Registry {
 
     /// The distinct (PK attribute, SK attribute) pairs the models use.
     pub fn key_attributes(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.groups.iter().map(|g| (g.pk_attr.as_ref(), g.sk_attr.as_ref()))
+        self.groups
+            .iter()
+            .map(|g| (g.pk_attr.as_ref(), g.sk_attr.as_ref()))
     }
 
     /// Calls `f` with each model (index) whose PK and SK leading literals are prefixes of `pk`
     /// and `sk`: the only models that can match. Cost: the literals' length, not the number of
     /// models.
-    pub fn candidates(&self, pk_attr: &str, sk_attr: &str, pk: &str, sk: &str, mut f: impl FnMut(usize)) {
+    pub fn candidates(
+        &self,
+        pk_attr: &str,
+        sk_attr: &str,
+        pk: &str,
+        sk: &str,
+        mut f: impl FnMut(usize),
+    ) {
         for g in &self.groups {
             if g.pk_attr != pk_attr || g.sk_attr != sk_attr {
                 continue;
             }
-            g.index.walk(pk, |sk_trie| sk_trie.walk(sk, |models| models.iter().for_each(|&m| f(m as usize))));
+            g.index.walk(pk, |sk_trie| {
+                sk_trie.walk(sk, |models| models.iter().for_each(|&m| f(m as usize)))
+            });
         }
     }
 
@@ -230,7 +268,10 @@ impl Registry {
 #[derive(Clone, Copy)]
 enum Atom {
     Char(char),
-    Field { class: KeyClass, width: Option<usize> },
+    Field {
+        class: KeyClass,
+        width: Option<usize>,
+    },
 }
 
 fn atoms(p: &Pattern) -> Vec<Atom> {
@@ -238,7 +279,14 @@ fn atoms(p: &Pattern) -> Vec<Atom> {
     for seg in p.segments() {
         match seg {
             Segment::Literal(l) => out.extend(l.chars().map(Atom::Char)),
-            Segment::Field { width, class, .. } => out.push(Atom::Field { class: if width.is_some() { KeyClass::Integer } else { *class }, width: *width }),
+            Segment::Field { width, class, .. } => out.push(Atom::Field {
+                class: if width.is_some() {
+                    KeyClass::Integer
+                } else {
+                    *class
+                },
+                width: *width,
+            }),
         }
     }
     out
@@ -291,10 +339,25 @@ fn common_key(a: &Pattern, b: &Pattern) -> Option<String> {
     let (aa, bb) = (atoms(a), atoms(b));
     // Alphabet: every literal character, plus one stand-in each for "a digit" and "anything
     // else" that no literal uses (all such characters behave alike).
-    let mut alphabet: Vec<char> = aa.iter().chain(&bb).filter_map(|x| if let Atom::Char(c) = x { Some(*c) } else { None }).collect();
+    let mut alphabet: Vec<char> = aa
+        .iter()
+        .chain(&bb)
+        .filter_map(|x| {
+            if let Atom::Char(c) = x {
+                Some(*c)
+            } else {
+                None
+            }
+        })
+        .collect();
     alphabet.push('-');
     alphabet.push(('0'..='9').find(|c| !alphabet.contains(c)).unwrap_or('0'));
-    alphabet.push(['x', 'y', 'z', 'q', '_', '~'].into_iter().find(|c| !alphabet.contains(c)).unwrap_or('\u{e000}'));
+    alphabet.push(
+        ['x', 'y', 'z', 'q', '_', '~']
+            .into_iter()
+            .find(|c| !alphabet.contains(c))
+            .unwrap_or('\u{e000}'),
+    );
     alphabet.sort_unstable();
     alphabet.dedup();
 
@@ -318,7 +381,9 @@ fn common_key(a: &Pattern, b: &Pattern) -> Option<String> {
             return Some(chars.into_iter().rev().collect());
         }
         for &c in &alphabet {
-            let (Some(na), Some(nb)) = (step(&aa, sa, c), step(&bb, sb, c)) else { continue };
+            let (Some(na), Some(nb)) = (step(&aa, sa, c), step(&bb, sb, c)) else {
+                continue;
+            };
             for ca in closure(&aa, na) {
                 for cb in closure(&bb, nb) {
                     if let std::collections::hash_map::Entry::Vacant(e) = parent.entry((ca, cb)) {
@@ -358,8 +423,14 @@ mod tests {
             assert_eq!(w.is_some(), expect, "{x} vs {y}: {w:?}");
             if let Some(w) = w {
                 let (px, py) = (p(x), p(y));
-                assert!(px.captures(&w, &mut vec![""; px.field_count()]), "{x} !~ {w}");
-                assert!(py.captures(&w, &mut vec![""; py.field_count()]), "{y} !~ {w}");
+                assert!(
+                    px.captures(&w, &mut vec![""; px.field_count()]),
+                    "{x} !~ {w}"
+                );
+                assert!(
+                    py.captures(&w, &mut vec![""; py.field_count()]),
+                    "{y} !~ {w}"
+                );
             }
         }
     }
@@ -370,16 +441,29 @@ mod tests {
 
     #[test]
     fn refuses_overlapping_models_with_an_example() {
-        let err = Registry::new(vec![spec("A", "USER#{o}", "{x}"), spec("B", "USER#{o}#STORY#{s}", "STORY#{s}")]).unwrap_err();
+        let err = Registry::new(vec![
+            spec("A", "USER#{o}", "{x}"),
+            spec("B", "USER#{o}#STORY#{s}", "STORY#{s}"),
+        ])
+        .unwrap_err();
         match err {
-            RegistryError::Overlap { first, second, pk, sk, .. } => {
+            RegistryError::Overlap {
+                first,
+                second,
+                pk,
+                sk,
+                ..
+            } => {
                 assert_eq!((first.as_str(), second.as_str()), ("A", "B"));
                 assert!(pk.starts_with("USER#") && pk.contains("#STORY#"), "{pk}");
                 assert!(sk.starts_with("STORY#"), "{sk}");
             }
             e => panic!("{e}"),
         }
-        assert!(matches!(Registry::new(vec![spec("A", "X", "Y"), spec("A", "Z", "Y")]), Err(RegistryError::DuplicateEntity(_))));
+        assert!(matches!(
+            Registry::new(vec![spec("A", "X", "Y"), spec("A", "Z", "Y")]),
+            Err(RegistryError::DuplicateEntity(_))
+        ));
         // Different key attribute names never collide.
         let other = ModelSpec::new("C", "pk", "sk", p("X"), p("Y"));
         assert!(Registry::new(vec![spec("A", "X", "Y"), other]).is_ok());
@@ -387,12 +471,22 @@ mod tests {
 
     #[test]
     fn finds_models_among_many() {
-        let mut specs = vec![spec("Profile", "USER#{o}", "PROFILE"), spec("Story", "USER#{o}#STORY#{s}", "STORY#{s}")];
+        let mut specs = vec![
+            spec("Profile", "USER#{o}", "PROFILE"),
+            spec("Story", "USER#{o}#STORY#{s}", "STORY#{s}"),
+        ];
         for i in 0..200 {
-            specs.push(spec(&format!("M{i}"), &format!("T{i}#{{a}}"), &format!("S{i}#{{b}}")));
+            specs.push(spec(
+                &format!("M{i}"),
+                &format!("T{i}#{{a}}"),
+                &format!("S{i}#{{b}}"),
+            ));
         }
         let reg = Registry::new(specs).unwrap();
-        let name = |pk: &str, sk: &str| reg.find("PK", "SK", pk, sk).map(|i| reg.spec(i).entity().to_string());
+        let name = |pk: &str, sk: &str| {
+            reg.find("PK", "SK", pk, sk)
+                .map(|i| reg.spec(i).entity().to_string())
+        };
         assert_eq!(name("USER#a", "PROFILE").as_deref(), Some("Profile"));
         assert_eq!(name("USER#a#STORY#1", "STORY#1").as_deref(), Some("Story"));
         assert_eq!(name("T17#x", "S17#y").as_deref(), Some("M17"));
