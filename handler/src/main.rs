@@ -1,1 +1,135 @@
-fn main() {}
+//! The example Lambda function.
+//!
+//! - Under Lambda (`AWS_LAMBDA_RUNTIME_API` set, e.g. by `cargo lambda watch`), it serves
+//!   DynamoDB Streams invocations.
+//! - `handler replay [--concurrency N] FILE...` runs the same router over event files and prints
+//!   each record's outcome and the batch response; exit status 1 if a record failed, 2 if an
+//!   event could not be read at all.
+
+mod app;
+
+use std::process::ExitCode;
+
+use dynastream::{Concurrency, Outcome};
+
+const USAGE: &str = "usage: handler replay [--concurrency N] FILE...
+       handler            (under the Lambda runtime: AWS_LAMBDA_RUNTIME_API is set)";
+
+fn main() -> ExitCode {
+    dynastream::lambda::init_logging();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match args.first().map(String::as_str) {
+        Some("replay") => runtime.block_on(replay(&args[1..])),
+        None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => {
+            let router = match app::router(Concurrency::Sequential) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "invalid router set-up");
+                    return ExitCode::from(2);
+                }
+            };
+            match runtime.block_on(dynastream::lambda::run(router)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "lambda runtime stopped");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn replay(args: &[String]) -> ExitCode {
+    let mut concurrency = Concurrency::Sequential;
+    let mut files = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--concurrency" => match it.next().and_then(|n| n.parse().ok()) {
+                Some(max) => concurrency = Concurrency::PerKey { max },
+                None => {
+                    eprintln!("--concurrency needs a positive number\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            f if f.starts_with("--") => {
+                eprintln!("unknown option {f}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+            f => files.push(f),
+        }
+    }
+    if files.is_empty() {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let router = match app::router(concurrency) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("invalid router set-up: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut status = 0u8;
+    for file in files {
+        let bytes = match std::fs::read(file) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("{file}: cannot read: {e}");
+                status = 2;
+                continue;
+            }
+        };
+        let report = match router.handle_event(&bytes, Default::default()).await {
+            Ok(r) => r,
+            Err(e) => {
+                println!("{file}: invocation error: {e}");
+                status = 2;
+                continue;
+            }
+        };
+        println!("{file}: {} records", report.records.len());
+        for r in &report.records {
+            let kind = r.kind.map_or("-", |k| k.as_str());
+            let model = r.model.unwrap_or("-");
+            match &r.outcome {
+                Outcome::Ok | Outcome::Deferred => println!(
+                    "  {:<28} {:<12} {:<6} {}",
+                    r.sequence_number,
+                    model,
+                    kind,
+                    r.outcome.label()
+                ),
+                Outcome::Skipped(why) => println!(
+                    "  {:<28} {:<12} {:<6} skipped: {why}",
+                    r.sequence_number, model, kind
+                ),
+                Outcome::Failed(e) => println!(
+                    "  {:<28} {:<12} {:<6} failed: {e}",
+                    r.sequence_number, model, kind
+                ),
+            }
+        }
+        let response = serde_json::to_string(&report.response())
+            .unwrap_or_else(|e| format!("<unserializable: {e}>"));
+        println!("response: {response}");
+        if report.has_failures() {
+            status = status.max(1);
+        }
+    }
+    ExitCode::from(status)
+}

@@ -317,10 +317,7 @@ impl<'de, A: MapAccess<'de>> Pending<'_, '_, '_, A> {
             }
             Want::Option => return v.visit_some(self),
             Want::NewtypeStruct(_) => return v.visit_newtype_struct(self),
-            Want::IgnoredAny => {
-                self.map.next_value::<IgnoredAny>()?;
-                return v.visit_unit();
-            }
+            Want::IgnoredAny => return self.validate(v),
             _ => {}
         }
         let ctx = self.ctx;
@@ -359,6 +356,60 @@ impl<'de, A: MapAccess<'de>> Pending<'_, '_, '_, A> {
                 elem: Elem::Binary,
             }),
         }
+    }
+}
+
+impl<'de, A: MapAccess<'de>> Pending<'_, '_, '_, A> {
+    /// An attribute the target ignores is still checked: a bad record (bad base64, an unknown
+    /// tag, a malformed number) fails wherever the damage is.
+    fn validate<V: Visitor<'de>>(self, v: V) -> Result<V::Value, A::Error> {
+        let ctx = self.ctx;
+        match self.tag {
+            Tag::S => {
+                self.map.next_value::<CowStr<'de>>()?;
+            }
+            Tag::N => {
+                let text = self.map.next_value::<CowStr<'de>>()?;
+                number::validate::<A::Error>(&text.0)?;
+            }
+            Tag::B => {
+                let text = self.map.next_value::<CowStr<'de>>()?;
+                BytesDe::<A::Error>::decode(&text.0)?;
+            }
+            Tag::Bool | Tag::Null => {
+                self.map.next_value::<bool>()?;
+            }
+            Tag::M => return self.map.next_value_seed(MapSeed { v, ctx }),
+            Tag::L => {
+                return self.map.next_value_seed(SeqSeed {
+                    v,
+                    ctx,
+                    elem: Elem::Attr,
+                })
+            }
+            Tag::Ss => {
+                return self.map.next_value_seed(SeqSeed {
+                    v,
+                    ctx,
+                    elem: Elem::Str,
+                })
+            }
+            Tag::Ns => {
+                return self.map.next_value_seed(SeqSeed {
+                    v,
+                    ctx,
+                    elem: Elem::Number,
+                })
+            }
+            Tag::Bs => {
+                return self.map.next_value_seed(SeqSeed {
+                    v,
+                    ctx,
+                    elem: Elem::Binary,
+                })
+            }
+        }
+        v.visit_unit()
     }
 }
 
@@ -559,6 +610,8 @@ enum Elem {
     Number,
     /// BS: each element is a base64 string.
     Binary,
+    /// SS when ignored: each element must be a string.
+    Str,
 }
 
 struct SeqSeed<'c, 's, V> {
@@ -640,6 +693,11 @@ impl<'de, T: DeserializeSeed<'de>> DeserializeSeed<'de> for ElemSeed<'_, '_, T> 
             Elem::Binary => {
                 let text = CowStr::deserialize(d)?;
                 self.seed.deserialize(BytesDe::<D::Error>::decode(&text.0)?)
+            }
+            Elem::Str => {
+                CowStr::deserialize(d)?;
+                self.seed
+                    .deserialize(de::value::UnitDeserializer::<D::Error>::new())
             }
         }
     }

@@ -119,6 +119,14 @@ fn float<T: FromStr, E: de::Error>(text: &str) -> Result<T, E> {
     T::from_str(text).map_err(|_| E::custom(format_args!("{text:?} is not a number")))
 }
 
+/// Checks that `text` is a decimal number.
+pub(crate) fn validate<E: de::Error>(text: &str) -> Result<(), E> {
+    match split(text) {
+        Some(_) => Ok(()),
+        None => Err(E::custom(format_args!("{text:?} is not a number"))),
+    }
+}
+
 /// Deserializes the text of one DynamoDB number.
 pub(crate) struct NumberDe<'t, E> {
     text: &'t str,
@@ -153,9 +161,7 @@ impl<'de, E: de::Error> NumberDe<'_, E> {
             // Untyped targets (serde_json::Value, untagged enums, decimal types): integers as
             // integers, everything else as its exact decimal text.
             Want::Any => {
-                if split(t).is_none() {
-                    return Err(E::custom(format_args!("{t:?} is not a number")));
-                }
+                validate::<E>(t)?;
                 if let Ok(i) = i64::from_str(t) {
                     v.visit_i64(i)
                 } else if let Ok(u) = u64::from_str(t) {
@@ -166,7 +172,10 @@ impl<'de, E: de::Error> NumberDe<'_, E> {
             }
             Want::Option => v.visit_some(self),
             Want::NewtypeStruct(_) => v.visit_newtype_struct(self),
-            Want::IgnoredAny => v.visit_unit(),
+            Want::IgnoredAny => {
+                validate::<E>(t)?;
+                v.visit_unit()
+            }
             _ => Err(E::invalid_type(Unexpected::Other("number"), &v)),
         }
     }

@@ -208,6 +208,49 @@ fn errors_name_the_field_path() {
 }
 
 #[test]
+fn ignored_attributes_are_still_validated() {
+    let ok = r#"{"label":{"S":"a"},"x":{"M":{"a":{"L":[{"N":"1.5"},{"SS":["s"]},{"NS":["1"]},{"BS":["AQ=="]},{"B":"AQ=="},{"NULL":true},{"BOOL":false}]}}}}"#;
+    assert!(decode_image::<Inner>(ok, ["", ""]).is_ok());
+    for (bad, path, msg) in [
+        (
+            r#"{"label":{"S":"a"},"avatar":{"B":"not*base64"}}"#,
+            "avatar",
+            "invalid base64",
+        ),
+        (
+            r#"{"label":{"S":"a"},"x":{"M":{"y":{"L":[{"N":"1"},{"N":"x1"}]}}}}"#,
+            "x.y[1]",
+            "not a number",
+        ),
+        (
+            r#"{"label":{"S":"a"},"x":{"NS":["1","two"]}}"#,
+            "x[1]",
+            "not a number",
+        ),
+        (
+            r#"{"label":{"S":"a"},"x":{"BS":["AQ==","%"]}}"#,
+            "x[1]",
+            "invalid base64",
+        ),
+        (
+            r#"{"label":{"S":"a"},"x":{"SS":["a",1]}}"#,
+            "x[1]",
+            "invalid type",
+        ),
+        (
+            r#"{"label":{"S":"a"},"x":{"Q":"a"}}"#,
+            "x",
+            "unknown DynamoDB type tag",
+        ),
+        (r#"{"label":{"S":"a"},"x":{"S":1}}"#, "x", "invalid type"),
+    ] {
+        let e = decode_image::<Inner>(bad, ["", ""]).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some(path), "{bad}: {e}");
+        assert!(e.message.contains(msg), "{bad}: {e}");
+    }
+}
+
+#[test]
 fn status_enum_rejects_unknown_variant() {
     #[derive(Deserialize, Debug)]
     #[allow(dead_code)]
