@@ -1,6 +1,6 @@
 //! The example app: one handler per model, each logging the typed values it receives.
 
-use dynastream::{Change, ChangeKind, Context, Op, RegistryError, Router, Unmatched};
+use dynastream::{Change, ChangeKind, Context, Op, RegistryError, Router};
 use dynastream_example_models::{Board, Decimal, OrderLine, Story, Task, UserProfile};
 
 /// Shared state of the example app (none yet: handlers only log).
@@ -64,11 +64,6 @@ async fn order_line(change: Change<OrderLine>, _ctx: Context<AppState>) -> Resul
     Ok(())
 }
 
-async fn unmatched(record: Unmatched, _ctx: Context<AppState>) -> Result {
-    tracing::debug!(keys = %record.keys, kind = %record.kind, "record of no known model");
-    Ok(())
-}
-
 /// The example app's router.
 pub fn router(
     concurrency: dynastream::Concurrency,
@@ -81,7 +76,6 @@ pub fn router(
         .on_kind::<UserProfile, _>(ChangeKind::Modify, profile_saved)
         .on_kind::<UserProfile, _>(ChangeKind::Remove, profile_removed)
         .on::<OrderLine, _>(order_line)
-        .fallback(unmatched)
         .concurrency(concurrency)
         .build()
 }

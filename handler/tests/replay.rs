@@ -1,0 +1,325 @@
+//! Every sample in events/ replayed through the real binary, with its expected outcome.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+struct Run {
+    code: i32,
+    lines: Vec<(String, String, String, String)>,
+    response: serde_json::Value,
+    stdout: String,
+    stderr: String,
+}
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+fn replay(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_handler"));
+    cmd.arg("replay")
+        .env_remove("AWS_LAMBDA_LOG_FORMAT")
+        .env("RUST_LOG", "info");
+    for a in args {
+        if a.ends_with(".json") {
+            cmd.arg(events_dir().join(a));
+        } else {
+            cmd.arg(a);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run handler");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let mut lines = Vec::new();
+    let mut response = serde_json::Value::Null;
+    for l in stdout.lines() {
+        if let Some(r) = l.strip_prefix("response: ") {
+            response = serde_json::from_str(r).unwrap();
+        } else if let Some(rest) = l.strip_prefix("  ") {
+            let mut parts = rest.split_whitespace();
+            let seq = parts.next().unwrap().to_string();
+            let model = parts.next().unwrap().to_string();
+            let kind = parts.next().unwrap().to_string();
+            let outcome = parts.collect::<Vec<_>>().join(" ");
+            lines.push((seq, model, kind, outcome));
+        }
+    }
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        lines,
+        response,
+        stdout,
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn failures(r: &Run) -> Vec<String> {
+    r.response["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn check(file: &str, expect: &[(&str, &str, &str, &str)], failed: &[&str], code: i32) -> Run {
+    let r = replay(&[file], &[]);
+    assert_eq!(
+        r.code, code,
+        "{file}: exit status\n{}\n{}",
+        r.stdout, r.stderr
+    );
+    assert_eq!(r.lines.len(), expect.len(), "{file}:\n{}", r.stdout);
+    for (got, want) in r.lines.iter().zip(expect) {
+        assert_eq!(
+            (got.0.as_str(), got.1.as_str(), got.2.as_str()),
+            (want.0, want.1, want.2),
+            "{file}:\n{}",
+            r.stdout
+        );
+        assert!(
+            got.3.starts_with(want.3),
+            "{file}: {} outcome {:?} does not start with {:?}",
+            got.0,
+            got.3,
+            want.3
+        );
+    }
+    assert_eq!(failures(&r), failed, "{file}:\n{}", r.stdout);
+    r
+}
+
+#[test]
+fn insert() {
+    let r = check(
+        "insert.json",
+        &[
+            ("111000000000000000001", "Task", "INSERT", "ok"),
+            ("111000000000000000002", "Story", "INSERT", "ok"),
+        ],
+        &[],
+        0,
+    );
+    // The handler logs typed values.
+    assert!(
+        r.stderr.contains("task created")
+            && r.stderr.contains("title=Ship the release")
+            && r.stderr.contains("status=Open"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("word_count=1200") && r.stderr.contains(r#"tags={"dynamodb", "rust"}"#),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn modify() {
+    let r = check(
+        "modify.json",
+        &[
+            ("111000000000000000010", "Story", "MODIFY", "ok"),
+            ("111000000000000000011", "UserProfile", "MODIFY", "ok"),
+        ],
+        &[],
+        0,
+    );
+    assert!(
+        r.stderr.contains("profile saved")
+            && r.stderr.contains(r#"display_name=Some("Bobby")"#)
+            && r.stderr.contains("age=None"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn remove() {
+    let r = check(
+        "remove.json",
+        &[("111000000000000000020", "UserProfile", "REMOVE", "ok")],
+        &[],
+        0,
+    );
+    assert!(
+        r.stderr.contains("profile deleted") && r.stderr.contains("owner=bob"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn ttl_remove() {
+    let r = check(
+        "ttl-remove.json",
+        &[("111000000000000000030", "Task", "REMOVE", "ok")],
+        &[],
+        0,
+    );
+    assert!(r.stderr.contains("task expired (TTL)"), "{}", r.stderr);
+}
+
+#[test]
+fn keys_only_view() {
+    let r = check(
+        "keys-only.json",
+        &[
+            ("111000000000000000040", "OrderLine", "INSERT", "ok"),
+            ("111000000000000000041", "OrderLine", "REMOVE", "ok"),
+            ("111000000000000000042", "Task", "MODIFY", "ok"),
+        ],
+        &[],
+        0,
+    );
+    // No image: the handler sees the typed key and no line total.
+    assert!(
+        r.stderr.contains("order=o-1 line=3 line_total=None"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("op=Modify { old: None, new: None }"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn unmatched_keys_are_skipped() {
+    check(
+        "unmatched.json",
+        &[
+            ("111000000000000000050", "-", "INSERT", "skipped: record 111000000000000000050: no registered model matches keys PK=\"AUDIT#2026-11-21\""),
+            ("111000000000000000051", "-", "INSERT", "skipped: record 111000000000000000051: no registered model matches keys PK=\"#task#ann\""),
+            ("111000000000000000052", "-", "INSERT", "skipped: record 111000000000000000052: no registered model matches keys PK=N:7"),
+        ],
+        &[],
+        0,
+    );
+}
+
+#[test]
+fn image_that_does_not_fit_fails_and_defers_the_rest() {
+    check(
+        "image-mismatch.json",
+        &[
+            ("111000000000000000060", "OrderLine", "INSERT", "ok"),
+            ("111000000000000000061", "Task", "INSERT", "failed: record 111000000000000000061: NewImage does not fit model Task: field `status`: unknown variant `DONE`"),
+            ("111000000000000000062", "Task", "INSERT", "deferred"),
+        ],
+        &["111000000000000000061"],
+        1,
+    );
+}
+
+#[test]
+fn bad_number_names_record_model_and_field() {
+    check(
+        "bad-number.json",
+        &[("111000000000000000070", "OrderLine", "INSERT", "failed: record 111000000000000000070: NewImage does not fit model OrderLine: field `qty`: number 2.5 is not an integer (expected u32)")],
+        &["111000000000000000070"],
+        1,
+    );
+}
+
+#[test]
+fn bad_base64_fails_only_its_record() {
+    check(
+        "bad-base64.json",
+        &[
+            ("111000000000000000080", "Task", "INSERT", "ok"),
+            ("111000000000000000081", "UserProfile", "INSERT", "failed: record 111000000000000000081: NewImage does not fit model UserProfile: field `avatar`: invalid base64"),
+        ],
+        &["111000000000000000081"],
+        1,
+    );
+}
+
+#[test]
+fn malformed_envelope_is_an_invocation_error() {
+    let r = replay(&["malformed-envelope.json"], &[]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.lines.is_empty());
+    assert!(r.stdout.contains("invocation error: unreadable DynamoDB Streams event (expected a JSON object with a \"Records\" array)"), "{}", r.stdout);
+}
+
+#[test]
+fn moto_get_records_output_is_accepted() {
+    let r = check(
+        "moto-getrecords.json",
+        &[
+            ("1100000000017454423009", "Task", "INSERT", "ok"),
+            ("1100000000017454423010", "Task", "MODIFY", "ok"),
+            ("1100000000017454423011", "Task", "REMOVE", "ok"),
+        ],
+        &[],
+        0,
+    );
+    assert!(
+        r.stderr
+            .contains("task status changed task_id=42 from=Open to=Closed"),
+        "{}",
+        r.stderr
+    );
+}
+
+fn mixed_counts(r: &Run) -> BTreeMap<(String, String, String), usize> {
+    let mut counts = BTreeMap::new();
+    for (_, model, kind, outcome) in &r.lines {
+        *counts
+            .entry((model.clone(), kind.clone(), outcome.clone()))
+            .or_default() += 1;
+    }
+    counts
+}
+
+#[test]
+fn mixed_batch_over_all_models() {
+    for args in [
+        &["mixed-batch.json"][..],
+        &["--concurrency", "8", "mixed-batch.json"][..],
+    ] {
+        let r = replay(args, &[]);
+        assert_eq!(r.code, 0, "{}", r.stdout);
+        assert_eq!(r.lines.len(), 120);
+        let counts = mixed_counts(&r);
+        assert_eq!(counts.len(), 15, "5 models x 3 kinds, all ok: {counts:?}");
+        assert!(
+            counts.iter().all(|((_, _, o), n)| o == "ok" && *n == 8),
+            "{counts:?}"
+        );
+        assert!(failures(&r).is_empty());
+        assert!(
+            r.stderr.contains("batch processed records=120 failed=0"),
+            "{}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn several_files_and_exit_status() {
+    let r = replay(&["insert.json", "bad-number.json", "remove.json"], &[]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.lines.len(), 4);
+    let r = replay(&["insert.json", "malformed-envelope.json"], &[]);
+    assert_eq!(r.code, 2);
+    let r = replay(&[], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("usage: handler replay"));
+}
+
+#[test]
+fn json_logs_when_lambda_asks() {
+    let r = replay(&["insert.json"], &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+    let first: serde_json::Value =
+        serde_json::from_str(r.stderr.lines().next().unwrap()).expect("JSON log line");
+    assert_eq!(first["span"]["model"], "Task");
+    assert_eq!(first["span"]["seq"], "111000000000000000001");
+    assert_eq!(first["fields"]["message"], "task created");
+}
