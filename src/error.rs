@@ -130,21 +130,8 @@ impl RecordError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegistryError {
     /// Two models can match the same (PK, SK): routing would depend on registration order.
-    #[error("models {first} and {second} overlap: both can match {pk_attr}={pk:?}, {sk_attr}={sk:?}; make their key patterns disjoint")]
-    Overlap {
-        /// One model.
-        first: String,
-        /// The other.
-        second: String,
-        /// The partition key attribute.
-        pk_attr: String,
-        /// The sort key attribute.
-        sk_attr: String,
-        /// An example partition key both match.
-        pk: String,
-        /// An example sort key both match.
-        sk: String,
-    },
+    #[error("{0}")]
+    Overlap(Box<Overlap>),
     /// Two models share an entity name.
     #[error("two models are named {0}; entity names must be unique")]
     DuplicateEntity(String),
@@ -159,4 +146,22 @@ pub enum RegistryError {
     /// A concurrency bound of zero.
     #[error("concurrency must be at least 1")]
     ZeroConcurrency,
+}
+
+/// Two models that can match the same key, with an example key both match.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("models {first} and {second} overlap: both can match {pk_attr}={pk:?}, {sk_attr}={sk:?}; make their key patterns disjoint")]
+pub struct Overlap {
+    /// One model.
+    pub first: String,
+    /// The other.
+    pub second: String,
+    /// The partition key attribute.
+    pub pk_attr: String,
+    /// The sort key attribute.
+    pub sk_attr: String,
+    /// An example partition key both match.
+    pub pk: String,
+    /// An example sort key both match.
+    pub sk: String,
 }

@@ -21,7 +21,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 
-use crate::error::RegistryError;
+use crate::error::{Overlap, RegistryError};
 use crate::key::{KeyClass, Pattern, Segment};
 use crate::model::Model;
 
@@ -184,14 +184,14 @@ impl Registry {
                     continue;
                 }
                 if let (Some(pk), Some(sk)) = (common_key(&a.pk, &b.pk), common_key(&a.sk, &b.sk)) {
-                    return Err(RegistryError::Overlap {
+                    return Err(RegistryError::Overlap(Box::new(Overlap {
                         first: a.entity.to_string(),
                         second: b.entity.to_string(),
                         pk_attr: a.pk_attr.to_string(),
                         sk_attr: a.sk_attr.to_string(),
                         pk,
                         sk,
-                    });
+                    })));
                 }
             }
         }
@@ -303,6 +303,9 @@ fn accepts(class: KeyClass, width: Option<usize>, c: char) -> bool {
 /// State: (atom index, characters consumed by the current placeholder).
 type State = (usize, usize);
 
+/// A state of the product automaton.
+type Pair = (State, State);
+
 /// Every state reachable without consuming input: an unpadded placeholder that has consumed at
 /// least one character may end.
 fn closure(atoms: &[Atom], s: State) -> Vec<State> {
@@ -362,7 +365,7 @@ fn common_key(a: &Pattern, b: &Pattern) -> Option<String> {
     alphabet.dedup();
 
     let accepting = |atoms: &[Atom], s: State| closure(atoms, s).iter().any(|t| t.0 == atoms.len());
-    let mut parent: HashMap<(State, State), Option<((State, State), char)>> = HashMap::new();
+    let mut parent: HashMap<Pair, Option<(Pair, char)>> = HashMap::new();
     let mut queue = VecDeque::new();
     for sa in closure(&aa, (0, 0)) {
         for sb in closure(&bb, (0, 0)) {
@@ -447,13 +450,14 @@ mod tests {
         ])
         .unwrap_err();
         match err {
-            RegistryError::Overlap {
-                first,
-                second,
-                pk,
-                sk,
-                ..
-            } => {
+            RegistryError::Overlap(o) => {
+                let Overlap {
+                    first,
+                    second,
+                    pk,
+                    sk,
+                    ..
+                } = *o;
                 assert_eq!((first.as_str(), second.as_str()), ("A", "B"));
                 assert!(pk.starts_with("USER#") && pk.contains("#STORY#"), "{pk}");
                 assert!(sk.starts_with("STORY#"), "{sk}");

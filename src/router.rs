@@ -398,6 +398,11 @@ impl<S: Send + Sync + 'static> Router<S> {
         }
     }
 
+    /// The shared state handlers see through [`Context::state`].
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+
     /// The registered models.
     pub fn registry(&self) -> &Registry {
         &self.registry

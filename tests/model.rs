@@ -1,0 +1,200 @@
+//! `#[derive(Model)]`: typed keys, schema versions, and the serde shapes models may take.
+
+use std::collections::{BTreeMap, HashMap};
+
+use dynastream::{Model, ModelKey};
+use serde::Deserialize;
+use sha2::Digest;
+
+#[allow(dead_code)]
+mod v1 {
+    #[derive(Debug, serde::Deserialize, dynastream::Model)]
+    #[dynastream(pk = "USER#{owner}#STORY#{story_id}", sk = "STORY#{story_id}")]
+    pub struct Story {
+        pub owner: String,
+        pub story_id: String,
+        pub title: String,
+        pub word_count: Option<i64>,
+    }
+}
+
+#[allow(dead_code)]
+mod v1_again {
+    // Identical declaration (different whitespace) in another module: same version.
+    #[derive(Debug, serde::Deserialize, dynastream::Model)]
+    #[dynastream(pk = "USER#{owner}#STORY#{story_id}", sk = "STORY#{story_id}")]
+    pub struct Story {
+        pub owner: String,
+        pub story_id: String,
+        pub title: String,
+        pub word_count: Option<i64>,
+    }
+}
+
+macro_rules! variant {
+    ($m:ident, $pk:literal, $sk:literal, { $($f:ident : $t:ty),* }) => {
+        mod $m {
+            #[allow(dead_code)]
+            #[derive(Debug, serde::Deserialize, dynastream::Model)]
+            #[dynastream(pk = $pk, sk = $sk)]
+            pub struct Story { $(pub $f: $t),* }
+        }
+    };
+}
+variant!(added, "USER#{owner}#STORY#{story_id}", "STORY#{story_id}", { owner: String, story_id: String, title: String, word_count: Option<i64>, tags: Vec<String> });
+variant!(removed, "USER#{owner}#STORY#{story_id}", "STORY#{story_id}", { owner: String, story_id: String, title: String });
+variant!(renamed, "USER#{owner}#STORY#{story_id}", "STORY#{story_id}", { owner: String, story_id: String, headline: String, word_count: Option<i64> });
+variant!(retyped, "USER#{owner}#STORY#{story_id}", "STORY#{story_id}", { owner: String, story_id: String, title: String, word_count: Option<u64> });
+variant!(reordered, "USER#{owner}#STORY#{story_id}", "STORY#{story_id}", { owner: String, story_id: String, word_count: Option<i64>, title: String });
+variant!(new_pk, "U#{owner}#STORY#{story_id}", "STORY#{story_id}", { owner: String, story_id: String, title: String, word_count: Option<i64> });
+variant!(new_sk, "USER#{owner}#STORY#{story_id}", "S#{story_id}", { owner: String, story_id: String, title: String, word_count: Option<i64> });
+
+#[test]
+fn schema_version_is_stable_and_documented() {
+    // The canonical text the version hashes (DESIGN.md §2).
+    let canonical = "dynastream-schema-v1\npk=USER#{owner}#STORY#{story_id}\nsk=STORY#{story_id}\nfield=owner:String\nfield=story_id:String\nfield=title:String\nfield=word_count:Option<i64>\n";
+    let expected: String = sha2::Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(v1::Story::SCHEMA_VERSION, expected);
+    // Pinned: a change here means every stored item looks outdated. Only change it on purpose.
+    assert_eq!(
+        v1::Story::SCHEMA_VERSION,
+        "7a9f6fcf5c86a8917621930c3378558966a34765d66911e3b486ad1d5de657bc"
+    );
+    assert_eq!(v1::Story::SCHEMA_VERSION, v1_again::Story::SCHEMA_VERSION);
+}
+
+#[test]
+fn schema_version_changes_with_fields_and_patterns() {
+    let base = v1::Story::SCHEMA_VERSION;
+    for (what, v) in [
+        ("added", added::Story::SCHEMA_VERSION),
+        ("removed", removed::Story::SCHEMA_VERSION),
+        ("renamed", renamed::Story::SCHEMA_VERSION),
+        ("retyped", retyped::Story::SCHEMA_VERSION),
+        ("reordered", reordered::Story::SCHEMA_VERSION),
+        ("pk", new_pk::Story::SCHEMA_VERSION),
+        ("sk", new_sk::Story::SCHEMA_VERSION),
+    ] {
+        assert_ne!(v, base, "{what} must change the version");
+        assert_eq!(v.len(), 64);
+        assert!(v
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Payment {
+    Card { last4: String },
+    Invoice { days: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct Address {
+    city: String,
+    zip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Model)]
+#[dynastream(
+    pk = "CUST#{id}",
+    sk = "ORDER#{year:04}#{seq}",
+    entity = "CustomerOrder",
+    key = "OrderId"
+)]
+struct RichOrder {
+    id: String,
+    year: u16,
+    seq: u64,
+    #[serde(rename = "addr")]
+    address: Address,
+    lines: Vec<(String, u32)>,
+    attrs: HashMap<String, String>,
+    scores: BTreeMap<String, f64>,
+    payment: Payment,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(skip)]
+    cached: u8,
+}
+
+#[test]
+fn models_take_ordinary_serde_shapes() {
+    let json = r#"{"PK":{"S":"CUST#c1"},"SK":{"S":"ORDER#2026#17"},"id":{"S":"c1"},"year":{"N":"2026"},"seq":{"N":"17"},
+        "addr":{"M":{"city":{"S":"Oslo"},"zip":{"NULL":true}}},
+        "lines":{"L":[{"L":[{"S":"pen"},{"N":"2"}]}]},
+        "attrs":{"M":{"gift":{"S":"yes"}}},"scores":{"M":{"a":{"N":"0.5"}}},
+        "payment":{"M":{"type":{"S":"invoice"},"days":{"N":"30"}}}}"#;
+    let o: RichOrder = dynastream::decode::from_image(json).unwrap();
+    let key: OrderId = o.key();
+    assert_eq!(
+        o.address,
+        Address {
+            city: "Oslo".into(),
+            zip: None
+        }
+    );
+    assert_eq!(o.lines, vec![("pen".to_string(), 2)]);
+    assert_eq!(o.payment, Payment::Invoice { days: 30 });
+    assert_eq!((o.note, o.cached), (None, 0));
+    assert_eq!(RichOrder::ENTITY, "CustomerOrder");
+
+    assert_eq!(
+        (key.pk().unwrap(), key.sk().unwrap()),
+        ("CUST#c1".to_string(), "ORDER#2026#17".to_string())
+    );
+    assert_eq!(
+        OrderId::from_keys("CUST#c1", "ORDER#2026#17"),
+        Some(key.clone())
+    );
+    assert_eq!(
+        OrderId::from_keys("CUST#c1", "ORDER#26#17"),
+        None,
+        "padded width is exact"
+    );
+    assert_eq!(
+        OrderId::from_keys("CUST#c1", "ORDER#2026#017"),
+        None,
+        "integers are canonical"
+    );
+    assert_eq!(
+        OrderId::from_keys("cust#c1", "ORDER#2026#17"),
+        None,
+        "case-sensitive"
+    );
+    assert_eq!(
+        OrderId::from_keys("CUST#c1", "ORDER#2026#x"),
+        None,
+        "must parse into u64"
+    );
+    assert!(
+        OrderId {
+            id: "a#b".into(),
+            year: 12345,
+            seq: 1
+        }
+        .sk()
+        .is_err(),
+        "wider than 4"
+    );
+    assert!(
+        OrderId {
+            id: "".into(),
+            year: 1,
+            seq: 1
+        }
+        .pk()
+        .is_err(),
+        "empty"
+    );
+}
+
+#[test]
+fn invalid_models_are_compile_errors_with_spans() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/ui/*.rs");
+}
