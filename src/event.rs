@@ -524,15 +524,19 @@ fn entry(wire: WireRecord<'_>) -> Entry<'_> {
 /// with a `Records` array, or a record whose sequence number cannot be read (so Lambda could not
 /// be told which record failed), is an [`EventError`].
 pub fn parse_batch(json: &[u8]) -> Result<Vec<Entry<'_>>, EventError> {
+    // UTF-8 is checked once for the whole event (fast); parsing from a str then borrows every
+    // raw image without checking it again.
+    let json = std::str::from_utf8(json).map_err(|e| EventError::Unreadable {
+        message: format!("not UTF-8: {e}"),
+    })?;
     // Fast path: the whole batch in one pass.
-    if let Ok(ev) = serde_json::from_slice::<WireEvent<'_>>(json) {
+    if let Ok(ev) = serde_json::from_str::<WireEvent<'_>>(json) {
         return Ok(ev.records.into_iter().map(entry).collect());
     }
     // Slow path: isolate the bad records.
-    let loose: LooseEvent<'_> =
-        serde_json::from_slice(json).map_err(|e| EventError::Unreadable {
-            message: e.to_string(),
-        })?;
+    let loose: LooseEvent<'_> = serde_json::from_str(json).map_err(|e| EventError::Unreadable {
+        message: e.to_string(),
+    })?;
     let mut out = Vec::with_capacity(loose.records.len());
     for (index, raw) in loose.records.into_iter().enumerate() {
         match serde_json::from_str::<WireRecord<'_>>(raw.get()) {

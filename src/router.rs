@@ -97,24 +97,44 @@ pub enum Concurrency {
 }
 
 trait DynHandler<M: Model, S>: Send + Sync {
-    fn call(&self, change: Change<M>, ctx: Context<S>) -> BoxFuture<'_, Result<(), BoxError>>;
+    fn call(
+        &self,
+        change: Change<M>,
+        ctx: Context<S>,
+        span: tracing::Span,
+    ) -> BoxFuture<'_, Result<(), BoxError>>;
 }
 
 struct Erased<H>(H);
 
 impl<M: Model, S: Send + Sync + 'static, H: Handler<M, S>> DynHandler<M, S> for Erased<H> {
-    fn call(&self, change: Change<M>, ctx: Context<S>) -> BoxFuture<'_, Result<(), BoxError>> {
-        Box::pin(self.0.handle(change, ctx))
+    fn call(
+        &self,
+        change: Change<M>,
+        ctx: Context<S>,
+        span: tracing::Span,
+    ) -> BoxFuture<'_, Result<(), BoxError>> {
+        Box::pin(self.0.handle(change, ctx).instrument(span))
     }
 }
 
 trait DynFallback<S>: Send + Sync {
-    fn call(&self, record: Unmatched, ctx: Context<S>) -> BoxFuture<'_, Result<(), BoxError>>;
+    fn call(
+        &self,
+        record: Unmatched,
+        ctx: Context<S>,
+        span: tracing::Span,
+    ) -> BoxFuture<'_, Result<(), BoxError>>;
 }
 
 impl<S: Send + Sync + 'static, F: Fallback<S>> DynFallback<S> for Erased<F> {
-    fn call(&self, record: Unmatched, ctx: Context<S>) -> BoxFuture<'_, Result<(), BoxError>> {
-        Box::pin(self.0.handle(record, ctx))
+    fn call(
+        &self,
+        record: Unmatched,
+        ctx: Context<S>,
+        span: tracing::Span,
+    ) -> BoxFuture<'_, Result<(), BoxError>> {
+        Box::pin(self.0.handle(record, ctx).instrument(span))
     }
 }
 
@@ -243,7 +263,7 @@ impl<M: Model, S: Send + Sync + 'static> Route<S> for ModelRoute<M, S> {
         };
         Some(Prepared {
             report,
-            run: Some(handler.call(change, ctx.clone())),
+            run: Some(handler.call(change, ctx.clone(), tracing::Span::current())),
         })
     }
 
@@ -560,11 +580,7 @@ impl<S: Send + Sync + 'static> Router<S> {
             span.record("model", m);
         }
         drop(_enter);
-        let Prepared { report, run } = prepared;
-        Prepared {
-            report,
-            run: run.map(|f| Box::pin(f.instrument(span)) as BoxFuture<'r, _>),
-        }
+        prepared
     }
 
     fn route<'r>(&'r self, rec: &Record<'_>, ctx: &Context<S>) -> Option<Prepared<'r>> {
@@ -603,7 +619,7 @@ impl<S: Send + Sync + 'static> Router<S> {
             };
             return Prepared {
                 report,
-                run: Some(fallback.call(record, ctx.clone())),
+                run: Some(fallback.call(record, ctx.clone(), tracing::Span::current())),
             };
         }
         let e = RecordError::Unmatched {

@@ -323,3 +323,13 @@ fn json_logs_when_lambda_asks() {
     assert_eq!(first["span"]["seq"], "111000000000000000001");
     assert_eq!(first["fields"]["message"], "task created");
 }
+
+#[test]
+fn sam_local_generated_event_is_accepted() {
+    // Written by `sam local generate-event dynamodb update`: keys of no example model.
+    let r = replay(&["sam-local-update.json"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(r.lines.len(), 3);
+    assert!(r.lines.iter().all(|l| l.1 == "-" && l.3.contains("no registered model matches keys Id=N:101")), "{}", r.stdout);
+    assert_eq!(r.lines.iter().map(|l| l.2.as_str()).collect::<Vec<_>>(), ["INSERT", "MODIFY", "REMOVE"]);
+}

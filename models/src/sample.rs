@@ -54,7 +54,7 @@ fn extras(r: &mut Lcg, i: usize) -> Vec<(&'static str, Value)> {
             "labels",
             json!({ "SS": [r.word(), format!("{}-{}", r.word(), i)] }),
         ),
-        ("archived", json!({ "BOOL": i % 7 == 0 })),
+        ("archived", json!({ "BOOL": i.is_multiple_of(7) })),
         ("note", json!({ "NULL": true })),
         (
             "updated_at",
@@ -81,16 +81,11 @@ fn image(
     Value::Object(m)
 }
 
-/// One item of model `i % 5`: its keys and a fresh image of its fields.
-fn item(
-    r: &mut Lcg,
-    i: usize,
-    id: usize,
-) -> (
-    Vec<(&'static str, Value)>,
-    Vec<(&'static str, Value)>,
-    &'static str,
-) {
+/// Attribute name / value pairs.
+type Attrs = Vec<(&'static str, Value)>;
+
+/// One item of model `i % 5`: its keys, a fresh image of its fields, its schema version.
+fn item(r: &mut Lcg, i: usize, id: usize) -> (Attrs, Attrs, &'static str) {
     let owner = format!("user-{}", id % 13);
     match i % 5 {
         0 => {
@@ -221,7 +216,7 @@ pub fn mixed_batch(records: usize, seed: u64) -> Value {
             "dynamodb": Value::Object(ddb),
             "eventSourceARN": "arn:aws:dynamodb:eu-west-1:123456789012:table/app/stream/2026-11-01T00:00:00.000",
         });
-        if kind == "REMOVE" && i % 10 == 0 {
+        if kind == "REMOVE" && i.is_multiple_of(10) {
             rec["userIdentity"] =
                 json!({ "type": "Service", "principalId": "dynamodb.amazonaws.com" });
         }
