@@ -330,6 +330,15 @@ fn sam_local_generated_event_is_accepted() {
     let r = replay(&["sam-local-update.json"], &[]);
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert_eq!(r.lines.len(), 3);
-    assert!(r.lines.iter().all(|l| l.1 == "-" && l.3.contains("no registered model matches keys Id=N:101")), "{}", r.stdout);
-    assert_eq!(r.lines.iter().map(|l| l.2.as_str()).collect::<Vec<_>>(), ["INSERT", "MODIFY", "REMOVE"]);
+    assert!(
+        r.lines
+            .iter()
+            .all(|l| l.1 == "-" && l.3.contains("no registered model matches keys Id=N:101")),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        r.lines.iter().map(|l| l.2.as_str()).collect::<Vec<_>>(),
+        ["INSERT", "MODIFY", "REMOVE"]
+    );
 }
