@@ -102,7 +102,8 @@ async fn replay(args: &[String]) -> ExitCode {
                 continue;
             }
         };
-        println!("{file}: {} records", report.records.len());
+        let n = report.records.len();
+        println!("{file}: {n} record{}", if n == 1 { "" } else { "s" });
         for r in &report.records {
             let kind = r.kind.map_or("-", |k| k.as_str());
             let model = r.model.unwrap_or("-");
