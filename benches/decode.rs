@@ -9,6 +9,8 @@
 //!
 //! Plus registry lookup with 1 model and with 200. Ratios are printed at the end.
 
+mod support;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,13 +18,8 @@ use aws_lambda_events::event::dynamodb::Event;
 use criterion::Criterion;
 use dynastream::key::Pattern;
 use dynastream::registry::{ModelSpec, Registry};
-use dynastream::{Change, Context, Model, Router};
-use dynastream_example_models::{sample, Board, OrderLine, Story, Task, UserProfile};
+use dynastream_example_models::{Board, OrderLine, Story, Task, UserProfile};
 use std::hint::black_box;
-
-fn batch() -> Vec<u8> {
-    serde_json::to_vec(&sample::mixed_batch(1000, 42)).expect("serializable")
-}
 
 /// What a user writes today: match the key prefix by hand, decode each image with serde_dynamo.
 fn hand_written(bytes: &[u8]) -> usize {
@@ -70,28 +67,6 @@ fn hand_written(bytes: &[u8]) -> usize {
     decoded
 }
 
-fn noop<M: Model>(
-) -> impl Fn(Change<M>, Context<()>) -> std::future::Ready<Result<(), std::convert::Infallible>>
-       + Send
-       + Sync
-       + 'static {
-    |change, _ctx| {
-        black_box(&change);
-        std::future::ready(Ok(()))
-    }
-}
-
-fn router() -> Router<()> {
-    Router::builder(())
-        .on::<Task, _>(noop::<Task>())
-        .on::<Board, _>(noop::<Board>())
-        .on::<Story, _>(noop::<Story>())
-        .on::<UserProfile, _>(noop::<UserProfile>())
-        .on::<OrderLine, _>(noop::<OrderLine>())
-        .build()
-        .expect("valid router")
-}
-
 /// Models `first..first + count`, each `TENANT#{t}#KIND<i>#{id}` / `V<i>#{version:06}`.
 fn registry(first: usize, count: usize) -> Registry {
     let specs = (first..first + count)
@@ -126,11 +101,11 @@ fn mean_ns(group: &str, id: &str) -> Option<f64> {
 }
 
 fn main() {
-    let bytes = batch();
+    let bytes = support::batch();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let router = router();
+    let router = support::router();
 
     // Sanity: all three read the same batch, and (b) and (c) decode every image.
     let report = rt

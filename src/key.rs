@@ -233,14 +233,9 @@ impl Pattern {
     /// follows its placeholder, or wider than its zero-padding.
     pub fn render(&self, values: &[&str]) -> Result<String, RenderError> {
         if values.len() != self.fields {
-            return Err(RenderError::Arity {
-                pattern: self.text.to_string(),
-                expected: self.fields,
-                got: values.len(),
-            });
+            return Err(self.arity(values.len()));
         }
-        let opts: Vec<Option<&str>> = values.iter().map(|v| Some(*v)).collect();
-        self.render_prefix(&opts)
+        self.render_values(values.iter().map(|v| Some(*v)))
     }
 
     /// Renders a prefix for `begins_with` queries from a leading run of values: literals and
@@ -249,24 +244,49 @@ impl Pattern {
     /// already padded (see [`PaddedKeyField`]), so a prefix always agrees with the full key.
     pub fn render_prefix(&self, values: &[Option<&str>]) -> Result<String, RenderError> {
         if values.len() > self.fields {
-            return Err(RenderError::Arity {
-                pattern: self.text.to_string(),
-                expected: self.fields,
-                got: values.len(),
-            });
+            return Err(self.arity(values.len()));
         }
+        self.render_values(values.iter().copied())
+    }
+
+    fn arity(&self, got: usize) -> RenderError {
+        RenderError::Arity {
+            pattern: self.text.to_string(),
+            expected: self.fields,
+            got,
+        }
+    }
+
+    fn render_values<'v>(
+        &self,
+        values: impl Iterator<Item = Option<&'v str>>,
+    ) -> Result<String, RenderError> {
+        let mut values = values;
         let mut out = String::with_capacity(self.text.len() + 16);
-        let mut slot = 0;
-        let segs: &[Segment] = &self.segments;
-        for (i, seg) in segs.iter().enumerate() {
+        // The field just written (name, start, length), until the literal after it is checked.
+        let mut open: Option<(&str, usize, usize)> = None;
+        for seg in self.segments.iter() {
             match seg {
-                Segment::Literal(l) => out.push_str(l),
+                Segment::Literal(l) => {
+                    out.push_str(l);
+                    if let Some((field, start, len)) = open.take() {
+                        // A reader ends the field at the first occurrence of this literal after
+                        // `start`: it must be the one just written, not one inside the value
+                        // (or straddling its end).
+                        if out[start..].find(l.as_ref()) != Some(len) {
+                            return Err(RenderError::ContainsSeparator {
+                                pattern: self.text.to_string(),
+                                field: field.to_string(),
+                                value: out[start..start + len].to_string(),
+                                separator: l.to_string(),
+                            });
+                        }
+                    }
+                }
                 Segment::Field { name, width, .. } => {
-                    let Some(Some(v)) = values.get(slot).copied() else {
-                        break;
-                    };
-                    slot += 1;
-                    self.check_value(name, *width, v, segs.get(i + 1))?;
+                    let Some(Some(v)) = values.next() else { break };
+                    self.check_value(name, *width, v)?;
+                    open = Some((name, out.len(), v.len()));
                     out.push_str(v);
                 }
             }
@@ -274,13 +294,7 @@ impl Pattern {
         Ok(out)
     }
 
-    fn check_value(
-        &self,
-        field: &str,
-        width: Option<usize>,
-        v: &str,
-        next: Option<&Segment>,
-    ) -> Result<(), RenderError> {
+    fn check_value(&self, field: &str, width: Option<usize>, v: &str) -> Result<(), RenderError> {
         if v.is_empty() {
             return Err(RenderError::Empty {
                 pattern: self.text.to_string(),
@@ -294,21 +308,6 @@ impl Pattern {
                     field: field.to_string(),
                     value: v.to_string(),
                     width: w,
-                });
-            }
-        }
-        if let Some(Segment::Literal(sep)) = next {
-            // The reader ends this field at the first occurrence of `sep` in `v + sep`; it must
-            // be the one we append.
-            let mut probe = String::with_capacity(v.len() + sep.len());
-            probe.push_str(v);
-            probe.push_str(sep);
-            if probe.find(sep.as_ref()) != Some(v.len()) {
-                return Err(RenderError::ContainsSeparator {
-                    pattern: self.text.to_string(),
-                    field: field.to_string(),
-                    value: v.to_string(),
-                    separator: sep.to_string(),
                 });
             }
         }

@@ -244,12 +244,15 @@ impl<M: Model, S: Send + Sync + 'static> Route<S> for ModelRoute<M, S> {
                 return Some(Prepared { report, run: None });
             }
         };
-        let stored_schema_version = new
-            .as_ref()
-            .map(|n| n.1.clone())
-            .or_else(|| old.as_ref().map(|o| o.1.clone()))
-            .flatten();
-        let (new, old) = (new.map(|n| n.0), old.map(|o| o.0));
+        // The stored version comes from the new image when there is one, else the old one.
+        let (new, new_version) = new.unzip();
+        let (old, old_version) = old.unzip();
+        let stored_schema_version = if new.is_some() {
+            new_version
+        } else {
+            old_version
+        }
+        .flatten();
         let op = match rec.kind {
             ChangeKind::Insert => Op::Insert { new },
             ChangeKind::Modify => Op::Modify { old, new },

@@ -198,3 +198,43 @@ fn invalid_models_are_compile_errors_with_spans() {
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/*.rs");
 }
+
+#[derive(Debug, Deserialize, Model)]
+#[dynastream(pk = "A#{n:04}#{tag}", sk = "B#{n}#{tag}")]
+#[allow(dead_code)]
+struct Twice {
+    n: u32,
+    tag: String,
+}
+
+#[test]
+fn a_field_in_both_patterns_must_agree() {
+    // `tag` has the same form in both patterns (compared as text); `n` is padded in the PK and
+    // plain in the SK (compared as values).
+    assert_eq!(
+        TwiceKey::from_keys("A#0042#x", "B#42#x"),
+        Some(TwiceKey {
+            n: 42,
+            tag: "x".into()
+        })
+    );
+    assert_eq!(
+        TwiceKey::from_keys("A#0042#x", "B#42#y"),
+        None,
+        "tag differs"
+    );
+    assert_eq!(TwiceKey::from_keys("A#0042#x", "B#43#x"), None, "n differs");
+    assert_eq!(
+        TwiceKey::from_keys("A#0042#x", "B#042#x"),
+        None,
+        "non-canonical n"
+    );
+    let key = TwiceKey {
+        n: 7,
+        tag: "t".into(),
+    };
+    assert_eq!(
+        (key.pk().unwrap(), key.sk().unwrap()),
+        ("A#0007#t".to_string(), "B#7#t".to_string())
+    );
+}

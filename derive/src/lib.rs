@@ -242,8 +242,10 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         .map(|(i, _)| quote!(#i: ::core::clone::Clone::clone(&self.#i)));
     let key_idents: Vec<&Ident> = key_fields.iter().map(|(i, _)| i).collect();
 
-    // Parsing: every occurrence is parsed; the first binds, later ones must be equal.
-    let mut bound: Vec<Ident> = Vec::new();
+    // Parsing: the first occurrence of a field binds it; a later one must agree. Key fields
+    // parse canonically, so with the same width equal values have equal text and the captured
+    // texts are compared without parsing again.
+    let mut bound: Vec<(Ident, TokenStream2, usize, Option<usize>)> = Vec::new();
     let mut parse_stmts = Vec::new();
     for (caps, slots) in [(quote!(__pk), &pk.slots), (quote!(__sk), &sk.slots)] {
         for (k, s) in slots.iter().enumerate() {
@@ -255,12 +257,16 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 }
                 None => quote!(<#ty as ::dynastream::key::KeyField>::parse_key(#caps[#k])?),
             };
-            if bound.contains(field) {
-                parse_stmts
-                    .push(quote!(if #parse != #field { return ::core::option::Option::None; }));
-            } else {
-                bound.push(field.clone());
-                parse_stmts.push(quote!(let #field: #ty = #parse;));
+            match bound.iter().find(|b| b.0 == *field) {
+                Some((_, first_caps, first_k, width)) if *width == s.width => parse_stmts.push(
+                    quote!(if #first_caps[#first_k] != #caps[#k] { return ::core::option::Option::None; }),
+                ),
+                Some(_) => parse_stmts
+                    .push(quote!(if #parse != #field { return ::core::option::Option::None; })),
+                None => {
+                    bound.push((field.clone(), caps.clone(), k, s.width));
+                    parse_stmts.push(quote!(let #field: #ty = #parse;));
+                }
             }
         }
     }

@@ -35,7 +35,7 @@ async fn board(change: Change<Board>, _ctx: Context<AppState>) -> Result {
 
 async fn story(change: Change<Story>, _ctx: Context<AppState>) -> Result {
     if !change.is_current_schema() {
-        tracing::warn!(stored = ?change.stored_schema_version, "story written by another model version");
+        tracing::warn!(stored = ?change.stored_schema_version, "story's stored schema_version is not this model's");
     }
     if let Some(s) = change.new_image() {
         tracing::info!(kind = %change.kind(), owner = %s.owner, story_id = %s.story_id, title = %s.title, tags = ?s.tags, word_count = s.word_count, "story");
