@@ -101,6 +101,14 @@ pub enum RecordError {
         /// The panic payload, when it is a string.
         message: String,
     },
+    /// The Postgres mirror could not take the record (or the batch's write failed).
+    #[error("record {sequence_number}: mirror: {message}")]
+    Mirror {
+        /// The record's sequence number.
+        sequence_number: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl RecordError {
@@ -120,6 +128,9 @@ impl RecordError {
                 sequence_number, ..
             }
             | RecordError::Panic {
+                sequence_number, ..
+            }
+            | RecordError::Mirror {
                 sequence_number, ..
             } => sequence_number,
         }
@@ -146,6 +157,9 @@ pub enum RegistryError {
     /// A concurrency bound of zero.
     #[error("concurrency must be at least 1")]
     ZeroConcurrency,
+    /// The mirror's settings do not fit the models (e.g. two views would share a name).
+    #[error("{0}")]
+    Mirror(String),
 }
 
 /// Two models that can match the same key, with an example key both match.

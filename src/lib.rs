@@ -9,6 +9,7 @@ pub mod event;
 pub mod handler;
 pub mod key;
 pub mod lambda;
+pub mod mirror;
 pub mod model;
 pub mod registry;
 pub mod report;

@@ -43,6 +43,9 @@ pub trait Model: DeserializeOwned + Debug + Send + Sync + 'static {
     /// Lowercase hex SHA-256 over the patterns and every field's name and type, in declaration
     /// order. Changes when a field is added, removed, renamed or retyped, or a pattern changes.
     const SCHEMA_VERSION: &'static str;
+    /// The fields stored as attributes of their own, in declaration order (fields serde skips
+    /// or flattens are left out).
+    const FIELDS: &'static [FieldSpec];
     /// The partition key pattern.
     fn pk_pattern() -> &'static Pattern;
     /// The sort key pattern.
@@ -61,4 +64,100 @@ pub trait ModelKey: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'stati
     fn pk(&self) -> Result<String, RenderError>;
     /// Renders the sort key.
     fn sk(&self) -> Result<String, RenderError>;
+}
+
+/// One stored field of a model: its attribute name and the SQL type of its column in the
+/// Postgres mirror's view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// The attribute name (serde's name for the field, `rename` and `rename_all` applied).
+    pub name: &'static str,
+    /// The Rust type as written.
+    pub rust_type: &'static str,
+    /// The column type in the model's SQL view.
+    pub sql_type: SqlType,
+}
+
+/// A column type in a model's SQL view. Chosen from the Rust type (`String` → text, integers →
+/// bigint, `u64`/`Decimal` → numeric, floats → double precision, `bool` → boolean, `Option<T>` as
+/// `T`, `Vec`/sets of those → arrays, anything else → jsonb) or set with
+/// `#[dynastream(sql = "...")]` on the field.
+///
+/// ```
+/// use dynastream::model::{FieldSpec, SqlType};
+/// use dynastream::Model;
+///
+/// #[derive(Debug, serde::Deserialize, dynastream::Model)]
+/// #[dynastream(pk = "T#{id}", sk = "T")]
+/// #[serde(rename_all = "camelCase")]
+/// struct Thing {
+///     id: String,
+///     word_count: Option<u32>,
+///     #[dynastream(sql = "text")]
+///     status: Status,
+/// }
+/// #[derive(Debug, serde::Deserialize)]
+/// enum Status { Open }
+///
+/// assert_eq!(Thing::FIELDS[1], FieldSpec { name: "wordCount", rust_type: "Option<u32>", sql_type: SqlType::BigInt });
+/// assert_eq!(Thing::FIELDS[2].sql_type.as_sql(), "text");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SqlType {
+    /// `text`
+    Text,
+    /// `bigint`
+    BigInt,
+    /// `numeric` (exact)
+    Numeric,
+    /// `double precision`
+    Double,
+    /// `boolean`
+    Boolean,
+    /// `timestamptz` (from an RFC 3339 string attribute)
+    Timestamptz,
+    /// `jsonb` (the attribute as JSON)
+    Jsonb,
+    /// `text[]`
+    TextArray,
+    /// `bigint[]`
+    BigIntArray,
+    /// `numeric[]`
+    NumericArray,
+    /// `double precision[]`
+    DoubleArray,
+    /// `boolean[]`
+    BooleanArray,
+}
+
+impl SqlType {
+    /// The type's SQL name.
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            SqlType::Text => "text",
+            SqlType::BigInt => "bigint",
+            SqlType::Numeric => "numeric",
+            SqlType::Double => "double precision",
+            SqlType::Boolean => "boolean",
+            SqlType::Timestamptz => "timestamptz",
+            SqlType::Jsonb => "jsonb",
+            SqlType::TextArray => "text[]",
+            SqlType::BigIntArray => "bigint[]",
+            SqlType::NumericArray => "numeric[]",
+            SqlType::DoubleArray => "double precision[]",
+            SqlType::BooleanArray => "boolean[]",
+        }
+    }
+
+    /// The element type of an array type.
+    pub fn element(self) -> Option<SqlType> {
+        Some(match self {
+            SqlType::TextArray => SqlType::Text,
+            SqlType::BigIntArray => SqlType::BigInt,
+            SqlType::NumericArray => SqlType::Numeric,
+            SqlType::DoubleArray => SqlType::Double,
+            SqlType::BooleanArray => SqlType::Boolean,
+            _ => return None,
+        })
+    }
 }

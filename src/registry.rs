@@ -23,7 +23,7 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::error::{Overlap, RegistryError};
 use crate::key::{KeyClass, Pattern, Segment};
-use crate::model::Model;
+use crate::model::{FieldSpec, Model};
 
 /// What the registry knows of a model: its name, key attribute names and patterns.
 #[derive(Debug, Clone)]
@@ -33,6 +33,8 @@ pub struct ModelSpec {
     sk_attr: Cow<'static, str>,
     pk: Pattern,
     sk: Pattern,
+    schema_version: Cow<'static, str>,
+    fields: Cow<'static, [FieldSpec]>,
 }
 
 impl ModelSpec {
@@ -44,6 +46,8 @@ impl ModelSpec {
             sk_attr: sk_attr.to_string().into(),
             pk,
             sk,
+            schema_version: Cow::Borrowed(""),
+            fields: Cow::Borrowed(&[]),
         }
     }
 
@@ -55,12 +59,24 @@ impl ModelSpec {
             sk_attr: Cow::Borrowed(M::SK_ATTR),
             pk: M::pk_pattern().clone(),
             sk: M::sk_pattern().clone(),
+            schema_version: Cow::Borrowed(M::SCHEMA_VERSION),
+            fields: Cow::Borrowed(M::FIELDS),
         }
     }
 
     /// The entity name.
     pub fn entity(&self) -> &str {
         &self.entity
+    }
+
+    /// The model's schema version (empty for a spec built at run time).
+    pub fn schema_version(&self) -> &str {
+        &self.schema_version
+    }
+
+    /// The model's stored fields (empty for a spec built at run time).
+    pub fn fields(&self) -> &[FieldSpec] {
+        &self.fields
     }
 }
 

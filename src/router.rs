@@ -41,6 +41,7 @@ use crate::decode::decode_image;
 use crate::error::{BoxError, EventError, ImageSide, RecordError, RegistryError};
 use crate::event::{parse_batch, ChangeKind, Entry, Record};
 use crate::handler::{Fallback, Handler, Unmatched};
+use crate::mirror::{Mirror, MirrorConfig};
 use crate::model::{Model, ModelKey};
 use crate::registry::{ModelSpec, Registry};
 use crate::report::{BatchReport, Outcome, RecordReport};
@@ -148,6 +149,8 @@ struct Prepared<'r> {
 trait Route<S>: Send + Sync + Any {
     fn spec(&self) -> ModelSpec;
     fn entity(&self) -> &'static str;
+    /// True when (`pk`, `sk`) is a key of this model.
+    fn matches(&self, pk: &str, sk: &str) -> bool;
     /// `None` when the keys do not match this model.
     fn prepare<'r>(
         &'r self,
@@ -202,6 +205,10 @@ impl<M: Model, S: Send + Sync + 'static> Route<S> for ModelRoute<M, S> {
 
     fn entity(&self) -> &'static str {
         M::ENTITY
+    }
+
+    fn matches(&self, pk: &str, sk: &str) -> bool {
+        M::Key::from_keys(pk, sk).is_some()
     }
 
     fn prepare<'r>(
@@ -293,6 +300,7 @@ pub struct RouterBuilder<S> {
     fallback: Option<Box<dyn DynFallback<S>>>,
     policies: Policies,
     concurrency: Concurrency,
+    mirror: Option<MirrorConfig>,
     errors: Vec<RegistryError>,
 }
 
@@ -377,6 +385,13 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
         self
     }
 
+    /// Mirrors every record into Postgres before its handler runs (see [`crate::mirror`]). A
+    /// record is acknowledged only when the mirror and its handler both succeeded.
+    pub fn mirror(mut self, config: MirrorConfig) -> Self {
+        self.mirror = Some(config);
+        self
+    }
+
     /// Checks the set-up: duplicate handlers, duplicate entity names, overlapping models.
     pub fn build(self) -> Result<Router<S>, RegistryError> {
         if let Some(e) = self.errors.into_iter().next() {
@@ -386,7 +401,15 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
             return Err(RegistryError::ZeroConcurrency);
         }
         let registry = Registry::new(self.routes.iter().map(|(_, r)| r.spec()).collect())?;
+        let mirror = match self.mirror {
+            Some(config) => Some(
+                Mirror::new(config, registry.specs().to_vec())
+                    .map_err(|e| RegistryError::Mirror(e.to_string()))?,
+            ),
+            None => None,
+        };
         Ok(Router {
+            mirror,
             state: self.state,
             registry,
             routes: self.routes.into_iter().map(|(_, r)| r).collect(),
@@ -406,7 +429,11 @@ pub struct Router<S> {
     fallback: Option<Box<dyn DynFallback<S>>>,
     policies: Policies,
     concurrency: Concurrency,
+    mirror: Option<Mirror>,
 }
+
+/// The first record the mirror could not take: it fails, and records after it wait.
+type Stop = Option<(usize, RecordError)>;
 
 impl<S: Send + Sync + 'static> Router<S> {
     /// Starts a router whose handlers share `state`.
@@ -417,6 +444,7 @@ impl<S: Send + Sync + 'static> Router<S> {
             fallback: None,
             policies: Policies::default(),
             concurrency: Concurrency::Sequential,
+            mirror: None,
             errors: Vec::new(),
         }
     }
@@ -429,6 +457,11 @@ impl<S: Send + Sync + 'static> Router<S> {
     /// The registered models.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The Postgres mirror, when one is configured.
+    pub fn mirror(&self) -> Option<&Mirror> {
+        self.mirror.as_ref()
     }
 
     /// Processes one event (the JSON Lambda delivers). An error means the event as a whole
@@ -458,23 +491,111 @@ impl<S: Send + Sync + 'static> Router<S> {
             })
             .unwrap_or_default();
         let ctx = Context::new(Arc::clone(&self.state), lambda, arn, region);
+        let stop = match &self.mirror {
+            None => None,
+            Some(mirror) => match self.mirror_batch(mirror, &entries).await {
+                Ok(stop) => stop,
+                Err(e) => {
+                    tracing::error!(error = %e, "mirror write failed; the whole batch is reported failed");
+                    let report = self.all_failed(&entries, &e.to_string());
+                    log_summary(&report, started);
+                    return Ok(report);
+                }
+            },
+        };
         let report = match self.concurrency {
-            Concurrency::Sequential => self.run_sequential(entries, &ctx).await,
-            Concurrency::PerKey { max } => self.run_per_key(entries, &ctx, max).await,
+            Concurrency::Sequential => self.run_sequential(entries, &ctx, stop).await,
+            Concurrency::PerKey { max } => self.run_per_key(entries, &ctx, max, stop).await,
         };
         log_summary(&report, started);
         Ok(report)
     }
 
-    async fn run_sequential(&self, entries: Vec<Entry<'_>>, ctx: &Context<S>) -> BatchReport {
+    /// Writes the batch's rows to the mirror. `Err` when the write failed (nothing of the
+    /// batch may be acknowledged); otherwise the first record the mirror could not take, if
+    /// any (it fails under the `undecodable` policy; rows before it are written).
+    async fn mirror_batch(
+        &self,
+        mirror: &Mirror,
+        entries: &[Entry<'_>],
+    ) -> Result<Stop, crate::mirror::MirrorError> {
+        let (pk_attr, sk_attr) = mirror.config().key_attribute_names();
+        let mut rows = Vec::with_capacity(entries.len());
+        let mut stop = None;
+        for (i, entry) in entries.iter().enumerate() {
+            // A broken envelope has no keys to mirror; the `undecodable` policy decides.
+            let Entry::Record(rec) = entry else { continue };
+            let entity = self.model_of(rec).map(|m| self.routes[m].entity());
+            match crate::mirror::row(rec, entity, pk_attr, sk_attr) {
+                Ok(row) => rows.push(row),
+                Err(message) => {
+                    let e = RecordError::Mirror {
+                        sequence_number: rec.meta.sequence_number.clone(),
+                        message,
+                    };
+                    match self.policies.undecodable {
+                        Action::Fail => {
+                            stop = Some((i, e));
+                            break;
+                        }
+                        Action::Skip => {
+                            tracing::error!(error = %e, "record not mirrored (skipped by policy)")
+                        }
+                    }
+                }
+            }
+        }
+        let rows = crate::mirror::newest_per_key(rows);
+        mirror.write(&rows).await?;
+        Ok(stop)
+    }
+
+    /// Every record failed because the mirror write failed.
+    fn all_failed(&self, entries: &[Entry<'_>], message: &str) -> BatchReport {
+        BatchReport {
+            records: entries
+                .iter()
+                .map(|entry| {
+                    let mut r = self.deferred(entry);
+                    r.outcome = Outcome::Failed(RecordError::Mirror {
+                        sequence_number: r.sequence_number.clone(),
+                        message: message.to_string(),
+                    });
+                    r
+                })
+                .collect(),
+        }
+    }
+
+    /// A record that fails before its handler (the mirror could not take it).
+    fn stopped(&self, entry: &Entry<'_>, e: RecordError) -> Prepared<'static> {
+        let mut report = self.deferred(entry);
+        tracing::error!(error = %e, "record failed");
+        report.outcome = Outcome::Failed(e);
+        Prepared { report, run: None }
+    }
+
+    async fn run_sequential(
+        &self,
+        entries: Vec<Entry<'_>>,
+        ctx: &Context<S>,
+        mut stop: Stop,
+    ) -> BatchReport {
         let mut records = Vec::with_capacity(entries.len());
         let mut failed = false;
-        for entry in entries {
+        for (i, entry) in entries.into_iter().enumerate() {
             if failed {
                 records.push(self.deferred(&entry));
                 continue;
             }
-            let report = self.finish(self.prepare(&entry, ctx)).await;
+            let prepared = match stop.take() {
+                Some((at, e)) if at == i => self.stopped(&entry, e),
+                other => {
+                    stop = other;
+                    self.prepare(&entry, ctx)
+                }
+            };
+            let report = self.finish(prepared).await;
             failed = matches!(report.outcome, Outcome::Failed(_));
             records.push(report);
         }
@@ -486,9 +607,10 @@ impl<S: Send + Sync + 'static> Router<S> {
         entries: Vec<Entry<'_>>,
         ctx: &Context<S>,
         max: usize,
+        mut stop: Stop,
     ) -> BatchReport {
         let n = entries.len();
-        let min_failed = AtomicUsize::new(usize::MAX);
+        let min_failed = AtomicUsize::new(stop.as_ref().map_or(usize::MAX, |(at, _)| *at));
         let mut groups: Vec<Vec<(usize, Prepared<'_>)>> = Vec::new();
         let mut by_key: HashMap<String, usize> = HashMap::new();
         for (i, entry) in entries.iter().enumerate() {
@@ -500,7 +622,14 @@ impl<S: Send + Sync + 'static> Router<S> {
                 groups.push(Vec::new());
                 groups.len() - 1
             });
-            groups[g].push((i, self.prepare(entry, ctx)));
+            let prepared = match stop.take() {
+                Some((at, e)) if at == i => self.stopped(entry, e),
+                other => {
+                    stop = other;
+                    self.prepare(entry, ctx)
+                }
+            };
+            groups[g].push((i, prepared));
         }
         let min_failed = &min_failed;
         let runs = groups.into_iter().map(|group| async move {
@@ -584,6 +713,25 @@ impl<S: Send + Sync + 'static> Router<S> {
         }
         drop(_enter);
         prepared
+    }
+
+    /// The model (index) whose patterns and key types accept the record's keys.
+    fn model_of(&self, rec: &Record<'_>) -> Option<usize> {
+        let mut found = None;
+        for (pk_attr, sk_attr) in self.registry.key_attributes() {
+            let (Some(pk), Some(sk)) = (rec.keys.s(pk_attr), rec.keys.s(sk_attr)) else {
+                continue;
+            };
+            self.registry.candidates(pk_attr, sk_attr, pk, sk, |m| {
+                if found.is_none() && self.routes[m].matches(pk, sk) {
+                    found = Some(m);
+                }
+            });
+            if found.is_some() {
+                break;
+            }
+        }
+        found
     }
 
     fn route<'r>(&'r self, rec: &Record<'_>, ctx: &Context<S>) -> Option<Prepared<'r>> {
@@ -682,12 +830,7 @@ impl<S: Send + Sync + 'static> Router<S> {
                 outcome: Outcome::Deferred,
             },
             Entry::Record(r) => {
-                let model = self.registry.key_attributes().find_map(|(pa, sa)| {
-                    let (pk, sk) = (r.keys.s(pa)?, r.keys.s(sa)?);
-                    self.registry
-                        .find(pa, sa, pk, sk)
-                        .map(|i| self.routes[i].entity())
-                });
+                let model = self.model_of(r).map(|i| self.routes[i].entity());
                 RecordReport {
                     sequence_number: r.meta.sequence_number.clone(),
                     model,

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+mod fields;
+
 use dynastream_pattern::Part;
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
@@ -13,6 +15,9 @@ use syn::{parse_macro_input, Data, DeriveInput, Fields, Ident, LitStr, Type};
 ///
 /// Attributes (on the struct): `#[dynastream(pk = "...", sk = "...")]`, and optionally
 /// `entity = "..."`, `pk_attr = "..."`, `sk_attr = "..."`, `key = "KeyTypeName"`.
+///
+/// On a field, `#[dynastream(sql = "text")]` sets the type of its column in the Postgres
+/// mirror's view (default: from the Rust type; jsonb when there is no obvious one).
 #[proc_macro_derive(Model, attributes(dynastream))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -173,6 +178,8 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let pk_lit = attrs.pk.clone().ok_or_else(|| missing("pk"))?;
     let sk_lit = attrs.sk.clone().ok_or_else(|| missing("sk"))?;
 
+    let rename_all = fields::rename_all(&input.attrs)?;
+    let mut field_specs = Vec::new();
     let mut fields = BTreeMap::new();
     let mut canonical = String::from("dynastream-schema-v1\n");
     canonical.push_str(&format!("pk={}\nsk={}\n", pk_lit.value(), sk_lit.value()));
@@ -186,6 +193,28 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
             .unwrap_or(&ident_text)
             .to_string();
         canonical.push_str(&format!("field={}:{}\n", ident_text, type_text(&f.ty)));
+        let fa = fields::field_attrs(&f.attrs)?;
+        if !fa.no_attribute {
+            let attr_name = match (&fa.rename, &rename_all) {
+                (Some(r), _) => r.clone(),
+                (None, Some((rule, span))) => fields::apply_rename_all(rule, &ident_text)
+                    .ok_or_else(|| {
+                        syn::Error::new(*span, format!("unknown serde rename_all rule {rule:?}"))
+                    })?,
+                (None, None) => ident_text.clone(),
+            };
+            let sql = fa.sql.as_ref().map_or_else(
+                || fields::default_sql(&f.ty).to_string(),
+                |(s, _)| s.clone(),
+            );
+            let sql = fields::sql_tokens(&sql);
+            let rust_type = type_text(&f.ty);
+            field_specs.push(quote!(::dynastream::model::FieldSpec {
+                name: #attr_name,
+                rust_type: #rust_type,
+                sql_type: #sql,
+            }));
+        }
         fields.insert(ident_text, (ident, f.ty.clone()));
     }
     let pk = resolve(&pk_lit, &fields)?;
@@ -338,6 +367,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
             const PK_ATTR: &'static str = #pk_attr;
             const SK_ATTR: &'static str = #sk_attr;
             const SCHEMA_VERSION: &'static str = #schema_version;
+            const FIELDS: &'static [::dynastream::model::FieldSpec] = &[#(#field_specs),*];
             fn pk_pattern() -> &'static ::dynastream::key::Pattern {
                 static P: ::dynastream::key::Pattern = ::dynastream::key::Pattern::from_static(#pk_text, &[#(#pk_segs),*], #pk_n);
                 &P

@@ -39,6 +39,7 @@ pub struct Task {
     /// What to do.
     pub title: String,
     /// OPEN or CLOSED.
+    #[dynastream(sql = "text")]
     pub status: TaskStatus,
 }
 
