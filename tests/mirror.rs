@@ -1,0 +1,673 @@
+//! The Postgres mirror against a real server (DATABASE_URL, else 127.0.0.1:5432): DDL,
+//! type mapping, views, outages and round trips. Convergence is in tests/mirror_convergence.rs.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dynastream::mirror::MirrorConfig;
+use dynastream::{Change, Context, Outcome, RecordError, Router};
+use dynastream_example_models::{Board, OrderLine, Story, Task, UserProfile};
+use serde_json::{json, Value};
+use support::pg::{self, event, record};
+
+fn config(url: &str, schema: &str) -> MirrorConfig {
+    MirrorConfig::new(url)
+        .unwrap()
+        .schema(schema)
+        .unwrap()
+        .table("items")
+        .unwrap()
+}
+
+fn example_router(url: &str, schema: &str) -> Router<()> {
+    Router::builder(())
+        .model::<Task>()
+        .model::<Board>()
+        .model::<Story>()
+        .model::<UserProfile>()
+        .model::<OrderLine>()
+        .mirror(config(url, schema))
+        .build()
+        .unwrap()
+}
+
+async fn handle(
+    router: &Router<impl Send + Sync + 'static>,
+    records: &[Value],
+) -> dynastream::BatchReport {
+    router
+        .handle_event(&event(records), Default::default())
+        .await
+        .expect("readable event")
+}
+
+fn labels(report: &dynastream::BatchReport) -> Vec<&'static str> {
+    report.records.iter().map(|r| r.outcome.label()).collect()
+}
+
+#[tokio::test]
+async fn creating_the_table_is_idempotent_and_safe_for_racing_cold_starts() {
+    let schema = pg::fresh_schema("ddl_race").await;
+    let url = pg::database_url();
+    // Four cold starts at once, each with its own connection, then one more later.
+    let routers: Vec<Router<()>> = (0..4).map(|_| example_router(&url, &schema)).collect();
+    let results =
+        futures_util::future::join_all(routers.iter().map(|r| r.mirror().unwrap().connect())).await;
+    for r in results {
+        r.expect("every racing creator succeeds");
+    }
+    example_router(&url, &schema)
+        .mirror()
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let c = pg::client().await;
+    let tables: i64 = c
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
+            &[&schema],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    // The table and the five views.
+    assert_eq!(tables, 6);
+    let collation: String = c
+        .query_one(
+            "SELECT collation_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'items' AND column_name = 'sk'",
+            &[&schema],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(collation, "C");
+}
+
+#[tokio::test]
+async fn every_attribute_type_maps_to_json_exactly() {
+    let schema = pg::fresh_schema("types").await;
+    let router = example_router(&pg::database_url(), &schema);
+    let image = json!({
+        "s": {"S": "héllo \"q\" 日本"},
+        "big": {"N": "12345678901234567890123456789012345678"},
+        "small": {"N": "-0.000000000000000000000000000000000001"},
+        "exp": {"N": "1E+125"},
+        "b": {"B": "3q2+7w=="},
+        "t": {"BOOL": true},
+        "z": {"NULL": true},
+        "m": {"M": {"inner": {"L": [{"N": "1"}, {"S": "two"}, {"M": {}}]}}},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "99999999999999999999999999999999999999"]},
+        "bs": {"BS": ["AA==", "AQ=="]},
+        "schema_version": {"S": "v-test"}
+    });
+    let keys = ("USER#日本語#STORY#é", "STORY#é");
+    let report = handle(&router, &[record("INSERT", "100", keys, Some(image), None)]).await;
+    // Story has no handler here: acknowledged, and mirrored.
+    assert_eq!(labels(&report), ["skipped"]);
+
+    let c = pg::client().await;
+    let row = c
+        .query_one(
+            &format!("SELECT pk, sk, entity, schema_version, data::text, seq::text, event_time::text, deleted, data->>'big', (data->>'small')::numeric::text, data->>'exp' FROM {schema}.items"),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), keys.0);
+    assert_eq!(row.get::<_, String>(1), keys.1);
+    // The keys match Story structurally, and "é" parses as a story id.
+    assert_eq!(row.get::<_, Option<String>>(2).as_deref(), Some("Story"));
+    assert_eq!(row.get::<_, Option<String>>(3).as_deref(), Some("v-test"));
+    let data: Value = serde_json::from_str(&row.get::<_, String>(4)).unwrap();
+    assert_eq!(data["s"], "héllo \"q\" 日本");
+    assert_eq!(data["b"], "3q2+7w==");
+    assert_eq!(data["t"], true);
+    assert_eq!(data["z"], Value::Null);
+    assert_eq!(data["m"], json!({"inner": [1, "two", {}]}));
+    assert_eq!(data["ss"], json!(["a", "b"]));
+    assert_eq!(data["bs"], json!(["AA==", "AQ=="]));
+    assert!(
+        data.get("PK").is_none() && data.get("SK").is_none(),
+        "keys are columns, not data"
+    );
+    assert_eq!(row.get::<_, String>(5), "100");
+    assert_eq!(row.get::<_, String>(6), "2023-11-14 22:13:20.907+00");
+    assert!(!row.get::<_, bool>(7));
+    // Exact digits, no float on the way.
+    assert_eq!(
+        row.get::<_, String>(8),
+        "12345678901234567890123456789012345678"
+    );
+    assert_eq!(
+        row.get::<_, String>(9),
+        "-0.000000000000000000000000000000000001"
+    );
+    let exp: String = row.get(10);
+    assert!(
+        exp.starts_with('1') && exp.len() == 126 && exp[1..].bytes().all(|b| b == b'0'),
+        "{exp}"
+    );
+    let ns: String = c
+        .query_one(&format!("SELECT data->'ns'->>1 FROM {schema}.items"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ns, "99999999999999999999999999999999999999");
+}
+
+#[tokio::test]
+async fn rows_sort_in_dynamodb_byte_order() {
+    let schema = pg::fresh_schema("order").await;
+    let router = example_router(&pg::database_url(), &schema);
+    let sks = ["a", "B", "é", "Z", "_", "%", "ab"];
+    let records: Vec<Value> = sks
+        .iter()
+        .enumerate()
+        .map(|(i, sk)| {
+            record(
+                "INSERT",
+                &(i + 1).to_string(),
+                ("X#1", sk),
+                Some(json!({"v": {"N": "1"}})),
+                None,
+            )
+        })
+        .collect();
+    assert!(!handle(&router, &records).await.has_failures());
+    let got: Vec<String> = pg::client()
+        .await
+        .query(&format!("SELECT sk FROM {schema}.items ORDER BY sk"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut want: Vec<String> = sks.iter().map(|s| s.to_string()).collect();
+    want.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn tombstones_keep_deleted_items_deleted_and_unmatched_items_are_mirrored() {
+    let schema = pg::fresh_schema("tombstone").await;
+    let router = example_router(&pg::database_url(), &schema);
+    let keys = ("USER#ann", "PROFILE");
+    let img = json!({"owner": {"S": "ann"}, "display_name": {"S": "Ann"}, "email": {"S": "a@x"}});
+    let insert = record("INSERT", "10", keys, Some(img.clone()), None);
+    let remove = record("REMOVE", "20", keys, None, Some(img));
+    let other = record(
+        "INSERT",
+        "30",
+        ("NOT#A#MODEL", "X"),
+        Some(json!({"a": {"S": "b"}})),
+        None,
+    );
+    assert!(!handle(&router, &[insert.clone(), remove, other])
+        .await
+        .has_failures());
+    // The older INSERT delivered again, alone and in another batch: it must not resurrect.
+    assert!(!handle(&router, &[insert.clone()]).await.has_failures());
+    assert!(!handle(&router, &[insert.clone(), insert])
+        .await
+        .has_failures());
+    let c = pg::client().await;
+    let rows = c
+        .query(&format!("SELECT pk, entity, deleted, seq::text, data IS NULL FROM {schema}.items ORDER BY pk"), &[])
+        .await
+        .unwrap();
+    let got: Vec<(String, Option<String>, bool, String, bool)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("NOT#A#MODEL".into(), None, false, "30".into(), false),
+            (
+                "USER#ann".into(),
+                Some("UserProfile".into()),
+                true,
+                "20".into(),
+                true
+            ),
+        ]
+    );
+    let live: i64 = c
+        .query_one(&format!("SELECT count(*) FROM {schema}.user_profile"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(live, 0);
+}
+
+#[tokio::test]
+async fn views_return_typed_rows_for_every_example_model() {
+    let schema = pg::fresh_schema("views").await;
+    let router = example_router(&pg::database_url(), &schema);
+    let records = vec![
+        record(
+            "INSERT",
+            "1",
+            ("#TASK#ann", "#TASK#t1"),
+            Some(
+                json!({"owner": {"S": "ann"}, "task_id": {"S": "t1"}, "title": {"S": "Write"}, "status": {"S": "OPEN"}}),
+            ),
+            None,
+        ),
+        record(
+            "INSERT",
+            "2",
+            ("#BOARD#ann", "#BOARD#b1"),
+            Some(
+                json!({"owner": {"S": "ann"}, "board_id": {"S": "b1"}, "name": {"S": "Home"}, "task_count": {"N": "3"}}),
+            ),
+            None,
+        ),
+        record(
+            "INSERT",
+            "3",
+            ("USER#ann#STORY#s1", "STORY#s1"),
+            Some(
+                json!({"owner": {"S": "ann"}, "story_id": {"S": "s1"}, "title": {"S": "Hi"}, "tags": {"SS": ["x", "y"]}, "word_count": {"N": "120"}}),
+            ),
+            None,
+        ),
+        record(
+            "INSERT",
+            "4",
+            ("USER#ann", "PROFILE"),
+            Some(
+                json!({"owner": {"S": "ann"}, "display_name": {"S": "Ann"}, "email": {"S": "a@x"}, "age": {"N": "41"}}),
+            ),
+            None,
+        ),
+        record(
+            "INSERT",
+            "5",
+            ("ORDER#o1", "LINE#0002"),
+            Some(
+                json!({"order_id": {"S": "o1"}, "line": {"N": "2"}, "sku": {"S": "pen"}, "qty": {"N": "3"}, "unit_price": {"N": "12345678901234567890.123456789"}}),
+            ),
+            None,
+        ),
+    ];
+    let report = handle(&router, &records).await;
+    assert_eq!(labels(&report), ["skipped"; 5]);
+    let c = pg::client().await;
+    let task = c
+        .query_one(
+            &format!(
+                "SELECT owner, task_id, title, status, pg_typeof(status)::text FROM {schema}.task"
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            task.get::<_, String>(0),
+            task.get::<_, String>(3),
+            task.get::<_, String>(4)
+        ),
+        ("ann".into(), "OPEN".into(), "text".into())
+    );
+    let board = c
+        .query_one(&format!("SELECT task_count, name FROM {schema}.board"), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (board.get::<_, i64>(0), board.get::<_, String>(1)),
+        (3, "Home".into())
+    );
+    let story = c
+        .query_one(
+            &format!("SELECT tags, word_count, content, pk, sk FROM {schema}.story"),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        story.get::<_, Vec<String>>(0),
+        vec!["x".to_string(), "y".into()]
+    );
+    assert_eq!(story.get::<_, i64>(1), 120);
+    assert_eq!(
+        story.get::<_, Option<String>>(2),
+        None,
+        "absent attribute reads as NULL"
+    );
+    assert_eq!(story.get::<_, String>(3), "USER#ann#STORY#s1");
+    let profile = c
+        .query_one(
+            &format!("SELECT age, email FROM {schema}.user_profile"),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(profile.get::<_, Option<i64>>(0), Some(41));
+    let line = c.query_one(&format!("SELECT line, qty, unit_price::text, pg_typeof(unit_price)::text FROM {schema}.order_line"), &[]).await.unwrap();
+    assert_eq!((line.get::<_, i64>(0), line.get::<_, i64>(1)), (2, 3));
+    assert_eq!(line.get::<_, String>(2), "12345678901234567890.123456789");
+    assert_eq!(line.get::<_, String>(3), "numeric");
+    // An analyst's aggregate, no JSONB syntax.
+    let words: i64 = c
+        .query_one(
+            &format!("SELECT sum(word_count)::bigint FROM {schema}.story WHERE 'x' = ANY(tags)"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(words, 120);
+}
+
+#[allow(dead_code)]
+mod note_v1 {
+    #[derive(Debug, serde::Deserialize, dynastream::Model)]
+    #[dynastream(pk = "NOTE#{id}", sk = "NOTE", entity = "Note")]
+    pub struct Note {
+        pub id: String,
+        pub body: String,
+    }
+}
+
+#[allow(dead_code)]
+mod note_v2 {
+    #[derive(Debug, serde::Deserialize, dynastream::Model)]
+    #[dynastream(pk = "NOTE#{id}", sk = "NOTE", entity = "Note")]
+    pub struct Note {
+        pub id: String,
+        pub body: String,
+        pub stars: Option<u8>,
+    }
+}
+
+async fn view_columns(schema: &str, view: &str) -> Vec<String> {
+    pg::client()
+        .await
+        .query(
+            "SELECT column_name::text FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
+            &[&schema, &view],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+async fn view_oid(schema: &str, view: &str) -> u32 {
+    pg::client()
+        .await
+        .query_one(
+            "SELECT to_regclass($1)::oid",
+            &[&format!("{schema}.{view}")],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn views_are_regenerated_only_when_the_model_changes() {
+    let schema = pg::fresh_schema("view_regen").await;
+    let url = pg::database_url();
+    let v1 = || {
+        Router::builder(())
+            .model::<note_v1::Note>()
+            .mirror(config(&url, &schema))
+            .build()
+            .unwrap()
+    };
+    v1().mirror().unwrap().connect().await.unwrap();
+    assert_eq!(
+        view_columns(&schema, "note").await,
+        [
+            "id",
+            "body",
+            "pk",
+            "sk",
+            "schema_version",
+            "seq",
+            "event_time"
+        ]
+    );
+    let oid = view_oid(&schema, "note").await;
+    v1().mirror().unwrap().connect().await.unwrap();
+    assert_eq!(
+        view_oid(&schema, "note").await,
+        oid,
+        "same model: view left alone"
+    );
+
+    let v2 = Router::builder(())
+        .model::<note_v2::Note>()
+        .mirror(config(&url, &schema))
+        .build()
+        .unwrap();
+    v2.mirror().unwrap().connect().await.unwrap();
+    assert_eq!(
+        view_columns(&schema, "note").await,
+        [
+            "id",
+            "body",
+            "stars",
+            "pk",
+            "sk",
+            "schema_version",
+            "seq",
+            "event_time"
+        ]
+    );
+    assert_ne!(view_oid(&schema, "note").await, oid);
+}
+
+#[tokio::test]
+async fn records_the_mirror_cannot_take_fail_with_a_reason() {
+    let schema = pg::fresh_schema("cannot_take").await;
+    let router = example_router(&pg::database_url(), &schema);
+    let ok = record(
+        "INSERT",
+        "1",
+        ("X#1", "a"),
+        Some(json!({"v": {"N": "1"}})),
+        None,
+    );
+    let mut keys_only = record("INSERT", "2", ("X#2", "a"), None, None);
+    keys_only["dynamodb"]["StreamViewType"] = json!("KEYS_ONLY");
+    let later = record(
+        "INSERT",
+        "3",
+        ("X#3", "a"),
+        Some(json!({"v": {"N": "1"}})),
+        None,
+    );
+    let report = handle(&router, &[ok, keys_only, later]).await;
+    assert_eq!(labels(&report), ["skipped", "failed", "deferred"]);
+    let Outcome::Failed(RecordError::Mirror { message, .. }) = &report.records[1].outcome else {
+        panic!("{:?}", report.records[1].outcome)
+    };
+    assert!(
+        message.contains("NEW_IMAGE or NEW_AND_OLD_IMAGES"),
+        "{message}"
+    );
+    assert_eq!(
+        report.response().batch_item_failures[0].item_identifier,
+        "2"
+    );
+    let n: i64 = pg::client()
+        .await
+        .query_one(&format!("SELECT count(*) FROM {schema}.items"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1, "rows before the failed record are written");
+}
+
+/// A handler that counts what it saw.
+async fn count(
+    _c: Change<UserProfile>,
+    ctx: Context<Arc<std::sync::atomic::AtomicUsize>>,
+) -> Result<(), String> {
+    ctx.state().fetch_add(1, Ordering::SeqCst);
+    Ok(())
+}
+
+fn profile(seq: u64, owner: &str, name: &str) -> Value {
+    record(
+        "INSERT",
+        &seq.to_string(),
+        (&format!("USER#{owner}"), "PROFILE"),
+        Some(json!({"owner": {"S": owner}, "display_name": {"S": name}, "email": {"S": "e@x"}})),
+        None,
+    )
+}
+
+async fn live_names(schema: &str) -> Vec<(String, String)> {
+    pg::client()
+        .await
+        .query(
+            &format!("SELECT owner, display_name FROM {schema}.user_profile ORDER BY owner"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_outage_fails_the_batch_and_a_retry_after_recovery_converges() {
+    let schema = pg::fresh_schema("outage").await;
+    let mut proxy = pg::Proxy::start().await;
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let router = Router::builder(Arc::clone(&seen))
+        .on::<UserProfile, _>(count)
+        .mirror(
+            config(&pg::url_via(proxy.port), &schema)
+                .connect_timeout(Duration::from_secs(2))
+                .statement_timeout(Duration::from_secs(2)),
+        )
+        .build()
+        .unwrap();
+    let first = [profile(1, "a", "A1"), profile(2, "b", "B1")];
+    assert_eq!(labels(&handle(&router, &first).await), ["ok", "ok"]);
+
+    // The server goes away mid-batch: the connection drops as the batch's rows are sent, and
+    // it stays unreachable for the retry on a new connection.
+    let second = [profile(3, "a", "A2"), profile(4, "c", "C1")];
+    proxy.cut_next.store(true, Ordering::SeqCst);
+    let report = handle(&router, &second).await;
+    assert_eq!(labels(&report), ["failed", "failed"]);
+    assert_eq!(
+        report.response().batch_item_failures[0].item_identifier,
+        "3"
+    );
+    assert!(matches!(
+        report.records[0].outcome,
+        Outcome::Failed(RecordError::Mirror { .. })
+    ));
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        2,
+        "no handler ran for the failed batch"
+    );
+
+    // Recovery: Lambda delivers the batch again.
+    proxy.restart().await;
+    assert_eq!(labels(&handle(&router, &second).await), ["ok", "ok"]);
+    assert_eq!(seen.load(Ordering::SeqCst), 4);
+    assert_eq!(
+        live_names(&schema).await,
+        [
+            ("a".into(), "A2".into()),
+            ("b".into(), "B1".into()),
+            ("c".into(), "C1".into())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_connection_killed_by_the_server_is_replaced_without_failing_the_batch() {
+    let schema = pg::fresh_schema("killed").await;
+    let url = pg::database_url();
+    let app = format!("dynastream-killed-{}", std::process::id());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let router = Router::builder(())
+        .model::<UserProfile>()
+        .mirror(config(
+            &format!("{url}{sep}application_name={app}"),
+            &schema,
+        ))
+        .build()
+        .unwrap();
+    assert!(!handle(&router, &[profile(1, "a", "A1")])
+        .await
+        .has_failures());
+    let killed: i64 = pg::client()
+        .await
+        .query_one("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) k", &[&app])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(killed, 1);
+    let report = handle(&router, &[profile(2, "a", "A2")]).await;
+    assert_eq!(
+        labels(&report),
+        ["skipped"],
+        "acknowledged: mirrored on a new connection"
+    );
+    assert_eq!(live_names(&schema).await, [("a".into(), "A2".into())]);
+}
+
+#[tokio::test]
+async fn a_warm_batch_is_one_round_trip() {
+    let schema = pg::fresh_schema("round_trips").await;
+    let proxy = pg::Proxy::start().await;
+    let router = Router::builder(())
+        .model::<UserProfile>()
+        .mirror(config(&pg::url_via(proxy.port), &schema))
+        .build()
+        .unwrap();
+    assert!(!handle(&router, &[profile(1, "warm", "W")])
+        .await
+        .has_failures());
+    let records: Vec<Value> = (0..500)
+        .map(|i| profile(10 + i, &format!("u{i}"), "N"))
+        .collect();
+    let before = proxy.turns.load(Ordering::SeqCst);
+    assert!(!handle(&router, &records).await.has_failures());
+    assert_eq!(proxy.turns.load(Ordering::SeqCst) - before, 1);
+    assert_eq!(live_names(&schema).await.len(), 501);
+}
+
+#[tokio::test]
+async fn connection_errors_never_show_the_password() {
+    // Nothing listens on port 1.
+    let router = Router::builder(())
+        .model::<UserProfile>()
+        .mirror(
+            MirrorConfig::new("postgres://app:hunter2-secret@127.0.0.1:1/db")
+                .unwrap()
+                .connect_timeout(Duration::from_secs(2)),
+        )
+        .build()
+        .unwrap();
+    let report = handle(&router, &[profile(1, "a", "A")]).await;
+    let Outcome::Failed(e) = &report.records[0].outcome else {
+        panic!()
+    };
+    let text = format!("{e} {e:?} {:?}", router.mirror().unwrap());
+    assert!(text.contains("127.0.0.1:1/db as app"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(MirrorConfig::new("postgres://app:hunter2@[bad")
+        .err()
+        .map(|e| e.to_string())
+        .is_some_and(|m| !m.contains("hunter2")));
+}
