@@ -211,7 +211,9 @@ async fn tombstones_keep_deleted_items_deleted_and_unmatched_items_are_mirrored(
         .await
         .has_failures());
     // The older INSERT delivered again, alone and in another batch: it must not resurrect.
-    assert!(!handle(&router, std::slice::from_ref(&insert)).await.has_failures());
+    assert!(!handle(&router, std::slice::from_ref(&insert))
+        .await
+        .has_failures());
     assert!(!handle(&router, &[insert.clone(), insert])
         .await
         .has_failures());
