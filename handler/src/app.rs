@@ -1,5 +1,6 @@
 //! The example app: one handler per model, each logging the typed values it receives.
 
+use dynastream::mirror::MirrorConfig;
 use dynastream::{Change, ChangeKind, Context, Op, RegistryError, Router};
 use dynastream_example_models::{Board, Decimal, OrderLine, Story, Task, UserProfile};
 
@@ -64,11 +65,17 @@ async fn order_line(change: Change<OrderLine>, _ctx: Context<AppState>) -> Resul
     Ok(())
 }
 
-/// The example app's router.
+/// The example app's router, mirroring into Postgres when `mirror` is given.
 pub fn router(
     concurrency: dynastream::Concurrency,
+    mirror: Option<MirrorConfig>,
 ) -> std::result::Result<Router<AppState>, RegistryError> {
-    Router::builder(AppState)
+    let builder = Router::builder(AppState);
+    let builder = match mirror {
+        Some(m) => builder.mirror(m),
+        None => builder,
+    };
+    builder
         .on::<Task, _>(task)
         .on::<Board, _>(board)
         .on::<Story, _>(story)

@@ -2,18 +2,32 @@
 //!
 //! - Under Lambda (`AWS_LAMBDA_RUNTIME_API` set, e.g. by `cargo lambda watch`), it serves
 //!   DynamoDB Streams invocations.
-//! - `handler replay [--concurrency N] FILE...` runs the same router over event files and prints
-//!   each record's outcome and the batch response; exit status 1 if a record failed, 2 if an
-//!   event could not be read at all.
+//!   With `DATABASE_URL` set it mirrors every record into Postgres (table `MIRROR_TABLE`,
+//!   default `dynastream_items`).
+//! - `handler replay [--concurrency N] [--mirror URL [--mirror-table T]] FILE...` runs the same
+//!   router over event files and prints each record's outcome and the batch response; exit
+//!   status 1 if a record failed, 2 if an event could not be read at all (or the mirror's
+//!   database cannot be reached).
 
 mod app;
 
 use std::process::ExitCode;
 
+use dynastream::mirror::MirrorConfig;
 use dynastream::{Concurrency, Outcome};
 
-const USAGE: &str = "usage: handler replay [--concurrency N] FILE...
-       handler            (under the Lambda runtime: AWS_LAMBDA_RUNTIME_API is set)";
+const USAGE: &str = "usage: handler replay [--concurrency N] [--mirror URL [--mirror-table T]] FILE...
+       handler            (under the Lambda runtime: AWS_LAMBDA_RUNTIME_API is set;
+                           DATABASE_URL turns the Postgres mirror on, MIRROR_TABLE names its table)";
+
+/// The mirror's settings from a connection string and an optional table name.
+fn mirror_config(url: &str, table: Option<&str>) -> Result<MirrorConfig, String> {
+    let c = MirrorConfig::new(url).map_err(|e| e.to_string())?;
+    match table {
+        Some(t) => c.table(t).map_err(|e| e.to_string()),
+        None => Ok(c),
+    }
+}
 
 fn main() -> ExitCode {
     dynastream::lambda::init_logging();
@@ -31,13 +45,31 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("replay") => runtime.block_on(replay(&args[1..])),
         None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => {
-            let router = match app::router(Concurrency::Sequential) {
+            let mirror = match std::env::var("DATABASE_URL") {
+                Ok(url) => match mirror_config(&url, std::env::var("MIRROR_TABLE").ok().as_deref())
+                {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        tracing::error!(error = %e, "invalid mirror settings");
+                        return ExitCode::from(2);
+                    }
+                },
+                Err(_) => None,
+            };
+            let router = match app::router(Concurrency::Sequential, mirror) {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!(error = %e, "invalid router set-up");
                     return ExitCode::from(2);
                 }
             };
+            if let Some(m) = router.mirror() {
+                // Connect during the cold start; if that fails, the first batch retries and,
+                // failing too, is reported failed (Lambda delivers it again).
+                if let Err(e) = runtime.block_on(m.connect()) {
+                    tracing::warn!(error = %e, "mirror not reachable at start-up");
+                }
+            }
             match runtime.block_on(dynastream::lambda::run(router)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -55,6 +87,8 @@ fn main() -> ExitCode {
 
 async fn replay(args: &[String]) -> ExitCode {
     let mut concurrency = Concurrency::Sequential;
+    let mut mirror_url = None;
+    let mut mirror_table = None;
     let mut files = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -63,6 +97,20 @@ async fn replay(args: &[String]) -> ExitCode {
                 Some(max) => concurrency = Concurrency::PerKey { max },
                 None => {
                     eprintln!("--concurrency needs a positive number\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            "--mirror" => match it.next() {
+                Some(url) => mirror_url = Some(url.clone()),
+                None => {
+                    eprintln!("--mirror needs a connection string\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            "--mirror-table" => match it.next() {
+                Some(t) => mirror_table = Some(t.clone()),
+                None => {
+                    eprintln!("--mirror-table needs a table name\n{USAGE}");
                     return ExitCode::from(2);
                 }
             },
@@ -77,13 +125,44 @@ async fn replay(args: &[String]) -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     }
-    let router = match app::router(concurrency) {
+    if mirror_table.is_some() && mirror_url.is_none() {
+        eprintln!("--mirror-table needs --mirror\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    let mirror = match mirror_url {
+        Some(url) => match mirror_config(&url, mirror_table.as_deref()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let router = match app::router(concurrency, mirror) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("invalid router set-up: {e}");
             return ExitCode::from(2);
         }
     };
+    if let Some(m) = router.mirror() {
+        if let Err(e) = m.connect().await {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+        let views: Vec<String> = router
+            .registry()
+            .specs()
+            .iter()
+            .map(|s| dynastream::mirror::view_name(m.config(), s))
+            .collect();
+        println!(
+            "mirroring into {} (views: {})",
+            m.config().qualified_table(),
+            views.join(", ")
+        );
+    }
     let mut status = 0u8;
     for file in files {
         let bytes = match std::fs::read(file) {

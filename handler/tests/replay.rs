@@ -342,3 +342,105 @@ fn sam_local_generated_event_is_accepted() {
         ["INSERT", "MODIFY", "REMOVE"]
     );
 }
+
+fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+fn sql(statements: &str) -> Vec<Vec<Option<String>>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&database_url(), tokio_postgres::NoTls)
+            .await
+            .expect("tests need Postgres at DATABASE_URL or 127.0.0.1:5432");
+        tokio::spawn(conn);
+        let mut rows = Vec::new();
+        for m in client.simple_query(statements).await.unwrap() {
+            if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+                rows.push((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect());
+            }
+        }
+        rows
+    })
+}
+
+#[test]
+fn replay_with_mirror_leaves_views_an_analyst_can_query() {
+    let schema = "t_replay_mirror";
+    sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    let url = database_url();
+    let table = format!("{schema}.items");
+    let args = [
+        "--mirror",
+        url.as_str(),
+        "--mirror-table",
+        table.as_str(),
+        "insert.json",
+        "mixed-batch.json",
+        "remove.json",
+    ];
+    let r = replay(&args, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with(&format!("mirroring into {table} (views: {schema}.task, {schema}.board, {schema}.story, {schema}.user_profile, {schema}.order_line)")), "{}", r.stdout);
+    let snapshot = format!(
+        "SELECT pk, sk, entity, seq::text, deleted::text, data::text FROM {table} ORDER BY pk, sk"
+    );
+    let first = sql(&snapshot);
+    assert!(first.len() > 100, "{}", first.len());
+
+    let story = sql(&format!("SELECT title, array_to_string(tags, ','), word_count::text FROM {schema}.story WHERE owner = 'ann' AND story_id = '7'"));
+    assert_eq!(
+        story,
+        vec![vec![
+            Some("Stream processing, typed".into()),
+            Some("rust,dynamodb".into()),
+            Some("1200".into())
+        ]]
+    );
+    let task = sql(&format!(
+        "SELECT status FROM {schema}.task WHERE owner = 'ann' AND task_id = '42'"
+    ));
+    assert_eq!(task, vec![vec![Some("OPEN".into())]]);
+    // Every model's view has live rows, and deleted items are not among them.
+    for view in ["task", "board", "story", "user_profile", "order_line"] {
+        let n = sql(&format!("SELECT count(*)::text FROM {schema}.{view}"));
+        assert_ne!(n[0][0].as_deref(), Some("0"), "{view}");
+    }
+    let dead_in_views = sql(&format!("SELECT count(*)::text FROM {schema}.task t JOIN {table} i ON i.pk = t.pk AND i.sk = t.sk WHERE i.deleted"));
+    assert_eq!(dead_in_views[0][0].as_deref(), Some("0"));
+
+    // Replaying the same files again changes nothing.
+    let again = replay(&args, &[]);
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert_eq!(sql(&snapshot), first);
+}
+
+#[test]
+fn replay_with_an_unreachable_mirror_says_so_without_the_password() {
+    let r = replay(
+        &[
+            "--mirror",
+            "postgres://app:hunter2@127.0.0.1:1/db",
+            "insert.json",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("cannot connect to 127.0.0.1:1/db as app"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("hunter2") && !r.stdout.contains("hunter2"));
+    let r = replay(&["--mirror-table", "x", "insert.json"], &[]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("--mirror-table needs --mirror"),
+        "{}",
+        r.stderr
+    );
+}

@@ -36,6 +36,15 @@ use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::{Client, NoTls, Statement};
 
 pub use json::{image_to_json, ImageJson};
+
+/// The schema-qualified name of `model`'s view under `config` (`public.user_profile`).
+pub fn view_name(config: &MirrorConfig, model: &ModelSpec) -> String {
+    format!(
+        "{}.{}",
+        config.schema,
+        sql::view_name(&config.view_prefix, model)
+    )
+}
 pub(crate) use rows::{newest_per_key, row, Row};
 
 use crate::registry::ModelSpec;
@@ -162,9 +171,17 @@ impl MirrorConfig {
         })
     }
 
-    /// The table name (plain identifier).
+    /// The table name: `items`, or `analytics.items` to set the schema too. Plain
+    /// identifiers only (a letter or `_`, then letters, digits or `_`).
     pub fn table(mut self, table: &str) -> Result<Self, MirrorError> {
+        let (schema, table) = match table.split_once('.') {
+            Some((s, t)) => (Some(s), t),
+            None => (None, table),
+        };
         sql::check_ident("table", table).map_err(MirrorError::Config)?;
+        if let Some(s) = schema {
+            self = self.schema(s)?;
+        }
         self.table = table.into();
         Ok(self)
     }
@@ -505,7 +522,7 @@ impl Mirror {
             what: what.clone(),
             source,
         };
-        let comment = sql::view_comment(spec);
+        let comment = sql::view_comment(spec, &c.qualified_table());
         let current: Option<String> = client
             .query_one(
                 "SELECT obj_description(to_regclass($1), 'pg_class')",

@@ -150,9 +150,9 @@ pub(crate) fn view_name(prefix: &str, spec: &ModelSpec) -> String {
 }
 
 /// The comment that marks a view as generated for this model version.
-pub(crate) fn view_comment(spec: &ModelSpec) -> String {
+pub(crate) fn view_comment(spec: &ModelSpec, table: &str) -> String {
     format!(
-        "dynastream {VIEW_GENERATION} view of {} schema_version={}",
+        "dynastream {VIEW_GENERATION} view of {} in {table} schema_version={}",
         spec.entity(),
         spec.schema_version()
     )
