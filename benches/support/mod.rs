@@ -20,6 +20,7 @@ fn noop<M: Model>(
 }
 
 /// A router with a no-op handler for every example model: decoding and routing, nothing else.
+#[allow(dead_code)] // not used by every bench or example that includes this module
 pub fn router() -> Router<()> {
     Router::builder(())
         .on::<Task, _>(noop::<Task>())
@@ -29,4 +30,19 @@ pub fn router() -> Router<()> {
         .on::<OrderLine, _>(noop::<OrderLine>())
         .build()
         .expect("the example models do not overlap")
+}
+
+/// Every example model registered without handlers: records are matched and acknowledged, not
+/// decoded. With a mirror, this measures the mirror alone.
+#[allow(dead_code)] // not used by every bench or example that includes this module
+pub fn models_only(mirror: dynastream::mirror::MirrorConfig) -> Router<()> {
+    Router::builder(())
+        .model::<Task>()
+        .model::<Board>()
+        .model::<Story>()
+        .model::<UserProfile>()
+        .model::<OrderLine>()
+        .mirror(mirror)
+        .build()
+        .expect("example models are disjoint")
 }
