@@ -2,23 +2,27 @@
 //!
 //! - Under Lambda (`AWS_LAMBDA_RUNTIME_API` set, e.g. by `cargo lambda watch`), it serves
 //!   DynamoDB Streams invocations.
-//!   With `DATABASE_URL` set it mirrors every record into Postgres (table `MIRROR_TABLE`,
-//!   default `dynastream_items`).
+//!   With `DATABASE_URL` set, or `DATABASE_SECRET_ARN` naming a Secrets Manager secret that
+//!   holds the connection string (read once at cold start), it mirrors every record into
+//!   Postgres (table `MIRROR_TABLE`, default `dynastream_items`).
 //! - `handler replay [--concurrency N] [--mirror URL [--mirror-table T]] FILE...` runs the same
 //!   router over event files and prints each record's outcome and the batch response; exit
 //!   status 1 if a record failed, 2 if an event could not be read at all (or the mirror's
 //!   database cannot be reached).
 
 mod app;
+mod secret;
 
 use std::process::ExitCode;
 
 use dynastream::mirror::MirrorConfig;
 use dynastream::{Concurrency, Outcome};
 
-const USAGE: &str = "usage: handler replay [--concurrency N] [--mirror URL [--mirror-table T]] FILE...
+const USAGE: &str =
+    "usage: handler replay [--concurrency N] [--mirror URL [--mirror-table T]] FILE...
        handler            (under the Lambda runtime: AWS_LAMBDA_RUNTIME_API is set;
-                           DATABASE_URL turns the Postgres mirror on, MIRROR_TABLE names its table)";
+                           DATABASE_URL or DATABASE_SECRET_ARN turns the Postgres mirror on,
+                           MIRROR_TABLE names its table)";
 
 /// The mirror's settings from a connection string and an optional table name.
 fn mirror_config(url: &str, table: Option<&str>) -> Result<MirrorConfig, String> {
@@ -45,16 +49,33 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("replay") => runtime.block_on(replay(&args[1..])),
         None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => {
-            let mirror = match std::env::var("DATABASE_URL") {
-                Ok(url) => match mirror_config(&url, std::env::var("MIRROR_TABLE").ok().as_deref())
-                {
-                    Ok(c) => Some(c),
-                    Err(e) => {
-                        tracing::error!(error = %e, "invalid mirror settings");
-                        return ExitCode::from(2);
+            let url = match (
+                std::env::var("DATABASE_URL"),
+                std::env::var("DATABASE_SECRET_ARN"),
+            ) {
+                (Ok(url), _) => Some(url),
+                (Err(_), Ok(arn)) if !arn.is_empty() => {
+                    match runtime.block_on(secret::database_url(&arn)) {
+                        Ok(url) => Some(url),
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot read the mirror's connection string");
+                            return ExitCode::from(2);
+                        }
                     }
-                },
-                Err(_) => None,
+                }
+                _ => None,
+            };
+            let mirror = match url {
+                Some(url) => {
+                    match mirror_config(&url, std::env::var("MIRROR_TABLE").ok().as_deref()) {
+                        Ok(c) => Some(c),
+                        Err(e) => {
+                            tracing::error!(error = %e, "invalid mirror settings");
+                            return ExitCode::from(2);
+                        }
+                    }
+                }
+                None => None,
             };
             let router = match app::router(Concurrency::Sequential, mirror) {
                 Ok(r) => r,
