@@ -11,7 +11,6 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::Event;
@@ -20,6 +19,7 @@ use dynastream::key::Pattern;
 use dynastream::registry::{ModelSpec, Registry};
 use dynastream_example_models::{Board, OrderLine, Story, Task, UserProfile};
 use std::hint::black_box;
+use support::{mean_ns, out_dir};
 
 /// What a user writes today: match the key prefix by hand, decode each image with serde_dynamo.
 fn hand_written(bytes: &[u8]) -> usize {
@@ -81,23 +81,6 @@ fn registry(first: usize, count: usize) -> Registry {
         })
         .collect();
     Registry::new(specs).expect("disjoint models")
-}
-
-fn out_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
-        .join("criterion")
-}
-
-fn mean_ns(group: &str, id: &str) -> Option<f64> {
-    let path = out_dir()
-        .join(group)
-        .join(id)
-        .join("new")
-        .join("estimates.json");
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    v["mean"]["point_estimate"].as_f64()
 }
 
 fn main() {

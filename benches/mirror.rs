@@ -16,13 +16,13 @@
 mod support;
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion};
 use dynastream::mirror::MirrorConfig;
 use futures_util::SinkExt as _;
 use futures_util::StreamExt as _;
+use support::{mean_ns, out_dir};
 use tokio_postgres::{Client, NoTls};
 
 const SCHEMA: &str = "bench_mirror";
@@ -30,23 +30,6 @@ const SCHEMA: &str = "bench_mirror";
 fn database_url() -> String {
     std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
-}
-
-fn out_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
-        .join("criterion")
-}
-
-fn mean_ns(group: &str, id: &str) -> Option<f64> {
-    let path = out_dir()
-        .join(group)
-        .join(id)
-        .join("new")
-        .join("estimates.json");
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    v["mean"]["point_estimate"].as_f64()
 }
 
 /// The batch with every sequence number raised by `offset`.

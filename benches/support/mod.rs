@@ -46,3 +46,24 @@ pub fn models_only(mirror: dynastream::mirror::MirrorConfig) -> Router<()> {
         .build()
         .expect("example models are disjoint")
 }
+
+/// Where criterion writes its results (`target/criterion`).
+#[allow(dead_code)] // not used by every bench or example that includes this module
+pub fn out_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("criterion")
+}
+
+/// The mean of a criterion benchmark's last run, in nanoseconds.
+#[allow(dead_code)] // not used by every bench or example that includes this module
+pub fn mean_ns(group: &str, id: &str) -> Option<f64> {
+    let path = out_dir()
+        .join(group)
+        .join(id)
+        .join("new")
+        .join("estimates.json");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    v["mean"]["point_estimate"].as_f64()
+}
