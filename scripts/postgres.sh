@@ -6,6 +6,13 @@
 #    127.0.0.1:55432, stopped again when the script exits.
 # Otherwise stop with a message saying what is missing.
 
+# Runs every registered command when the calling script exits (several helpers share the trap).
+if ! declare -F add_exit_hook >/dev/null; then
+  EXIT_HOOKS=()
+  run_exit_hooks() { local h; for h in "${EXIT_HOOKS[@]}"; do eval "$h"; done; }
+  add_exit_hook() { EXIT_HOOKS+=("$1"); trap run_exit_hooks EXIT; }
+fi
+
 pg_answers() {
   psql "$1" -tAc 'SELECT 1' >/dev/null 2>&1
 }
@@ -52,7 +59,7 @@ ensure_postgres() {
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1" start >/dev/null \
     || { cat "$dir/server.log" >&2; exit 1; }
   THROWAWAY_PG=("${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast stop)
-  trap 'echo "stopping the throwaway PostgreSQL cluster"; "${THROWAWAY_PG[@]}" >/dev/null 2>&1 || true' EXIT
+  add_exit_hook 'echo "stopping the throwaway PostgreSQL cluster"; "${THROWAWAY_PG[@]}" >/dev/null 2>&1 || true'
   psql "postgres://postgres@127.0.0.1:$port/postgres" -qc 'CREATE DATABASE test' >/dev/null
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/test"
   pg_answers "$DATABASE_URL" || { echo "the throwaway cluster does not answer" >&2; exit 1; }

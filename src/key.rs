@@ -105,6 +105,42 @@ pub enum RenderError {
     },
 }
 
+/// Why a key or key prefix could not be built from a partly filled key (a query's
+/// [`KeyPrefix`](crate::model::KeyPrefix)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// A field the key needs was not given.
+    #[error("missing key field `{field}` for key pattern `{pattern}`")]
+    Missing {
+        /// The pattern.
+        pattern: String,
+        /// The first field not given.
+        field: String,
+    },
+    /// A prefix is built from a leading run of fields; a later field was given without an
+    /// earlier one.
+    #[error("key pattern `{pattern}`: field `{given}` is given but the earlier field `{missing}` is not (a prefix is built from a leading run of fields)")]
+    Gap {
+        /// The pattern.
+        pattern: String,
+        /// The field not given.
+        missing: String,
+        /// The later field that was given.
+        given: String,
+    },
+    /// A given value cannot be rendered.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The model has no index at this position.
+    #[error("model {entity} has no index #{index}")]
+    UnknownIndex {
+        /// The model.
+        entity: &'static str,
+        /// The position asked for.
+        index: usize,
+    },
+}
+
 impl Pattern {
     /// A pattern from pre-parsed segments; used by `#[derive(Model)]`, which validates the text
     /// at compile time.
@@ -247,6 +283,32 @@ impl Pattern {
             return Err(self.arity(values.len()));
         }
         self.render_values(values.iter().copied())
+    }
+
+    /// Renders a full key (`full`) or a `begins_with` prefix from values that may be missing,
+    /// one per placeholder. A full key needs every value ([`KeyError::Missing`]); a prefix takes
+    /// the leading run and refuses a value given after a missing one ([`KeyError::Gap`]).
+    pub fn render_partial(&self, values: &[Option<&str>], full: bool) -> Result<String, KeyError> {
+        if values.len() != self.fields {
+            return Err(self.arity(values.len()).into());
+        }
+        let names: Vec<&str> = self.field_names().collect();
+        if let Some(first_missing) = values.iter().position(Option::is_none) {
+            if full {
+                return Err(KeyError::Missing {
+                    pattern: self.text.to_string(),
+                    field: names[first_missing].to_string(),
+                });
+            }
+            if let Some(later) = values[first_missing..].iter().position(Option::is_some) {
+                return Err(KeyError::Gap {
+                    pattern: self.text.to_string(),
+                    missing: names[first_missing].to_string(),
+                    given: names[first_missing + later].to_string(),
+                });
+            }
+        }
+        Ok(self.render_values(values.iter().copied())?)
     }
 
     fn arity(&self, got: usize) -> RenderError {

@@ -14,6 +14,7 @@ pub mod model;
 pub mod registry;
 pub mod report;
 pub mod router;
+pub mod store;
 
 pub use change::{Change, Context, Op};
 pub use dynastream_derive::Model;

@@ -28,7 +28,7 @@ use std::hash::Hash;
 
 use serde::de::DeserializeOwned;
 
-use crate::key::{Pattern, RenderError};
+use crate::key::{KeyError, Pattern, RenderError};
 
 /// A type stored in the table under patterned keys.
 pub trait Model: DeserializeOwned + Debug + Send + Sync + 'static {
@@ -52,6 +52,42 @@ pub trait Model: DeserializeOwned + Debug + Send + Sync + 'static {
     fn sk_pattern() -> &'static Pattern;
     /// This item's key.
     fn key(&self) -> Self::Key;
+    /// A partly filled key for queries: every field any key pattern uses, each optional.
+    /// Generated as `<Name>KeyPrefix` (`Default`, so unset fields can be left out).
+    type Prefix: KeyPrefix;
+    /// The model's secondary-index key patterns (`#[dynastream(gsi(...))]`), in declaration order.
+    fn indexes() -> &'static [IndexSpec];
+    /// Renders this item's partition and sort key on index `index` (a position in
+    /// [`Model::indexes`]).
+    /// `None` when the model has no such index.
+    fn index_key(&self, index: usize) -> Option<Result<(String, String), RenderError>>;
+}
+
+/// A partly filled key: renders a partition key and a `begins_with` sort-key prefix for a query
+/// on the table (`index = None`) or on one of the model's indexes.
+pub trait KeyPrefix: Clone + Debug + Default + Send + Sync + 'static {
+    /// The model whose keys this prefix builds.
+    type Model: Model<Prefix = Self>;
+    /// The partition key: every field of the partition-key pattern must be given.
+    fn pk(&self, index: Option<usize>) -> Result<String, KeyError>;
+    /// The sort-key prefix from the leading run of given sort-key fields (the pattern's leading
+    /// literal when none is given).
+    fn sk_prefix(&self, index: Option<usize>) -> Result<String, KeyError>;
+}
+
+/// A secondary index of a model: its name, its key attributes and their patterns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSpec {
+    /// The index name (`GSI1`).
+    pub name: &'static str,
+    /// The index's partition key attribute (`GSI1PK` unless given).
+    pub pk_attr: &'static str,
+    /// The index's sort key attribute (`GSI1SK` unless given).
+    pub sk_attr: &'static str,
+    /// The partition key pattern.
+    pub pk: Pattern,
+    /// The sort key pattern.
+    pub sk: Pattern,
 }
 
 /// The typed key of a model, usable on its own (a REMOVE without an image, a get, a delete).

@@ -66,8 +66,86 @@ fn schema_version_is_stable_and_documented() {
     assert_eq!(v1::Story::SCHEMA_VERSION, v1_again::Story::SCHEMA_VERSION);
 }
 
+#[allow(dead_code)]
+mod with_gsi {
+    #[derive(Debug, serde::Deserialize, dynastream::Model)]
+    #[dynastream(
+        pk = "USER#{owner}#STORY#{story_id}",
+        sk = "STORY#{story_id}",
+        gsi(name = "GSI1", pk = "TITLE#{title}", sk = "STORY#{story_id}")
+    )]
+    pub struct Story {
+        pub owner: String,
+        pub story_id: String,
+        pub title: String,
+        pub word_count: Option<i64>,
+    }
+}
+
+#[allow(dead_code)]
+mod with_other_gsi {
+    #[derive(Debug, serde::Deserialize, dynastream::Model)]
+    #[dynastream(
+        pk = "USER#{owner}#STORY#{story_id}",
+        sk = "STORY#{story_id}",
+        gsi(
+            name = "GSI1",
+            pk = "TITLE#{title}",
+            sk = "S#{story_id}",
+            pk_attr = "gpk",
+            sk_attr = "gsk"
+        )
+    )]
+    pub struct Story {
+        pub owner: String,
+        pub story_id: String,
+        pub title: String,
+        pub word_count: Option<i64>,
+    }
+}
+
+#[test]
+fn indexes_render_from_the_item_and_from_a_prefix() {
+    use dynastream::model::KeyPrefix as _;
+    let spec = &with_gsi::Story::indexes()[0];
+    assert_eq!(
+        (spec.name, spec.pk_attr, spec.sk_attr),
+        ("GSI1", "GSI1PK", "GSI1SK")
+    );
+    let other = &with_other_gsi::Story::indexes()[0];
+    assert_eq!((other.pk_attr, other.sk_attr), ("gpk", "gsk"));
+    let story = with_gsi::Story {
+        owner: "jane".into(),
+        story_id: "42".into(),
+        title: "Dune".into(),
+        word_count: None,
+    };
+    assert_eq!(
+        story.index_key(0).unwrap().unwrap(),
+        ("TITLE#Dune".to_string(), "STORY#42".to_string())
+    );
+    assert!(story.index_key(1).is_none());
+    let prefix = with_gsi::StoryKeyPrefix {
+        title: Some("Dune".into()),
+        ..Default::default()
+    };
+    assert_eq!(prefix.pk(Some(0)).unwrap(), "TITLE#Dune");
+    assert_eq!(prefix.sk_prefix(Some(0)).unwrap(), "STORY#");
+    let err = prefix.pk(None).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "missing key field `owner` for key pattern `USER#{owner}#STORY#{story_id}`"
+    );
+    assert!(v1::Story::indexes().is_empty());
+}
+
 #[test]
 fn schema_version_changes_with_fields_and_patterns() {
+    assert_ne!(
+        with_gsi::Story::SCHEMA_VERSION,
+        with_other_gsi::Story::SCHEMA_VERSION,
+        "a changed index changes the version"
+    );
     let base = v1::Story::SCHEMA_VERSION;
     for (what, v) in [
         ("added", added::Story::SCHEMA_VERSION),
@@ -77,6 +155,7 @@ fn schema_version_changes_with_fields_and_patterns() {
         ("reordered", reordered::Story::SCHEMA_VERSION),
         ("pk", new_pk::Story::SCHEMA_VERSION),
         ("sk", new_sk::Story::SCHEMA_VERSION),
+        ("gsi added", with_gsi::Story::SCHEMA_VERSION),
     ] {
         assert_ne!(v, base, "{what} must change the version");
         assert_eq!(v.len(), 64);

@@ -34,6 +34,50 @@ struct Attrs {
     pk_attr: Option<LitStr>,
     sk_attr: Option<LitStr>,
     key: Option<LitStr>,
+    gsis: Vec<Gsi>,
+}
+
+/// `gsi(name = "GSI1", pk = "...", sk = "...", pk_attr = "...", sk_attr = "...")`
+struct Gsi {
+    name: LitStr,
+    pk: LitStr,
+    sk: LitStr,
+    pk_attr: Option<LitStr>,
+    sk_attr: Option<LitStr>,
+}
+
+fn parse_gsi(meta: &syn::meta::ParseNestedMeta) -> syn::Result<Gsi> {
+    let (mut name, mut pk, mut sk, mut pk_attr, mut sk_attr) = (None, None, None, None, None);
+    meta.parse_nested_meta(|m| {
+        let slot = if m.path.is_ident("name") {
+            &mut name
+        } else if m.path.is_ident("pk") {
+            &mut pk
+        } else if m.path.is_ident("sk") {
+            &mut sk
+        } else if m.path.is_ident("pk_attr") {
+            &mut pk_attr
+        } else if m.path.is_ident("sk_attr") {
+            &mut sk_attr
+        } else {
+            return Err(m.error("unknown gsi attribute; expected name, pk, sk, pk_attr or sk_attr"));
+        };
+        if slot.is_some() {
+            return Err(m.error("duplicate gsi attribute"));
+        }
+        *slot = Some(m.value()?.parse::<LitStr>()?);
+        Ok(())
+    })?;
+    let need = |v: Option<LitStr>, what: &str| {
+        v.ok_or_else(|| meta.error(format!("gsi(...) needs {what} = \"...\"")))
+    };
+    Ok(Gsi {
+        name: need(name, "name")?,
+        pk: need(pk, "pk")?,
+        sk: need(sk, "sk")?,
+        pk_attr,
+        sk_attr,
+    })
 }
 
 fn parse_attrs(input: &DeriveInput) -> syn::Result<Attrs> {
@@ -44,6 +88,7 @@ fn parse_attrs(input: &DeriveInput) -> syn::Result<Attrs> {
         pk_attr: None,
         sk_attr: None,
         key: None,
+        gsis: Vec::new(),
     };
     for attr in input
         .attrs
@@ -63,8 +108,11 @@ fn parse_attrs(input: &DeriveInput) -> syn::Result<Attrs> {
                 &mut a.sk_attr
             } else if meta.path.is_ident("key") {
                 &mut a.key
+            } else if meta.path.is_ident("gsi") {
+                a.gsis.push(parse_gsi(&meta)?);
+                return Ok(());
             } else {
-                return Err(meta.error("unknown dynastream attribute; expected pk, sk, entity, pk_attr, sk_attr or key"));
+                return Err(meta.error("unknown dynastream attribute; expected pk, sk, entity, pk_attr, sk_attr, key or gsi"));
             };
             if slot.is_some() {
                 return Err(meta.error("duplicate dynastream attribute"));
@@ -183,6 +231,16 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let mut fields = BTreeMap::new();
     let mut canonical = String::from("dynastream-schema-v1\n");
     canonical.push_str(&format!("pk={}\nsk={}\n", pk_lit.value(), sk_lit.value()));
+    for g in &attrs.gsis {
+        canonical.push_str(&format!(
+            "gsi={}:{}:{}:{}:{}\n",
+            g.name.value(),
+            g.pk_attr.as_ref().map(LitStr::value).unwrap_or_default(),
+            g.sk_attr.as_ref().map(LitStr::value).unwrap_or_default(),
+            g.pk.value(),
+            g.sk.value()
+        ));
+    }
     for f in named {
         let Some(ident) = f.ident.clone() else {
             continue;
@@ -219,6 +277,43 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
     }
     let pk = resolve(&pk_lit, &fields)?;
     let sk = resolve(&sk_lit, &fields)?;
+    let mut gsis = Vec::new();
+    for g in &attrs.gsis {
+        let name_text = g.name.value();
+        if name_text.is_empty() {
+            return Err(syn::Error::new(g.name.span(), "gsi name must not be empty"));
+        }
+        if gsis
+            .iter()
+            .any(|(n, ..): &(String, _, _, _, _)| *n == name_text)
+        {
+            return Err(syn::Error::new(
+                g.name.span(),
+                format!("duplicate gsi {name_text:?}"),
+            ));
+        }
+        let pk_attr = g
+            .pk_attr
+            .as_ref()
+            .map_or_else(|| format!("{name_text}PK"), LitStr::value);
+        let sk_attr = g
+            .sk_attr
+            .as_ref()
+            .map_or_else(|| format!("{name_text}SK"), LitStr::value);
+        if pk_attr.is_empty() || sk_attr.is_empty() || pk_attr == sk_attr {
+            return Err(syn::Error::new(
+                g.name.span(),
+                "gsi key attribute names must be non-empty and different",
+            ));
+        }
+        gsis.push((
+            name_text,
+            pk_attr,
+            sk_attr,
+            resolve(&g.pk, &fields)?,
+            resolve(&g.sk, &fields)?,
+        ));
+    }
     let digest = Sha256::digest(canonical.as_bytes());
     let schema_version: String = digest.iter().map(|b| format!("{b:02x}")).collect();
 
@@ -300,7 +395,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         }
     }
 
-    let render_fn = |r: &Resolved, which: TokenStream2| {
+    let render_fn = |r: &Resolved, pattern: TokenStream2| {
         let n = r.slots.len();
         let text = &r.text;
         let vals = r.slots.iter().map(|s| {
@@ -324,11 +419,111 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         quote! {
             let __vals: [::std::borrow::Cow<'_, str>; #n] = [#(#vals),*];
             let __refs: [&str; #n] = [#(&*__vals[#idx]),*];
-            <#name as ::dynastream::Model>::#which().render(&__refs)
+            #pattern.render(&__refs)
         }
     };
-    let render_pk = render_fn(&pk, quote!(pk_pattern));
-    let render_sk = render_fn(&sk, quote!(sk_pattern));
+    let render_pk = render_fn(&pk, quote!(<#name as ::dynastream::Model>::pk_pattern()));
+    let render_sk = render_fn(&sk, quote!(<#name as ::dynastream::Model>::sk_pattern()));
+
+    // Indexes: their specs, and rendering an item's index keys.
+    let index_specs = gsis.iter().map(|(n, pa, sa, p, k)| {
+        let (pt, ps, pn) = (&p.text, &p.segments, p.slots.len());
+        let (kt, ks, kn) = (&k.text, &k.segments, k.slots.len());
+        quote!(::dynastream::model::IndexSpec {
+            name: #n,
+            pk_attr: #pa,
+            sk_attr: #sa,
+            pk: ::dynastream::key::Pattern::from_static(#pt, &[#(#ps),*], #pn),
+            sk: ::dynastream::key::Pattern::from_static(#kt, &[#(#ks),*], #kn),
+        })
+    });
+    let n_indexes = gsis.len();
+    let index_arms = gsis.iter().enumerate().map(|(i, (_, _, _, p, k))| {
+        let rp = render_fn(p, quote!(<#name as ::dynastream::Model>::indexes()[#i].pk));
+        let rk = render_fn(k, quote!(<#name as ::dynastream::Model>::indexes()[#i].sk));
+        quote!(#i => ::core::option::Option::Some((|| {
+            let __p = { #rp }?;
+            let __s = { #rk }?;
+            ::core::result::Result::Ok((__p, __s))
+        })()))
+    });
+
+    // The prefix type: every field any pattern uses, optional.
+    let prefix_name = format_ident!("{}Prefix", key_name);
+    let mut prefix_fields: Vec<(Ident, Type)> = Vec::new();
+    for s in pk
+        .slots
+        .iter()
+        .chain(&sk.slots)
+        .chain(gsis.iter().flat_map(|g| g.3.slots.iter().chain(&g.4.slots)))
+    {
+        if !prefix_fields.iter().any(|(i, _)| *i == s.field) {
+            prefix_fields.push((s.field.clone(), s.ty.clone()));
+        }
+    }
+    let prefix_decls = prefix_fields
+        .iter()
+        .map(|(i, t)| quote!(pub #i: ::core::option::Option<#t>));
+    let partial_fn = |r: &Resolved, pattern: TokenStream2, full: bool| {
+        let n = r.slots.len();
+        let text = &r.text;
+        let vals = r.slots.iter().map(|s| {
+            let ty = &s.ty;
+            let field = &s.field;
+            let fname = field.to_string();
+            let render = match s.width {
+                Some(w) => quote!(match <#ty as ::dynastream::key::PaddedKeyField>::padded_text(__v, #w) {
+                    ::core::option::Option::Some(t) => ::std::borrow::Cow::<str>::Owned(t),
+                    ::core::option::Option::None => return ::core::result::Result::Err(::dynastream::key::KeyError::Render(::dynastream::key::RenderError::TooWide {
+                        pattern: ::std::string::String::from(#text),
+                        field: ::std::string::String::from(#fname),
+                        value: ::std::string::ToString::to_string(__v),
+                        width: #w,
+                    })),
+                }),
+                None => quote!(<#ty as ::dynastream::key::KeyField>::key_text(__v)),
+            };
+            quote!(match &self.#field {
+                ::core::option::Option::Some(__v) => ::core::option::Option::Some(#render),
+                ::core::option::Option::None => ::core::option::Option::None,
+            })
+        });
+        let idx = 0..n;
+        quote! {{
+            let __vals: [::core::option::Option<::std::borrow::Cow<'_, str>>; #n] = [#(#vals),*];
+            let __refs: [::core::option::Option<&str>; #n] = [#(__vals[#idx].as_deref()),*];
+            #pattern.render_partial(&__refs, #full)
+        }}
+    };
+    let prefix_pk = partial_fn(
+        &pk,
+        quote!(<#name as ::dynastream::Model>::pk_pattern()),
+        true,
+    );
+    let prefix_sk = partial_fn(
+        &sk,
+        quote!(<#name as ::dynastream::Model>::sk_pattern()),
+        false,
+    );
+    let prefix_index_pk = gsis.iter().enumerate().map(|(i, g)| {
+        let body = partial_fn(
+            &g.3,
+            quote!(<#name as ::dynastream::Model>::indexes()[#i].pk),
+            true,
+        );
+        quote!(::core::option::Option::Some(#i) => #body,)
+    });
+    let prefix_index_sk = gsis.iter().enumerate().map(|(i, g)| {
+        let body = partial_fn(
+            &g.4,
+            quote!(<#name as ::dynastream::Model>::indexes()[#i].sk),
+            false,
+        );
+        quote!(::core::option::Option::Some(#i) => #body,)
+    });
+    let prefix_doc = format!(
+        "A partly filled key of [`{name}`] for queries: set the partition-key fields and a leading run of sort-key fields."
+    );
     let (pk_text, pk_segs, pk_n) = (&pk.text, &pk.segments, pk.slots.len());
     let (sk_text, sk_segs, sk_n) = (&sk.text, &sk.segments, sk.slots.len());
     let doc = format!(
@@ -361,8 +556,41 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
             }
         }
 
+        #[doc = #prefix_doc]
+        #[derive(Debug, Clone, Default, PartialEq)]
+        #vis struct #prefix_name { #(#prefix_decls),* }
+
+        impl ::dynastream::model::KeyPrefix for #prefix_name {
+            type Model = #name;
+            fn pk(&self, __index: ::core::option::Option<usize>) -> ::core::result::Result<::std::string::String, ::dynastream::key::KeyError> {
+                match __index {
+                    ::core::option::Option::None => #prefix_pk,
+                    #(#prefix_index_pk)*
+                    ::core::option::Option::Some(__i) => ::core::result::Result::Err(::dynastream::key::KeyError::UnknownIndex { entity: #entity, index: __i }),
+                }
+            }
+            fn sk_prefix(&self, __index: ::core::option::Option<usize>) -> ::core::result::Result<::std::string::String, ::dynastream::key::KeyError> {
+                match __index {
+                    ::core::option::Option::None => #prefix_sk,
+                    #(#prefix_index_sk)*
+                    ::core::option::Option::Some(__i) => ::core::result::Result::Err(::dynastream::key::KeyError::UnknownIndex { entity: #entity, index: __i }),
+                }
+            }
+        }
+
         impl ::dynastream::Model for #name {
             type Key = #key_name;
+            type Prefix = #prefix_name;
+            fn indexes() -> &'static [::dynastream::model::IndexSpec] {
+                static I: [::dynastream::model::IndexSpec; #n_indexes] = [#(#index_specs),*];
+                &I
+            }
+            fn index_key(&self, __index: usize) -> ::core::option::Option<::core::result::Result<(::std::string::String, ::std::string::String), ::dynastream::key::RenderError>> {
+                match __index {
+                    #(#index_arms,)*
+                    _ => ::core::option::Option::None,
+                }
+            }
             const ENTITY: &'static str = #entity;
             const PK_ATTR: &'static str = #pk_attr;
             const SK_ATTR: &'static str = #sk_attr;

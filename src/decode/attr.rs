@@ -33,6 +33,9 @@ pub(crate) struct Ctx<'s> {
     pub(crate) path: RefCell<Vec<PathSeg>>,
     pub(crate) skip: [&'s str; 2],
     pub(crate) schema_version: RefCell<Option<String>>,
+    /// Strings may stand for binary values (base64), as in the Postgres store's JSON: an `S`
+    /// read where the target wants bytes is decoded from base64.
+    pub(crate) base64_strings: bool,
 }
 
 impl<'s> Ctx<'s> {
@@ -41,6 +44,7 @@ impl<'s> Ctx<'s> {
             path: RefCell::new(Vec::new()),
             skip,
             schema_version: RefCell::new(None),
+            base64_strings: false,
         }
     }
 
@@ -322,6 +326,10 @@ impl<'de, A: MapAccess<'de>> Pending<'_, '_, '_, A> {
         }
         let ctx = self.ctx;
         match self.tag {
+            Tag::S if ctx.base64_strings && matches!(want, Want::Bytes | Want::ByteBuf) => {
+                let text = self.map.next_value::<CowStr<'de>>()?;
+                want.call(BytesDe::<A::Error>::decode(&text.0)?, v)
+            }
             // JSON strings and booleans are what the target expects for S and BOOL.
             Tag::S | Tag::Bool | Tag::Ss => self.map.next_value_seed(Raw { want, v }),
             Tag::Null => {

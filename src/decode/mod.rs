@@ -164,7 +164,17 @@ pub(crate) fn decode_image<'de, T: Deserialize<'de>>(
     json: &'de str,
     skip: [&str; 2],
 ) -> Result<(T, Option<String>), ImageError> {
-    let ctx = attr::Ctx::new(skip);
+    decode_image_with(json, skip, false)
+}
+
+/// [`decode_image`], optionally reading base64 strings as bytes where the target wants bytes.
+pub(crate) fn decode_image_with<'de, T: Deserialize<'de>>(
+    json: &'de str,
+    skip: [&str; 2],
+    base64_strings: bool,
+) -> Result<(T, Option<String>), ImageError> {
+    let mut ctx = attr::Ctx::new(skip);
+    ctx.base64_strings = base64_strings;
     let mut de = serde_json::Deserializer::from_str(json);
     let result = T::deserialize(attr::ImageDe {
         de: &mut de,

@@ -23,7 +23,7 @@
 
 mod json;
 mod rows;
-mod sql;
+pub(crate) mod sql;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -105,8 +105,8 @@ pub enum MirrorError {
 #[derive(Clone)]
 pub struct MirrorConfig {
     pg: tokio_postgres::Config,
-    schema: String,
-    table: String,
+    pub(crate) schema: String,
+    pub(crate) table: String,
     view_prefix: String,
     views: bool,
     pk_attr: String,
@@ -396,7 +396,7 @@ impl Mirror {
 
     async fn open(&self) -> Result<Conn, MirrorError> {
         let limit = self.config.connect_timeout;
-        let client = match tokio::time::timeout(limit, self.dial()).await {
+        let client = match tokio::time::timeout(limit, dial(&self.config)).await {
             Ok(r) => r?,
             Err(_) => {
                 return Err(MirrorError::Timeout {
@@ -418,57 +418,6 @@ impl Mirror {
             })?;
         tracing::info!(target_db = %target(&self.config.pg), table = %self.config.qualified_table(), "mirror connected");
         Ok(Conn { client, upsert })
-    }
-
-    async fn dial(&self) -> Result<Client, MirrorError> {
-        let mut pg = self.config.pg.clone();
-        let mut options = pg.get_options().unwrap_or_default().to_string();
-        options.push_str(&format!(
-            " -c statement_timeout={}",
-            self.config.statement_timeout.as_millis()
-        ));
-        pg.options(options.trim());
-        if pg.get_connect_timeout().is_none() {
-            pg.connect_timeout(self.config.connect_timeout);
-        }
-        let fail = |message: String| MirrorError::Connect {
-            target: target(&self.config.pg),
-            message,
-        };
-        if pg.get_ssl_mode() == SslMode::Require {
-            let tls = self.tls().map_err(fail)?;
-            let (client, conn) = pg.connect(tls).await.map_err(|e| fail(e.to_string()))?;
-            spawn_connection(conn);
-            Ok(client)
-        } else {
-            let (client, conn) = pg.connect(NoTls).await.map_err(|e| fail(e.to_string()))?;
-            spawn_connection(conn);
-            Ok(client)
-        }
-    }
-
-    fn tls(&self) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = &self.config.root_cert {
-            use rustls::pki_types::pem::PemObject as _;
-            let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
-                .map_err(|e| format!("reading root certificates {}: {e}", path.display()))?;
-            for cert in certs {
-                let cert =
-                    cert.map_err(|e| format!("reading root certificates {}: {e}", path.display()))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("root certificate in {}: {e}", path.display()))?;
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
     }
 
     /// Creates the table and the views under a transaction-scoped advisory lock, so cold
@@ -546,6 +495,58 @@ impl Mirror {
         tracing::info!(view = %format!("{}.{view}", c.schema), model = spec.entity(), "mirror view (re)created");
         Ok(())
     }
+}
+
+/// Opens a connection with the configuration's timeouts and TLS settings.
+pub(crate) async fn dial(config: &MirrorConfig) -> Result<Client, MirrorError> {
+    let mut pg = config.pg.clone();
+    let mut options = pg.get_options().unwrap_or_default().to_string();
+    options.push_str(&format!(
+        " -c statement_timeout={}",
+        config.statement_timeout.as_millis()
+    ));
+    pg.options(options.trim());
+    if pg.get_connect_timeout().is_none() {
+        pg.connect_timeout(config.connect_timeout);
+    }
+    let fail = |message: String| MirrorError::Connect {
+        target: target(&config.pg),
+        message,
+    };
+    if pg.get_ssl_mode() == SslMode::Require {
+        let tls = tls(config).map_err(fail)?;
+        let (client, conn) = pg.connect(tls).await.map_err(|e| fail(e.to_string()))?;
+        spawn_connection(conn);
+        Ok(client)
+    } else {
+        let (client, conn) = pg.connect(NoTls).await.map_err(|e| fail(e.to_string()))?;
+        spawn_connection(conn);
+        Ok(client)
+    }
+}
+
+fn tls(config: &MirrorConfig) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = &config.root_cert {
+        use rustls::pki_types::pem::PemObject as _;
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("reading root certificates {}: {e}", path.display()))?;
+        for cert in certs {
+            let cert =
+                cert.map_err(|e| format!("reading root certificates {}: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("root certificate in {}: {e}", path.display()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 /// Drives a connection in the background until it closes.

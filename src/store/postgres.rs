@@ -1,0 +1,376 @@
+//! The Postgres backend, on the mirror's table layout: `pk` and `sk` (collation "C", so
+//! order is DynamoDB's byte order), `entity`, `schema_version`, `data` (every attribute but the
+//! keys, as the mirror's JSON). Rows the mirror marked deleted are invisible; rows the store
+//! writes carry `seq = 0`, so a mirror replaying the DynamoDB stream into the same table wins.
+//!
+//! Prefixes are matched with `starts_with`, never `LIKE`, so `_` and `%` are plain characters.
+
+use tokio::sync::Mutex;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::Client;
+
+use super::{
+    item, BatchFailure, Cursor, CursorKind, ItemKey, Page, PageRequest, RawBody, RawItem, Store,
+    StoreError, TxOp, WriteItem,
+};
+use crate::mirror::{self, sql, MirrorConfig, MirrorError};
+
+/// Models in a Postgres table laid out like the mirror's.
+pub struct PgStore {
+    client: Mutex<Client>,
+    schema: String,
+    table: String,
+    qualified: String,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("table", &format!("{}.{}", self.schema, self.table))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A row's columns as the store writes them.
+struct Columns {
+    pk: String,
+    sk: String,
+    entity: &'static str,
+    schema_version: Option<String>,
+    data: String,
+}
+
+fn columns(item: &WriteItem) -> Result<Columns, StoreError> {
+    let k = &item.key;
+    let fail = |message: String| StoreError::Serialize {
+        entity: k.entity,
+        pk: k.pk.clone(),
+        sk: k.sk.clone(),
+        message,
+    };
+    let dynamo_json = item::to_dynamodb_json(&item.attrs).map_err(|e| fail(e.0))?;
+    let plain = mirror::image_to_json(&dynamo_json, &[k.pk_attr, k.sk_attr]).map_err(fail)?;
+    Ok(Columns {
+        pk: k.pk.clone(),
+        sk: k.sk.clone(),
+        entity: k.entity,
+        schema_version: plain.schema_version,
+        data: plain.json,
+    })
+}
+
+const COLUMNS: &str =
+    "(pk, sk, entity, schema_version, data, seq, event_time, deleted, mirrored_at)";
+
+impl PgStore {
+    /// A store over the table `config` names (`public.dynastream_items` unless set), with a
+    /// connection opened with its settings (timeouts, TLS). Run [`PgStore::create_table`]
+    /// once, or point it at a mirror's table.
+    pub async fn connect(config: &MirrorConfig) -> Result<Self, StoreError> {
+        let client = mirror::dial(config)
+            .await
+            .map_err(|e| StoreError::Backend {
+                operation: "connect",
+                message: e.to_string(),
+            })?;
+        Ok(Self::new(client, config))
+    }
+
+    /// A store over the table `config` names, on a connection you opened.
+    pub fn new(client: Client, config: &MirrorConfig) -> Self {
+        PgStore {
+            client: Mutex::new(client),
+            qualified: sql::qualified(&config.schema, &config.table),
+            schema: config.schema.clone(),
+            table: config.table.clone(),
+        }
+    }
+
+    /// Creates the schema, table and index if missing, under the mirror's advisory lock.
+    pub async fn create_table(&self) -> Result<(), StoreError> {
+        let mut client = self.client.lock().await;
+        let what = format!("table {}.{}", self.schema, self.table);
+        let ddl = |source| StoreError::Backend {
+            operation: "create table",
+            message: MirrorError::Ddl {
+                what: what.clone(),
+                source,
+            }
+            .to_string(),
+        };
+        let tx = client.transaction().await.map_err(ddl)?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&format!("dynastream mirror {}.{}", self.schema, self.table)],
+        )
+        .await
+        .map_err(ddl)?;
+        tx.batch_execute(&sql::create_table(&self.schema, &self.table))
+            .await
+            .map_err(ddl)?;
+        tx.commit().await.map_err(ddl)
+    }
+
+    fn error(&self, operation: &'static str, e: tokio_postgres::Error) -> StoreError {
+        if e.code() == Some(&SqlState::UNDEFINED_TABLE) {
+            return StoreError::TableMissing {
+                table: format!("{}.{}", self.schema, self.table),
+            };
+        }
+        let message = match e.as_db_error() {
+            Some(db) => format!("{}: {}", db.code().code(), db.message()),
+            None => e.to_string(),
+        };
+        StoreError::Backend { operation, message }
+    }
+
+    fn upsert_sql(&self, must_not_exist: bool) -> String {
+        // A row the mirror marked deleted counts as absent.
+        format!(
+            "INSERT INTO {t} AS cur {COLUMNS}
+VALUES ($1, $2, $3, $4, $5::text::jsonb, 0, NULL, false, now())
+ON CONFLICT (pk, sk) DO UPDATE SET
+    entity = EXCLUDED.entity, schema_version = EXCLUDED.schema_version, data = EXCLUDED.data,
+    seq = EXCLUDED.seq, event_time = EXCLUDED.event_time, deleted = false, mirrored_at = now(){cond}",
+            t = self.qualified,
+            cond = if must_not_exist { "\nWHERE cur.deleted" } else { "" }
+        )
+    }
+
+    async fn put_on(
+        &self,
+        client: &impl tokio_postgres::GenericClient,
+        c: &Columns,
+        must_not_exist: bool,
+    ) -> Result<bool, tokio_postgres::Error> {
+        let n = client
+            .execute(
+                &self.upsert_sql(must_not_exist),
+                &[&c.pk, &c.sk, &c.entity, &c.schema_version, &c.data],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+}
+
+impl Store for PgStore {
+    async fn put(&self, item: WriteItem, must_not_exist: bool) -> Result<(), StoreError> {
+        let c = columns(&item)?;
+        let client = self.client.lock().await;
+        let written = self
+            .put_on(&*client, &c, must_not_exist)
+            .await
+            .map_err(|e| self.error("insert", e))?;
+        if written {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists {
+                entity: item.key.entity,
+                pk: item.key.pk,
+                sk: item.key.sk,
+            })
+        }
+    }
+
+    async fn fetch(&self, key: ItemKey) -> Result<Option<RawItem>, StoreError> {
+        let client = self.client.lock().await;
+        let row = client
+            .query_opt(
+                &format!(
+                    "SELECT data::text FROM {} WHERE pk = $1 AND sk = $2 AND NOT deleted",
+                    self.qualified
+                ),
+                &[&key.pk, &key.sk],
+            )
+            .await
+            .map_err(|e| self.error("select", e))?;
+        Ok(row.map(|r| RawItem {
+            pk: key.pk,
+            sk: key.sk,
+            body: RawBody::Json(r.get::<_, Option<String>>(0).unwrap_or_else(|| "{}".into())),
+        }))
+    }
+
+    async fn remove(&self, key: ItemKey) -> Result<bool, StoreError> {
+        let client = self.client.lock().await;
+        let row = client
+            .query_opt(
+                &format!(
+                    "DELETE FROM {} WHERE pk = $1 AND sk = $2 RETURNING NOT deleted",
+                    self.qualified
+                ),
+                &[&key.pk, &key.sk],
+            )
+            .await
+            .map_err(|e| self.error("delete", e))?;
+        Ok(row.is_some_and(|r| r.get::<_, bool>(0)))
+    }
+
+    async fn page(&self, r: PageRequest) -> Result<Page, StoreError> {
+        let limit = i64::try_from(r.page_size).unwrap_or(i64::MAX);
+        let (cmp, dir) = if r.forward {
+            (">", "ASC")
+        } else {
+            ("<", "DESC")
+        };
+        let client = self.client.lock().await;
+        let rows = match r.index {
+            None => {
+                let after: Option<String> = match &r.start {
+                    Some(Cursor(CursorKind::Pg { sk, .. })) => Some(sk.clone()),
+                    _ => None,
+                };
+                let q = format!(
+                    "SELECT pk, sk, data::text, NULL::text FROM {t}
+WHERE pk = $1 AND sk >= $2 AND starts_with(sk, $2) AND NOT deleted
+  AND ($3::text IS NULL OR sk {cmp} $3::text COLLATE \"C\")
+ORDER BY sk {dir} LIMIT $4",
+                    t = self.qualified
+                );
+                client.query(&q, &[&r.pk, &r.sk_prefix, &after, &limit]).await
+            }
+            Some((_, ipk, isk)) => {
+                let (after_isk, after_pk, after_sk) = match &r.start {
+                    Some(Cursor(CursorKind::Pg {
+                        index_sk: Some(i),
+                        pk,
+                        sk,
+                    })) => (Some(i.clone()), Some(pk.clone()), Some(sk.clone())),
+                    _ => (None, None, None),
+                };
+                let q = format!(
+                    "SELECT pk, sk, data::text, data->>$5 FROM {t}
+WHERE data->>$6 = $1 AND starts_with(data->>$5, $2) AND NOT deleted
+  AND ($3::text IS NULL OR ((data->>$5) COLLATE \"C\", pk, sk) {cmp} ($3::text COLLATE \"C\", $7::text COLLATE \"C\", $8::text COLLATE \"C\"))
+ORDER BY (data->>$5) COLLATE \"C\" {dir}, pk {dir}, sk {dir} LIMIT $4",
+                    t = self.qualified
+                );
+                client
+                    .query(
+                        &q,
+                        &[
+                            &r.pk,
+                            &r.sk_prefix,
+                            &after_isk,
+                            &limit,
+                            &isk,
+                            &ipk,
+                            &after_pk,
+                            &after_sk,
+                        ],
+                    )
+                    .await
+            }
+        }
+        .map_err(|e| self.error("query", e))?;
+        let full = rows.len() as i64 == limit;
+        let next = rows.last().filter(|_| full).map(|row| {
+            Cursor(CursorKind::Pg {
+                pk: row.get(0),
+                sk: row.get(1),
+                index_sk: row.get(3),
+            })
+        });
+        let items = rows
+            .into_iter()
+            .map(|row| RawItem {
+                pk: row.get(0),
+                sk: row.get(1),
+                body: RawBody::Json(
+                    row.get::<_, Option<String>>(2)
+                        .unwrap_or_else(|| "{}".into()),
+                ),
+            })
+            .collect();
+        Ok(Page { items, next })
+    }
+
+    async fn put_batch(&self, items: Vec<WriteItem>) -> Result<(), StoreError> {
+        let total = items.len();
+        let cols: Vec<Columns> = items.iter().map(columns).collect::<Result<_, _>>()?;
+        let pk: Vec<&str> = cols.iter().map(|c| c.pk.as_str()).collect();
+        let sk: Vec<&str> = cols.iter().map(|c| c.sk.as_str()).collect();
+        let entity: Vec<&str> = cols.iter().map(|c| c.entity).collect();
+        let sv: Vec<Option<&str>> = cols.iter().map(|c| c.schema_version.as_deref()).collect();
+        let data: Vec<&str> = cols.iter().map(|c| c.data.as_str()).collect();
+        let q = format!(
+            "INSERT INTO {t} AS cur {COLUMNS}
+SELECT u.pk, u.sk, u.entity, u.sv, u.data::jsonb, 0, NULL, false, now()
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(pk, sk, entity, sv, data)
+ON CONFLICT (pk, sk) DO UPDATE SET
+    entity = EXCLUDED.entity, schema_version = EXCLUDED.schema_version, data = EXCLUDED.data,
+    seq = EXCLUDED.seq, event_time = EXCLUDED.event_time, deleted = false, mirrored_at = now()",
+            t = self.qualified
+        );
+        let client = self.client.lock().await;
+        match client.execute(&q, &[&pk, &sk, &entity, &sv, &data]).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let reason = self.error("batch insert", e).to_string();
+                Err(StoreError::BatchIncomplete {
+                    total,
+                    failed: cols
+                        .iter()
+                        .map(|c| BatchFailure {
+                            pk: c.pk.clone(),
+                            sk: c.sk.clone(),
+                            reason: reason.clone(),
+                        })
+                        .collect(),
+                })
+            }
+        }
+    }
+
+    async fn write_transaction(&self, ops: Vec<TxOp>) -> Result<(), StoreError> {
+        let prepared: Vec<(TxOp, Option<Columns>)> = ops
+            .into_iter()
+            .map(|op| {
+                let c = match &op {
+                    TxOp::Put { item, .. } => Some(columns(item)?),
+                    TxOp::Delete(_) => None,
+                };
+                Ok((op, c))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let mut client = self.client.lock().await;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| self.error("begin", e))?;
+        for (index, (op, cols)) in prepared.iter().enumerate() {
+            match (op, cols) {
+                (TxOp::Put { must_not_exist, .. }, Some(c)) => {
+                    let written = self
+                        .put_on(&tx, c, *must_not_exist)
+                        .await
+                        .map_err(|e| self.error("insert", e))?;
+                    if !written {
+                        // Dropping `tx` rolls back.
+                        let k = op.key();
+                        return Err(StoreError::TransactionConflict {
+                            index,
+                            entity: k.entity,
+                            pk: k.pk.clone(),
+                            sk: k.sk.clone(),
+                        });
+                    }
+                }
+                (TxOp::Delete(k), _) => {
+                    tx.execute(
+                        &format!("DELETE FROM {} WHERE pk = $1 AND sk = $2", self.qualified),
+                        &[&k.pk, &k.sk],
+                    )
+                    .await
+                    .map_err(|e| self.error("delete", e))?;
+                }
+                (TxOp::Put { .. }, None) => {
+                    return Err(StoreError::InvalidTransaction(
+                        "a put without its row".into(),
+                    ))
+                }
+            }
+        }
+        tx.commit().await.map_err(|e| self.error("commit", e))
+    }
+}
