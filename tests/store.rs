@@ -7,7 +7,6 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use dynastream::key::{KeyError, RenderError};
-use dynastream::model::IndexSpec;
 use dynastream::store::{PgStore, Query, Store, StoreError, Transaction};
 use dynastream::Model;
 use futures_util::TryStreamExt as _;
@@ -107,10 +106,6 @@ struct AllTypes {
     map: BTreeMap<String, i32>,
     shape: Shape,
     empty_list: Vec<i32>,
-}
-
-fn gsi1() -> &'static IndexSpec {
-    &Employee::indexes()[0]
 }
 
 fn emp(org: &str, name: &str, team: &str) -> Employee {
@@ -612,7 +607,7 @@ async fn table_missing<S: Store>(store: S) {
 // ---- backends ----------------------------------------------------------------------------
 
 async fn dynamo(name: &str) -> dynastream::store::DynamoStore {
-    support::dynamo::fresh_store(name, &[gsi1()]).await
+    support::dynamo::fresh_store(name, &dynastream::store::index_attrs(Employee::indexes())).await
 }
 
 async fn postgres(name: &str) -> PgStore {

@@ -1,16 +1,83 @@
-//! The example app: one handler per model, each logging the typed values it receives.
+//! The example app: one handler per model, each logging the typed values it receives. With a
+//! store, the task handler also keeps every board's `task_count` equal to its owner's number of
+//! tasks.
 
 use dynastream::mirror::MirrorConfig;
-use dynastream::{Change, ChangeKind, Context, Op, RegistryError, Router};
-use dynastream_example_models::{Board, Decimal, OrderLine, Story, Task, UserProfile};
+use dynastream::store::{DynamoStore, PgStore, Query, Store, StoreError};
+use dynastream::{BoxError, Change, ChangeKind, Context, Op, RegistryError, Router};
+use dynastream_example_models::{
+    Board, BoardKeyPrefix, Decimal, OrderLine, Story, Task, TaskKeyPrefix, UserProfile,
+};
+use futures_util::TryStreamExt as _;
 
-/// Shared state of the example app (none yet: handlers only log).
+/// Where the app reads and writes its models.
+#[derive(Debug)]
+pub enum AppStore {
+    /// The DynamoDB table the stream comes from.
+    Dynamo(DynamoStore),
+    /// A Postgres table in the mirror's layout (with the mirror on the same table, the tasks
+    /// the mirror writes are the ones counted).
+    Postgres(PgStore),
+}
+
+/// Shared state of the example app.
 #[derive(Debug, Default)]
-pub struct AppState;
+pub struct AppState {
+    /// The store, when one is configured.
+    pub store: Option<AppStore>,
+}
 
-type Result = std::result::Result<(), std::convert::Infallible>;
+type Result = std::result::Result<(), BoxError>;
 
-async fn task(change: Change<Task>, _ctx: Context<AppState>) -> Result {
+/// Sets `task_count` on each of `owner`'s boards to the number of `owner`'s tasks. A recount
+/// rather than an increment: a batch Lambda delivers again (at least once) cannot count twice.
+/// Returns how many boards changed.
+pub async fn recount_tasks<S: Store>(
+    store: &S,
+    owner: &str,
+) -> std::result::Result<usize, StoreError> {
+    let tasks = Query::new(TaskKeyPrefix {
+        owner: Some(owner.to_string()),
+        ..Default::default()
+    });
+    let count: i64 = store
+        .query(tasks)
+        .try_fold(0i64, |n, _| async move { Ok(n + 1) })
+        .await?;
+    let boards: Vec<Board> = store
+        .query(Query::new(BoardKeyPrefix {
+            owner: Some(owner.to_string()),
+            ..Default::default()
+        }))
+        .try_collect()
+        .await?;
+    let mut changed = 0;
+    for mut b in boards {
+        if b.task_count != count {
+            tracing::info!(owner, board_id = %b.board_id, from = b.task_count, to = count, "board task_count updated");
+            b.task_count = count;
+            store.save(&b).await?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+async fn task(change: Change<Task>, ctx: Context<AppState>) -> Result {
+    log_task(&change);
+    // Only inserts and removes change how many tasks an owner has.
+    if change.kind() != ChangeKind::Modify {
+        let owner = &change.key.owner;
+        match &ctx.state().store {
+            Some(AppStore::Dynamo(s)) => recount_tasks(s, owner).await?,
+            Some(AppStore::Postgres(s)) => recount_tasks(s, owner).await?,
+            None => 0,
+        };
+    }
+    Ok(())
+}
+
+fn log_task(change: &Change<Task>) {
     match &change.op {
         Op::Insert { new: Some(t) } => {
             tracing::info!(owner = %t.owner, task_id = %t.task_id, title = %t.title, status = ?t.status, "task created")
@@ -26,7 +93,6 @@ async fn task(change: Change<Task>, _ctx: Context<AppState>) -> Result {
         }
         op => tracing::info!(key = ?change.key, ?op, "task changed"),
     }
-    Ok(())
 }
 
 async fn board(change: Change<Board>, _ctx: Context<AppState>) -> Result {
@@ -69,8 +135,9 @@ async fn order_line(change: Change<OrderLine>, _ctx: Context<AppState>) -> Resul
 pub fn router(
     concurrency: dynastream::Concurrency,
     mirror: Option<MirrorConfig>,
+    store: Option<AppStore>,
 ) -> std::result::Result<Router<AppState>, RegistryError> {
-    let builder = Router::builder(AppState);
+    let builder = Router::builder(AppState { store });
     let builder = match mirror {
         Some(m) => builder.mirror(m),
         None => builder,

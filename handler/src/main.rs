@@ -5,10 +5,14 @@
 //!   With `DATABASE_URL` set, or `DATABASE_SECRET_ARN` naming a Secrets Manager secret that
 //!   holds the connection string (read once at cold start), it mirrors every record into
 //!   Postgres (table `MIRROR_TABLE`, default `dynastream_items`).
-//! - `handler replay [--concurrency N] [--mirror URL [--mirror-table T]] FILE...` runs the same
-//!   router over event files and prints each record's outcome and the batch response; exit
-//!   status 1 if a record failed, 2 if an event could not be read at all (or the mirror's
-//!   database cannot be reached).
+//!   With `TABLE_NAME` set (the template sets it), the task handler keeps boards' `task_count`
+//!   in step through a DynamoDB store over that table.
+//! - `handler replay [--concurrency N] [--mirror URL [--mirror-table T]] [--store STORE] FILE...`
+//!   runs the same router over event files and prints each record's outcome and the batch
+//!   response; exit status 1 if a record failed, 2 if an event could not be read at all (or
+//!   the mirror's or store's database cannot be reached). `--store dynamodb://TABLE` (the
+//!   standard AWS configuration; `--dynamodb-endpoint URL` for a local server) or
+//!   `--store postgres://...` (the mirror's table layout, `--mirror-table` naming the table).
 
 mod app;
 mod secret;
@@ -16,13 +20,42 @@ mod secret;
 use std::process::ExitCode;
 
 use dynastream::mirror::MirrorConfig;
+use dynastream::store::{DynamoStore, PgStore};
 use dynastream::{Concurrency, Outcome};
 
-const USAGE: &str =
-    "usage: handler replay [--concurrency N] [--mirror URL [--mirror-table T]] FILE...
+const USAGE: &str = "usage: handler replay [--concurrency N] [--mirror URL [--mirror-table T]]
+                      [--store dynamodb://TABLE [--dynamodb-endpoint URL] | --store postgres://...]
+                      FILE...
+       handler create-table --table T [--dynamodb-endpoint URL]
+                          (the example table: PK/SK, GSI1 on GSI1PK/GSI1SK, stream with both images)
        handler            (under the Lambda runtime: AWS_LAMBDA_RUNTIME_API is set;
                            DATABASE_URL or DATABASE_SECRET_ARN turns the Postgres mirror on,
-                           MIRROR_TABLE names its table)";
+                           MIRROR_TABLE names its table, TABLE_NAME the store's table)";
+
+/// Opens the store `--store` names.
+async fn open_store(
+    spec: &str,
+    endpoint: Option<&str>,
+    table: Option<&str>,
+) -> Result<app::AppStore, String> {
+    if let Some(table) = spec.strip_prefix("dynamodb://") {
+        if table.is_empty() {
+            return Err("--store dynamodb://TABLE needs a table name".into());
+        }
+        return Ok(app::AppStore::Dynamo(
+            DynamoStore::from_env(table, endpoint).await,
+        ));
+    }
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        let config = mirror_config(spec, table)?;
+        let store = PgStore::connect(&config).await.map_err(|e| e.to_string())?;
+        store.create_table().await.map_err(|e| e.to_string())?;
+        return Ok(app::AppStore::Postgres(store));
+    }
+    Err(format!(
+        "--store takes dynamodb://TABLE or a postgres:// URL, not {spec:?}"
+    ))
+}
 
 /// The mirror's settings from a connection string and an optional table name.
 fn mirror_config(url: &str, table: Option<&str>) -> Result<MirrorConfig, String> {
@@ -48,6 +81,7 @@ fn main() -> ExitCode {
     };
     match args.first().map(String::as_str) {
         Some("replay") => runtime.block_on(replay(&args[1..])),
+        Some("create-table") => runtime.block_on(create_table(&args[1..])),
         None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => {
             let url = match (
                 std::env::var("DATABASE_URL"),
@@ -77,7 +111,13 @@ fn main() -> ExitCode {
                 }
                 None => None,
             };
-            let router = match app::router(Concurrency::Sequential, mirror) {
+            let store = match std::env::var("TABLE_NAME") {
+                Ok(table) if !table.is_empty() => Some(app::AppStore::Dynamo(
+                    runtime.block_on(DynamoStore::from_env(table, None)),
+                )),
+                _ => None,
+            };
+            let router = match app::router(Concurrency::Sequential, mirror, store) {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!(error = %e, "invalid router set-up");
@@ -106,10 +146,45 @@ fn main() -> ExitCode {
     }
 }
 
+async fn create_table(args: &[String]) -> ExitCode {
+    let (mut table, mut endpoint) = (None, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match (a.as_str(), it.next()) {
+            ("--table", Some(t)) => table = Some(t.clone()),
+            ("--dynamodb-endpoint", Some(u)) => endpoint = Some(u.clone()),
+            _ => {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let Some(table) = table else {
+        eprintln!("create-table needs --table T\n{USAGE}");
+        return ExitCode::from(2);
+    };
+    let store = DynamoStore::from_env(table.clone(), endpoint.as_deref()).await;
+    match store
+        .create_table("PK", "SK", &[("GSI1", "GSI1PK", "GSI1SK")])
+        .await
+    {
+        Ok(()) => {
+            println!("created table {table} (PK/SK, GSI1, stream NEW_AND_OLD_IMAGES)");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("creating table {table}: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 async fn replay(args: &[String]) -> ExitCode {
     let mut concurrency = Concurrency::Sequential;
     let mut mirror_url = None;
     let mut mirror_table = None;
+    let mut store_spec: Option<String> = None;
+    let mut endpoint: Option<String> = None;
     let mut files = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -135,6 +210,20 @@ async fn replay(args: &[String]) -> ExitCode {
                     return ExitCode::from(2);
                 }
             },
+            "--store" => match it.next() {
+                Some(v) => store_spec = Some(v.clone()),
+                None => {
+                    eprintln!("--store needs dynamodb://TABLE or a postgres:// URL\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            "--dynamodb-endpoint" => match it.next() {
+                Some(v) => endpoint = Some(v.clone()),
+                None => {
+                    eprintln!("--dynamodb-endpoint needs a URL\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
             f if f.starts_with("--") => {
                 eprintln!("unknown option {f}\n{USAGE}");
                 return ExitCode::from(2);
@@ -146,10 +235,31 @@ async fn replay(args: &[String]) -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     }
-    if mirror_table.is_some() && mirror_url.is_none() {
-        eprintln!("--mirror-table needs --mirror\n{USAGE}");
+    let pg_store = store_spec
+        .as_deref()
+        .is_some_and(|s| s.starts_with("postgres"));
+    if mirror_table.is_some() && mirror_url.is_none() && !pg_store {
+        eprintln!("--mirror-table needs --mirror or a postgres --store\n{USAGE}");
         return ExitCode::from(2);
     }
+    if endpoint.is_some()
+        && !store_spec
+            .as_deref()
+            .is_some_and(|s| s.starts_with("dynamodb://"))
+    {
+        eprintln!("--dynamodb-endpoint needs --store dynamodb://TABLE\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    let store = match &store_spec {
+        Some(spec) => match open_store(spec, endpoint.as_deref(), mirror_table.as_deref()).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
     let mirror = match mirror_url {
         Some(url) => match mirror_config(&url, mirror_table.as_deref()) {
             Ok(c) => Some(c),
@@ -160,7 +270,7 @@ async fn replay(args: &[String]) -> ExitCode {
         },
         None => None,
     };
-    let router = match app::router(concurrency, mirror) {
+    let router = match app::router(concurrency, mirror, store) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("invalid router set-up: {e}");

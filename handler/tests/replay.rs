@@ -444,3 +444,155 @@ fn replay_with_an_unreachable_mirror_says_so_without_the_password() {
         r.stderr
     );
 }
+
+#[test]
+fn board_task_counts_follow_tasks_through_the_postgres_store() {
+    let schema = "t_replay_store";
+    sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    let url = database_url();
+    let table = format!("{schema}.items");
+    // The mirror writes the batch's tasks, the store (same table) counts them.
+    let args = [
+        "--mirror",
+        url.as_str(),
+        "--mirror-table",
+        table.as_str(),
+        "--store",
+        url.as_str(),
+        "board-tasks.json",
+    ];
+    let r = replay(&args, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.lines.len(), 6);
+    let counts = || {
+        sql(&format!(
+            "SELECT board_id, task_count::text FROM {schema}.board"
+        ))
+    };
+    assert_eq!(
+        counts(),
+        vec![vec![Some("home".into()), Some("2".into())]],
+        "3 tasks inserted, 1 removed"
+    );
+    assert!(
+        r.stderr.contains("board task_count updated"),
+        "{}",
+        r.stderr
+    );
+    // Delivered again (at least once): still 2, not 4.
+    let again = replay(&args, &[]);
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert_eq!(counts(), vec![vec![Some("home".into()), Some("2".into())]]);
+}
+
+#[test]
+fn store_option_errors_are_clear() {
+    let r = replay(&["--store", "mysql://x", "insert.json"], &[]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("--store takes dynamodb://TABLE or a postgres:// URL"),
+        "{}",
+        r.stderr
+    );
+    let r = replay(
+        &["--dynamodb-endpoint", "http://127.0.0.1:1", "insert.json"],
+        &[],
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("--dynamodb-endpoint needs --store dynamodb://TABLE"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// With a DynamoDB store (moto at DYNAMODB_ENDPOINT): the table holds a board and tasks, the
+/// replayed batch says tasks changed, and the handler sets the board's count from the table.
+#[test]
+fn board_task_counts_through_the_dynamodb_store() {
+    use dynastream::store::{DynamoStore, Store};
+    use dynastream_example_models::{Board, BoardKey, Task, TaskStatus};
+
+    let endpoint = std::env::var("DYNAMODB_ENDPOINT")
+        .expect("DYNAMODB_ENDPOINT: run scripts/test, which starts moto's server");
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let table = "t_replay_board_counts";
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .endpoint_url(&endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table);
+    let _ = rt.block_on(store.client().delete_table().table_name(table).send());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .args([
+            "create-table",
+            "--table",
+            table,
+            "--dynamodb-endpoint",
+            &endpoint,
+        ])
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    rt.block_on(async {
+        store
+            .save(&Board {
+                owner: "bea".into(),
+                board_id: "home".into(),
+                name: "Home".into(),
+                task_count: 0,
+            })
+            .await
+            .unwrap();
+        for id in ["t1", "t3"] {
+            store
+                .save(&Task {
+                    owner: "bea".into(),
+                    task_id: id.into(),
+                    title: "x".into(),
+                    status: TaskStatus::Open,
+                })
+                .await
+                .unwrap();
+        }
+    });
+    let store_arg = format!("dynamodb://{table}");
+    let r = replay(
+        &[
+            "--store",
+            &store_arg,
+            "--dynamodb-endpoint",
+            &endpoint,
+            "board-tasks.json",
+        ],
+        &env,
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let board = rt
+        .block_on(store.get::<Board>(&BoardKey {
+            owner: "bea".into(),
+            board_id: "home".into(),
+        }))
+        .unwrap()
+        .unwrap();
+    assert_eq!(board.task_count, 2);
+}

@@ -17,6 +17,14 @@ use super::{
 };
 use crate::model::IndexSpec;
 
+/// A model's indexes as [`DynamoStore::create_table`] takes them.
+pub fn index_attrs(indexes: &[IndexSpec]) -> Vec<(&'static str, &'static str, &'static str)> {
+    indexes
+        .iter()
+        .map(|i| (i.name, i.pk_attr, i.sk_attr))
+        .collect()
+}
+
 /// DynamoDB's limit on items per BatchWriteItem request.
 const BATCH_WRITE_MAX: usize = 25;
 
@@ -102,13 +110,14 @@ impl DynamoStore {
     }
 
     /// Creates the table (on-demand, string keys `pk_attr`/`sk_attr`, stream with new and old
-    /// images) with a global secondary index (all attributes projected) for each of `indexes`;
-    /// indexes with the same name are created once.
+    /// images) with a global secondary index (all attributes projected) for each of `indexes`,
+    /// given as (name, partition key attribute, sort key attribute) — for a model's indexes,
+    /// [`index_attrs`]`(M::indexes())`. Indexes with the same name are created once.
     pub async fn create_table(
         &self,
         pk_attr: &str,
         sk_attr: &str,
-        indexes: &[&IndexSpec],
+        indexes: &[(&str, &str, &str)],
     ) -> Result<(), StoreError> {
         let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend {
             operation: "CreateTable",
@@ -124,21 +133,21 @@ impl DynamoStore {
         let mut attrs: Vec<&str> = vec![pk_attr, sk_attr];
         let mut gsis = Vec::new();
         let mut seen = Vec::new();
-        for ix in indexes {
-            if seen.contains(&ix.name) {
+        for &(name, ipk, isk) in indexes {
+            if seen.contains(&name) {
                 continue;
             }
-            seen.push(ix.name);
-            for a in [ix.pk_attr, ix.sk_attr] {
+            seen.push(name);
+            for a in [ipk, isk] {
                 if !attrs.contains(&a) {
                     attrs.push(a);
                 }
             }
             gsis.push(
                 GlobalSecondaryIndex::builder()
-                    .index_name(ix.name)
-                    .key_schema(key(ix.pk_attr, KeyType::Hash)?)
-                    .key_schema(key(ix.sk_attr, KeyType::Range)?)
+                    .index_name(name)
+                    .key_schema(key(ipk, KeyType::Hash)?)
+                    .key_schema(key(isk, KeyType::Range)?)
                     .projection(
                         Projection::builder()
                             .projection_type(ProjectionType::All)
@@ -193,9 +202,13 @@ impl DynamoStore {
             "ProvisionedThroughputExceededException"
             | "ThrottlingException"
             | "RequestLimitExceeded" => StoreError::Throttled { operation, message },
-            _ => StoreError::Backend {
+            "" => StoreError::Backend {
                 operation,
                 message: format!("{}", DisplayErrorContext(&e)),
+            },
+            _ => StoreError::Backend {
+                operation,
+                message: format!("{code}: {message}"),
             },
         }
     }

@@ -36,7 +36,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use futures_util::stream::{self, BoxStream, StreamExt as _};
 use serde::Serialize;
 
-pub use dynamo::{BatchRetry, DynamoStore};
+pub use dynamo::{index_attrs, BatchRetry, DynamoStore};
 pub use postgres::PgStore;
 
 use crate::decode::{self, ImageError, SCHEMA_VERSION_ATTR};

@@ -5,7 +5,6 @@
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::Client;
-use dynastream::model::IndexSpec;
 use dynastream::store::DynamoStore;
 
 /// The server's URL.
@@ -32,7 +31,7 @@ pub fn client() -> Client {
 
 /// A store over a new table named after the test (deleted first if a previous run left it),
 /// with keys `PK`/`SK` and the given indexes.
-pub async fn fresh_store(name: &str, indexes: &[&IndexSpec]) -> DynamoStore {
+pub async fn fresh_store(name: &str, indexes: &[(&str, &str, &str)]) -> DynamoStore {
     let table = format!("t_{name}");
     let client = client();
     let _ = client.delete_table().table_name(&table).send().await;
