@@ -677,8 +677,9 @@ async fn table_missing_on_postgres() {
     table_missing(PgStore::new(client, &config)).await;
 }
 
-/// The same item saved through each backend reads back the same, and the Postgres row is the
-/// one the mirror writes for that item's stream record.
+/// A row the Postgres store writes follows the mirror's layout and JSON conventions: entity and
+/// schema_version columns, exact numbers, sets as arrays, binary as base64, the keys only in
+/// pk / sk, seq 0.
 #[tokio::test]
 async fn postgres_rows_match_the_mirror_layout() {
     let pg = postgres("layout").await;
@@ -709,4 +710,43 @@ async fn postgres_rows_match_the_mirror_layout() {
     );
     assert_eq!(row.get::<_, String>(6), "0");
     assert!(!row.get::<_, bool>(7));
+}
+
+/// After an operation's first use, the Postgres store sends it as one round trip: its
+/// statements are prepared once per connection.
+#[tokio::test]
+async fn postgres_operations_are_one_round_trip_when_warm() {
+    use std::sync::atomic::Ordering;
+    let _ = postgres("round_trips").await; // creates the table
+    let proxy = support::pg::Proxy::start().await;
+    let config = dynastream::mirror::MirrorConfig::new(&support::pg::url_via(proxy.port))
+        .unwrap()
+        .schema("t_store_round_trips")
+        .unwrap()
+        .table("items")
+        .unwrap();
+    let store = PgStore::connect(&config).await.unwrap();
+    let key = EmployeeKey {
+        org: "rt".into(),
+        name: "a".into(),
+    };
+    store.save(&emp("rt", "a", "t")).await.unwrap();
+    store.get::<Employee>(&key).await.unwrap();
+    for (what, turns) in [
+        ("save", {
+            let before = proxy.turns.load(Ordering::SeqCst);
+            store.save(&emp("rt", "a", "u")).await.unwrap();
+            proxy.turns.load(Ordering::SeqCst) - before
+        }),
+        ("get", {
+            let before = proxy.turns.load(Ordering::SeqCst);
+            assert_eq!(
+                store.get::<Employee>(&key).await.unwrap().unwrap().team,
+                "u"
+            );
+            proxy.turns.load(Ordering::SeqCst) - before
+        }),
+    ] {
+        assert_eq!(turns, 1, "{what}");
+    }
 }

@@ -17,7 +17,7 @@ pub enum AppStore {
     Dynamo(DynamoStore),
     /// A Postgres table in the mirror's layout (with the mirror on the same table, the tasks
     /// the mirror writes are the ones counted).
-    Postgres(PgStore),
+    Postgres(Box<PgStore>),
 }
 
 /// Shared state of the example app.
@@ -70,7 +70,7 @@ async fn task(change: Change<Task>, ctx: Context<AppState>) -> Result {
         let owner = &change.key.owner;
         match &ctx.state().store {
             Some(AppStore::Dynamo(s)) => recount_tasks(s, owner).await?,
-            Some(AppStore::Postgres(s)) => recount_tasks(s, owner).await?,
+            Some(AppStore::Postgres(s)) => recount_tasks(s.as_ref(), owner).await?,
             None => 0,
         };
     }

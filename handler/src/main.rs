@@ -50,7 +50,7 @@ async fn open_store(
         let config = mirror_config(spec, table)?;
         let store = PgStore::connect(&config).await.map_err(|e| e.to_string())?;
         store.create_table().await.map_err(|e| e.to_string())?;
-        return Ok(app::AppStore::Postgres(store));
+        return Ok(app::AppStore::Postgres(Box::new(store)));
     }
     Err(format!(
         "--store takes dynamodb://TABLE or a postgres:// URL, not {spec:?}"

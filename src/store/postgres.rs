@@ -5,9 +5,12 @@
 //!
 //! Prefixes are matched with `starts_with`, never `LIKE`, so `_` and `%` are plain characters.
 
+use std::collections::HashMap;
+
 use tokio::sync::Mutex;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::Client;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Statement};
 
 use super::{
     item, BatchFailure, Cursor, CursorKind, ItemKey, Page, PageRequest, RawBody, RawItem, Store,
@@ -17,10 +20,10 @@ use crate::mirror::{self, sql, MirrorConfig, MirrorError};
 
 /// Models in a Postgres table laid out like the mirror's.
 pub struct PgStore {
-    client: Mutex<Client>,
+    conn: Mutex<Conn>,
     schema: String,
     table: String,
-    qualified: String,
+    sql: Sql,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -31,6 +34,82 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
+/// The connection and the statements prepared on it (each is prepared on first use, so an
+/// operation is one round trip after that).
+struct Conn {
+    client: Client,
+    prepared: HashMap<String, Statement>,
+}
+
+impl Conn {
+    async fn statement(&mut self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql).await?;
+        self.prepared.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+}
+
+/// The store's statements for one table, built once.
+struct Sql {
+    put: String,
+    create: String,
+    fetch: String,
+    remove: String,
+    delete: String,
+    batch: String,
+    /// Ascending, descending.
+    page: [String; 2],
+    /// Ascending, descending.
+    page_index: [String; 2],
+}
+
+impl Sql {
+    fn new(t: &str) -> Self {
+        // A row the mirror marked deleted counts as absent for `create`.
+        let upsert = |cond: &str| {
+            format!(
+                "INSERT INTO {t} AS cur {COLUMNS}
+VALUES ($1, $2, $3, $4, $5::text::jsonb, 0, NULL, false, now())
+ON CONFLICT (pk, sk) DO UPDATE SET {SET}{cond}"
+            )
+        };
+        let page = |cmp: &str, dir: &str| {
+            format!(
+                "SELECT pk, sk, data::text, NULL::text FROM {t}
+WHERE pk = $1 AND sk >= $2 AND starts_with(sk, $2) AND NOT deleted
+  AND ($3::text IS NULL OR sk {cmp} $3::text COLLATE \"C\")
+ORDER BY sk {dir} LIMIT $4"
+            )
+        };
+        let page_index = |cmp: &str, dir: &str| {
+            format!(
+                "SELECT pk, sk, data::text, data->>$5 FROM {t}
+WHERE data->>$6 = $1 AND starts_with(data->>$5, $2) AND NOT deleted
+  AND ($3::text IS NULL OR ((data->>$5) COLLATE \"C\", pk, sk) {cmp} ($3::text COLLATE \"C\", $7::text COLLATE \"C\", $8::text COLLATE \"C\"))
+ORDER BY (data->>$5) COLLATE \"C\" {dir}, pk {dir}, sk {dir} LIMIT $4"
+            )
+        };
+        Sql {
+            put: upsert(""),
+            create: upsert("\nWHERE cur.deleted"),
+            fetch: format!("SELECT data::text FROM {t} WHERE pk = $1 AND sk = $2 AND NOT deleted"),
+            remove: format!("DELETE FROM {t} WHERE pk = $1 AND sk = $2 RETURNING NOT deleted"),
+            delete: format!("DELETE FROM {t} WHERE pk = $1 AND sk = $2"),
+            batch: format!(
+                "INSERT INTO {t} AS cur {COLUMNS}
+SELECT u.pk, u.sk, u.entity, u.sv, u.data::jsonb, 0, NULL, false, now()
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(pk, sk, entity, sv, data)
+ON CONFLICT (pk, sk) DO UPDATE SET {SET}"
+            ),
+            page: [page(">", "ASC"), page("<", "DESC")],
+            page_index: [page_index(">", "ASC"), page_index("<", "DESC")],
+        }
+    }
+}
+
 /// A row's columns as the store writes them.
 struct Columns {
     pk: String,
@@ -38,6 +117,19 @@ struct Columns {
     entity: &'static str,
     schema_version: Option<String>,
     data: String,
+}
+
+impl Columns {
+    /// The parameters of the single-row upsert, in order.
+    fn params(&self) -> [&(dyn ToSql + Sync); 5] {
+        [
+            &self.pk,
+            &self.sk,
+            &self.entity,
+            &self.schema_version,
+            &self.data,
+        ]
+    }
 }
 
 fn columns(item: &WriteItem) -> Result<Columns, StoreError> {
@@ -62,6 +154,10 @@ fn columns(item: &WriteItem) -> Result<Columns, StoreError> {
 const COLUMNS: &str =
     "(pk, sk, entity, schema_version, data, seq, event_time, deleted, mirrored_at)";
 
+const SET: &str = "
+    entity = EXCLUDED.entity, schema_version = EXCLUDED.schema_version, data = EXCLUDED.data,
+    seq = EXCLUDED.seq, event_time = EXCLUDED.event_time, deleted = false, mirrored_at = now()";
+
 impl PgStore {
     /// A store over the table `config` names (`public.dynastream_items` unless set), with a
     /// connection opened with its settings (timeouts, TLS). Run [`PgStore::create_table`]
@@ -79,8 +175,11 @@ impl PgStore {
     /// A store over the table `config` names, on a connection you opened.
     pub fn new(client: Client, config: &MirrorConfig) -> Self {
         PgStore {
-            client: Mutex::new(client),
-            qualified: sql::qualified(&config.schema, &config.table),
+            conn: Mutex::new(Conn {
+                client,
+                prepared: HashMap::new(),
+            }),
+            sql: Sql::new(&sql::qualified(&config.schema, &config.table)),
             schema: config.schema.clone(),
             table: config.table.clone(),
         }
@@ -88,7 +187,7 @@ impl PgStore {
 
     /// Creates the schema, table and index if missing, under the mirror's advisory lock.
     pub async fn create_table(&self) -> Result<(), StoreError> {
-        let mut client = self.client.lock().await;
+        let mut conn = self.conn.lock().await;
         let what = format!("table {}.{}", self.schema, self.table);
         let ddl = |source| StoreError::Backend {
             operation: "create table",
@@ -98,7 +197,7 @@ impl PgStore {
             }
             .to_string(),
         };
-        let tx = client.transaction().await.map_err(ddl)?;
+        let tx = conn.client.transaction().await.map_err(ddl)?;
         tx.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
             &[&format!("dynastream mirror {}.{}", self.schema, self.table)],
@@ -123,45 +222,24 @@ impl PgStore {
         };
         StoreError::Backend { operation, message }
     }
-
-    fn upsert_sql(&self, must_not_exist: bool) -> String {
-        // A row the mirror marked deleted counts as absent.
-        format!(
-            "INSERT INTO {t} AS cur {COLUMNS}
-VALUES ($1, $2, $3, $4, $5::text::jsonb, 0, NULL, false, now())
-ON CONFLICT (pk, sk) DO UPDATE SET
-    entity = EXCLUDED.entity, schema_version = EXCLUDED.schema_version, data = EXCLUDED.data,
-    seq = EXCLUDED.seq, event_time = EXCLUDED.event_time, deleted = false, mirrored_at = now(){cond}",
-            t = self.qualified,
-            cond = if must_not_exist { "\nWHERE cur.deleted" } else { "" }
-        )
-    }
-
-    async fn put_on(
-        &self,
-        client: &impl tokio_postgres::GenericClient,
-        c: &Columns,
-        must_not_exist: bool,
-    ) -> Result<bool, tokio_postgres::Error> {
-        let n = client
-            .execute(
-                &self.upsert_sql(must_not_exist),
-                &[&c.pk, &c.sk, &c.entity, &c.schema_version, &c.data],
-            )
-            .await?;
-        Ok(n == 1)
-    }
 }
 
 impl Store for PgStore {
     async fn put(&self, item: WriteItem, must_not_exist: bool) -> Result<(), StoreError> {
         let c = columns(&item)?;
-        let client = self.client.lock().await;
-        let written = self
-            .put_on(&*client, &c, must_not_exist)
-            .await
-            .map_err(|e| self.error("insert", e))?;
-        if written {
+        let sql = if must_not_exist {
+            &self.sql.create
+        } else {
+            &self.sql.put
+        };
+        let mut conn = self.conn.lock().await;
+        let written = async {
+            let st = conn.statement(sql).await?;
+            conn.client.execute(&st, &c.params()).await
+        }
+        .await
+        .map_err(|e| self.error("insert", e))?;
+        if written == 1 {
             Ok(())
         } else {
             Err(StoreError::AlreadyExists {
@@ -173,17 +251,13 @@ impl Store for PgStore {
     }
 
     async fn fetch(&self, key: ItemKey) -> Result<Option<RawItem>, StoreError> {
-        let client = self.client.lock().await;
-        let row = client
-            .query_opt(
-                &format!(
-                    "SELECT data::text FROM {} WHERE pk = $1 AND sk = $2 AND NOT deleted",
-                    self.qualified
-                ),
-                &[&key.pk, &key.sk],
-            )
-            .await
-            .map_err(|e| self.error("select", e))?;
+        let mut conn = self.conn.lock().await;
+        let row = async {
+            let st = conn.statement(&self.sql.fetch).await?;
+            conn.client.query_opt(&st, &[&key.pk, &key.sk]).await
+        }
+        .await
+        .map_err(|e| self.error("select", e))?;
         Ok(row.map(|r| RawItem {
             pk: key.pk,
             sk: key.sk,
@@ -192,76 +266,61 @@ impl Store for PgStore {
     }
 
     async fn remove(&self, key: ItemKey) -> Result<bool, StoreError> {
-        let client = self.client.lock().await;
-        let row = client
-            .query_opt(
-                &format!(
-                    "DELETE FROM {} WHERE pk = $1 AND sk = $2 RETURNING NOT deleted",
-                    self.qualified
-                ),
-                &[&key.pk, &key.sk],
-            )
-            .await
-            .map_err(|e| self.error("delete", e))?;
+        let mut conn = self.conn.lock().await;
+        let row = async {
+            let st = conn.statement(&self.sql.remove).await?;
+            conn.client.query_opt(&st, &[&key.pk, &key.sk]).await
+        }
+        .await
+        .map_err(|e| self.error("delete", e))?;
         Ok(row.is_some_and(|r| r.get::<_, bool>(0)))
     }
 
     async fn page(&self, r: PageRequest) -> Result<Page, StoreError> {
         let limit = i64::try_from(r.page_size).unwrap_or(i64::MAX);
-        let (cmp, dir) = if r.forward {
-            (">", "ASC")
-        } else {
-            ("<", "DESC")
-        };
-        let client = self.client.lock().await;
-        let rows = match r.index {
-            None => {
-                let after: Option<String> = match &r.start {
-                    Some(Cursor(CursorKind::Pg { sk, .. })) => Some(sk.clone()),
-                    _ => None,
-                };
-                let q = format!(
-                    "SELECT pk, sk, data::text, NULL::text FROM {t}
-WHERE pk = $1 AND sk >= $2 AND starts_with(sk, $2) AND NOT deleted
-  AND ($3::text IS NULL OR sk {cmp} $3::text COLLATE \"C\")
-ORDER BY sk {dir} LIMIT $4",
-                    t = self.qualified
-                );
-                client.query(&q, &[&r.pk, &r.sk_prefix, &after, &limit]).await
-            }
-            Some((_, ipk, isk)) => {
-                let (after_isk, after_pk, after_sk) = match &r.start {
-                    Some(Cursor(CursorKind::Pg {
-                        index_sk: Some(i),
-                        pk,
-                        sk,
-                    })) => (Some(i.clone()), Some(pk.clone()), Some(sk.clone())),
-                    _ => (None, None, None),
-                };
-                let q = format!(
-                    "SELECT pk, sk, data::text, data->>$5 FROM {t}
-WHERE data->>$6 = $1 AND starts_with(data->>$5, $2) AND NOT deleted
-  AND ($3::text IS NULL OR ((data->>$5) COLLATE \"C\", pk, sk) {cmp} ($3::text COLLATE \"C\", $7::text COLLATE \"C\", $8::text COLLATE \"C\"))
-ORDER BY (data->>$5) COLLATE \"C\" {dir}, pk {dir}, sk {dir} LIMIT $4",
-                    t = self.qualified
-                );
-                client
-                    .query(
-                        &q,
-                        &[
-                            &r.pk,
-                            &r.sk_prefix,
-                            &after_isk,
-                            &limit,
-                            &isk,
-                            &ipk,
-                            &after_pk,
-                            &after_sk,
-                        ],
-                    )
-                    .await
+        let order = usize::from(!r.forward);
+        let mut conn = self.conn.lock().await;
+        let rows = async {
+            match r.index {
+                None => {
+                    let after: Option<&str> = match &r.start {
+                        Some(Cursor(CursorKind::Pg { sk, .. })) => Some(sk),
+                        _ => None,
+                    };
+                    let st = conn.statement(&self.sql.page[order]).await?;
+                    conn.client
+                        .query(&st, &[&r.pk, &r.sk_prefix, &after, &limit])
+                        .await
+                }
+                Some((_, ipk, isk)) => {
+                    let (after_isk, after_pk, after_sk) = match &r.start {
+                        Some(Cursor(CursorKind::Pg {
+                            index_sk: Some(i),
+                            pk,
+                            sk,
+                        })) => (Some(i.as_str()), Some(pk.as_str()), Some(sk.as_str())),
+                        _ => (None, None, None),
+                    };
+                    let st = conn.statement(&self.sql.page_index[order]).await?;
+                    conn.client
+                        .query(
+                            &st,
+                            &[
+                                &r.pk,
+                                &r.sk_prefix,
+                                &after_isk,
+                                &limit,
+                                &isk,
+                                &ipk,
+                                &after_pk,
+                                &after_sk,
+                            ],
+                        )
+                        .await
+                }
             }
         }
+        .await
         .map_err(|e| self.error("query", e))?;
         let full = rows.len() as i64 == limit;
         let next = rows.last().filter(|_| full).map(|row| {
@@ -293,17 +352,15 @@ ORDER BY (data->>$5) COLLATE \"C\" {dir}, pk {dir}, sk {dir} LIMIT $4",
         let entity: Vec<&str> = cols.iter().map(|c| c.entity).collect();
         let sv: Vec<Option<&str>> = cols.iter().map(|c| c.schema_version.as_deref()).collect();
         let data: Vec<&str> = cols.iter().map(|c| c.data.as_str()).collect();
-        let q = format!(
-            "INSERT INTO {t} AS cur {COLUMNS}
-SELECT u.pk, u.sk, u.entity, u.sv, u.data::jsonb, 0, NULL, false, now()
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(pk, sk, entity, sv, data)
-ON CONFLICT (pk, sk) DO UPDATE SET
-    entity = EXCLUDED.entity, schema_version = EXCLUDED.schema_version, data = EXCLUDED.data,
-    seq = EXCLUDED.seq, event_time = EXCLUDED.event_time, deleted = false, mirrored_at = now()",
-            t = self.qualified
-        );
-        let client = self.client.lock().await;
-        match client.execute(&q, &[&pk, &sk, &entity, &sv, &data]).await {
+        let mut conn = self.conn.lock().await;
+        let result = async {
+            let st = conn.statement(&self.sql.batch).await?;
+            conn.client
+                .execute(&st, &[&pk, &sk, &entity, &sv, &data])
+                .await
+        }
+        .await;
+        match result {
             Ok(_) => Ok(()),
             Err(e) => {
                 let reason = self.error("batch insert", e).to_string();
@@ -323,29 +380,47 @@ ON CONFLICT (pk, sk) DO UPDATE SET
     }
 
     async fn write_transaction(&self, ops: Vec<TxOp>) -> Result<(), StoreError> {
-        let prepared: Vec<(TxOp, Option<Columns>)> = ops
-            .into_iter()
-            .map(|op| {
-                let c = match &op {
-                    TxOp::Put { item, .. } => Some(columns(item)?),
-                    TxOp::Delete(_) => None,
-                };
-                Ok((op, c))
+        /// An operation with its row, ready to send.
+        enum Step<'a> {
+            Put { cols: Columns, create: bool },
+            Delete(&'a ItemKey),
+        }
+        let steps: Vec<Step<'_>> = ops
+            .iter()
+            .map(|op| match op {
+                TxOp::Put {
+                    item,
+                    must_not_exist,
+                } => Ok(Step::Put {
+                    cols: columns(item)?,
+                    create: *must_not_exist,
+                }),
+                TxOp::Delete(k) => Ok(Step::Delete(k)),
             })
             .collect::<Result<_, StoreError>>()?;
-        let mut client = self.client.lock().await;
-        let tx = client
+        let mut conn = self.conn.lock().await;
+        let prepare = async {
+            Ok::<_, tokio_postgres::Error>([
+                conn.statement(&self.sql.put).await?,
+                conn.statement(&self.sql.create).await?,
+                conn.statement(&self.sql.delete).await?,
+            ])
+        };
+        let [put, create, delete] = prepare.await.map_err(|e| self.error("prepare", e))?;
+        let tx = conn
+            .client
             .transaction()
             .await
             .map_err(|e| self.error("begin", e))?;
-        for (index, (op, cols)) in prepared.iter().enumerate() {
-            match (op, cols) {
-                (TxOp::Put { must_not_exist, .. }, Some(c)) => {
-                    let written = self
-                        .put_on(&tx, c, *must_not_exist)
+        for (index, (step, op)) in steps.iter().zip(&ops).enumerate() {
+            match step {
+                Step::Put { cols, create: c } => {
+                    let st = if *c { &create } else { &put };
+                    let written = tx
+                        .execute(st, &cols.params())
                         .await
                         .map_err(|e| self.error("insert", e))?;
-                    if !written {
+                    if written != 1 {
                         // Dropping `tx` rolls back.
                         let k = op.key();
                         return Err(StoreError::TransactionConflict {
@@ -356,18 +431,10 @@ ON CONFLICT (pk, sk) DO UPDATE SET
                         });
                     }
                 }
-                (TxOp::Delete(k), _) => {
-                    tx.execute(
-                        &format!("DELETE FROM {} WHERE pk = $1 AND sk = $2", self.qualified),
-                        &[&k.pk, &k.sk],
-                    )
-                    .await
-                    .map_err(|e| self.error("delete", e))?;
-                }
-                (TxOp::Put { .. }, None) => {
-                    return Err(StoreError::InvalidTransaction(
-                        "a put without its row".into(),
-                    ))
+                Step::Delete(k) => {
+                    tx.execute(&delete, &[&k.pk, &k.sk])
+                        .await
+                        .map_err(|e| self.error("delete", e))?;
                 }
             }
         }
