@@ -11,6 +11,7 @@ pub mod key;
 pub mod lambda;
 pub mod mirror;
 pub mod model;
+pub mod poll;
 pub mod registry;
 pub mod report;
 pub mod router;

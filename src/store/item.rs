@@ -709,7 +709,7 @@ fn value_size(v: &Av) -> usize {
     }
 }
 
-/// An item as DynamoDB JSON text (`{"name":{"S":"..."}}`), the decoder's input.
+/// An item as DynamoDB JSON text (`{"name":{"S":"..."}}`, names in order), the decoder's input.
 pub(crate) fn to_dynamodb_json(attrs: &HashMap<String, Av>) -> Result<String, SerError> {
     let mut out = String::with_capacity(256);
     write_map(&mut out, attrs)?;
@@ -722,8 +722,11 @@ fn write_str(out: &mut String, s: &str) {
 }
 
 fn write_map(out: &mut String, m: &HashMap<String, Av>) -> Result<(), SerError> {
+    // In name order, so the same item always reads the same (recorded event files diff cleanly).
+    let mut entries: Vec<(&String, &Av)> = m.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
     out.push('{');
-    for (i, (k, v)) in m.iter().enumerate() {
+    for (i, (k, v)) in entries.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }

@@ -24,7 +24,7 @@
 //! ```
 
 mod dynamo;
-mod item;
+pub(crate) mod item;
 mod json;
 mod postgres;
 

@@ -1,0 +1,440 @@
+//! The poller against an in-memory stream: shard splits, expired iterators, trimmed
+//! checkpoints, batch sizes, failures and stopping. (End-to-end runs on moto are in
+//! tests/poll.rs.)
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::*;
+use crate::{Change, Context, Model};
+
+#[derive(Debug, Deserialize, Model)]
+#[dynastream(pk = "ITEM#{id}", sk = "ITEM")]
+struct Item {
+    id: String,
+    #[serde(default)]
+    poison: bool,
+}
+
+/// What the handler saw: sequence numbers in delivery order.
+#[derive(Default)]
+struct Seen(StdMutex<Vec<String>>);
+
+async fn on_item(change: Change<Item>, ctx: Context<Seen>) -> Result<(), std::io::Error> {
+    if change.new_image().is_some_and(|i| i.poison) {
+        return Err(std::io::Error::other(format!("poison {}", change.key.id)));
+    }
+    if let Ok(mut seen) = ctx.state().0.lock() {
+        seen.push(change.meta.sequence_number.clone());
+    }
+    Ok(())
+}
+
+fn router() -> Router<Seen> {
+    match Router::builder(Seen::default())
+        .on::<Item, _>(on_item)
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn record(seq: u64, id: &str, poison: bool) -> StreamRecord {
+    let json = format!(
+        r#"{{"eventID":"{seq}","eventName":"INSERT","dynamodb":{{"ApproximateCreationDateTime":1700000000.5,"Keys":{{"PK":{{"S":"ITEM#{id}"}},"SK":{{"S":"ITEM"}}}},"NewImage":{{"PK":{{"S":"ITEM#{id}"}},"SK":{{"S":"ITEM"}},"id":{{"S":"{id}"}},"poison":{{"BOOL":{poison}}}}},"SequenceNumber":"{seq:010}","SizeBytes":50,"StreamViewType":"NEW_AND_OLD_IMAGES"}},"eventSourceARN":"arn:fake"}}"#
+    );
+    StreamRecord::from_lambda_json(serde_json::value::RawValue::from_string(json).unwrap()).unwrap()
+}
+
+#[derive(Default)]
+struct FakeShard {
+    parent: Option<String>,
+    records: Vec<StreamRecord>,
+    closed: bool,
+    /// Records before this index were trimmed.
+    trimmed_before: usize,
+}
+
+/// An in-memory stream. Iterators are "shard|index".
+#[derive(Default)]
+struct Fake {
+    shards: StdMutex<Vec<(String, FakeShard)>>,
+    /// Reads that answer ExpiredIterator before succeeding.
+    expire_next_reads: StdMutex<usize>,
+    reads: StdMutex<Vec<(String, usize)>>,
+}
+
+impl Fake {
+    fn add_shard(&self, id: &str, parent: Option<&str>, records: Vec<StreamRecord>, closed: bool) {
+        self.shards.lock().unwrap().push((
+            id.to_string(),
+            FakeShard {
+                parent: parent.map(str::to_string),
+                records,
+                closed,
+                trimmed_before: 0,
+            },
+        ));
+    }
+}
+
+impl StreamSource for Arc<Fake> {
+    fn stream_arn(&self) -> &str {
+        "arn:fake"
+    }
+
+    async fn shards(&self) -> Result<Vec<ShardInfo>, SourceError> {
+        Ok(self
+            .shards
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(id, s)| ShardInfo {
+                id: id.clone(),
+                parent: s.parent.clone(),
+            })
+            .collect())
+    }
+
+    async fn iterator(&self, shard: &str, at: &Position) -> Result<String, SourceError> {
+        let shards = self.shards.lock().unwrap();
+        let s = &shards.iter().find(|(id, _)| id == shard).unwrap().1;
+        let index = match at {
+            Position::TrimHorizon => s.trimmed_before,
+            Position::Latest => s.records.len(),
+            Position::After(seq) => {
+                let i = s
+                    .records
+                    .iter()
+                    .position(|r| &r.sequence_number == seq)
+                    .map_or(0, |i| i + 1);
+                if i <= s.trimmed_before {
+                    return Err(SourceError::Trimmed);
+                }
+                i
+            }
+        };
+        Ok(format!("{shard}|{index}"))
+    }
+
+    async fn read(&self, iterator: &str, limit: usize) -> Result<Page, SourceError> {
+        {
+            let mut expire = self.expire_next_reads.lock().unwrap();
+            if *expire > 0 {
+                *expire -= 1;
+                return Err(SourceError::ExpiredIterator);
+            }
+        }
+        let (shard, index) = iterator.split_once('|').unwrap();
+        let index: usize = index.parse().unwrap();
+        self.reads.lock().unwrap().push((shard.to_string(), limit));
+        let shards = self.shards.lock().unwrap();
+        let s = &shards.iter().find(|(id, _)| id == shard).unwrap().1;
+        let end = (index + limit).min(s.records.len());
+        let records = s.records[index..end].to_vec();
+        let next = if s.closed && end == s.records.len() {
+            None
+        } else {
+            Some(format!("{shard}|{end}"))
+        };
+        Ok(Page { records, next })
+    }
+}
+
+fn config() -> PollConfig {
+    PollConfig {
+        batch_size: 4,
+        batching_window: Duration::ZERO,
+        poll_interval: Duration::from_millis(1),
+        stop_when_idle: true,
+        retry: RetryPolicy {
+            max_retry_attempts: Some(1),
+            bisect_on_error: true,
+            retry_delay: Duration::ZERO,
+            max_retry_delay: Duration::ZERO,
+        },
+        ..PollConfig::default()
+    }
+}
+
+fn seqs(range: std::ops::Range<u64>) -> Vec<String> {
+    range.map(|s| format!("{s:010}")).collect()
+}
+
+fn seen(p: &Poller<Seen, Arc<Fake>>) -> Vec<String> {
+    p.router().state().0.lock().unwrap().clone()
+}
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+#[test]
+fn a_parent_shard_is_fully_delivered_before_its_children() {
+    let fake = Arc::new(Fake::default());
+    // Listed children first, as DescribeStream may.
+    fake.add_shard(
+        "child-b",
+        Some("parent"),
+        (20..23).map(|s| record(s, "b", false)).collect(),
+        false,
+    );
+    fake.add_shard(
+        "child-a",
+        Some("parent"),
+        (10..13).map(|s| record(s, "a", false)).collect(),
+        false,
+    );
+    fake.add_shard(
+        "parent",
+        None,
+        (0..6).map(|s| record(s, "p", false)).collect(),
+        true,
+    );
+    let p = Poller::new(router(), Arc::clone(&fake), Checkpoints::memory()).config(config());
+    let stats = block_on(p.run(std::future::pending())).unwrap();
+    let order = seen(&p);
+    let mut expected = seqs(0..6);
+    assert_eq!(
+        order[..6],
+        expected[..],
+        "the parent's records first, in order"
+    );
+    expected.extend(seqs(10..13));
+    expected.extend(seqs(20..23));
+    let mut all = order.clone();
+    all.sort();
+    assert_eq!(all, expected, "every record once");
+    assert_eq!(stats.records, 12);
+    assert!(stats.shards["parent"].finished);
+    assert!(!stats.shards["child-a"].finished);
+    assert_eq!(
+        stats.shards["child-a"].lag,
+        Some(Duration::ZERO),
+        "caught up"
+    );
+    // Batches never exceed the batch size.
+    assert!(fake
+        .reads
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|(_, limit)| *limit <= 4));
+}
+
+#[test]
+fn checkpoints_resume_after_the_last_acknowledged_record() {
+    let fake = Arc::new(Fake::default());
+    fake.add_shard(
+        "s",
+        None,
+        (0..5).map(|s| record(s, "x", false)).collect(),
+        false,
+    );
+    let dir = std::env::temp_dir().join(format!("dynastream-poll-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("ckpt.json");
+    let first = Poller::new(
+        router(),
+        Arc::clone(&fake),
+        Checkpoints::file(&path).unwrap(),
+    )
+    .config(config());
+    block_on(first.run(std::future::pending())).unwrap();
+    assert_eq!(seen(&first), seqs(0..5));
+    // More records arrive; a new poller (a restart) sees only those.
+    fake.shards.lock().unwrap()[0]
+        .1
+        .records
+        .extend((5..8).map(|s| record(s, "x", false)));
+    let second = Poller::new(
+        router(),
+        Arc::clone(&fake),
+        Checkpoints::file(&path).unwrap(),
+    )
+    .config(config());
+    block_on(second.run(std::future::pending())).unwrap();
+    assert_eq!(seen(&second), seqs(5..8));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_trimmed_checkpoint_restarts_at_the_oldest_record_and_says_so() {
+    let fake = Arc::new(Fake::default());
+    fake.add_shard(
+        "s",
+        None,
+        (0..6).map(|s| record(s, "x", false)).collect(),
+        false,
+    );
+    fake.shards.lock().unwrap()[0].1.trimmed_before = 3;
+    let mut checkpoints = Checkpoints::memory();
+    block_on(checkpoints.save(
+        "arn:fake",
+        "s",
+        &ShardCheckpoint {
+            sequence_number: Some(format!("{:010}", 1)),
+            finished: false,
+        },
+    ))
+    .unwrap();
+    let trimmed = Arc::new(StdMutex::new(Vec::new()));
+    let t = Arc::clone(&trimmed);
+    let p = Poller::new(router(), Arc::clone(&fake), checkpoints)
+        .config(config())
+        .on_event(move |e| {
+            if let PollEvent::CheckpointTrimmed { after, .. } = e {
+                t.lock().unwrap().push(after.to_string());
+            }
+        });
+    block_on(p.run(std::future::pending())).unwrap();
+    assert_eq!(*trimmed.lock().unwrap(), vec![format!("{:010}", 1)]);
+    assert_eq!(seen(&p), seqs(3..6));
+}
+
+#[test]
+fn an_expired_iterator_is_replaced_without_losing_or_repeating_records() {
+    let fake = Arc::new(Fake::default());
+    fake.add_shard(
+        "s",
+        None,
+        (0..10).map(|s| record(s, "x", false)).collect(),
+        false,
+    );
+    *fake.expire_next_reads.lock().unwrap() = 2;
+    let p = Poller::new(router(), Arc::clone(&fake), Checkpoints::memory()).config(config());
+    block_on(p.run(std::future::pending())).unwrap();
+    assert_eq!(seen(&p), seqs(0..10));
+}
+
+#[test]
+fn a_poison_record_is_bisected_out_and_written_with_its_reason() {
+    let fake = Arc::new(Fake::default());
+    let records = (0..8)
+        .map(|s| record(s, &format!("i{s}"), s == 5))
+        .collect();
+    fake.add_shard("s", None, records, false);
+    let dir = std::env::temp_dir().join(format!("dynastream-onfail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("failed.jsonl");
+    let events = Arc::new(StdMutex::new(Vec::new()));
+    let ev = Arc::clone(&events);
+    let p = Poller::new(router(), Arc::clone(&fake), Checkpoints::memory())
+        .config(PollConfig {
+            batch_size: 8,
+            on_failure: Some(path.clone()),
+            ..config()
+        })
+        .on_event(move |e| {
+            let label = match e {
+                PollEvent::Bisected { left, right, .. } => format!("bisect {left}+{right}"),
+                PollEvent::Retrying { records, .. } => format!("retry {records}"),
+                PollEvent::GaveUp { records, .. } => format!("gave up {}", records.len()),
+                _ => return,
+            };
+            ev.lock().unwrap().push(label);
+        });
+    let stats = block_on(p.run(std::future::pending())).unwrap();
+    let mut expected = seqs(0..8);
+    expected.remove(5);
+    assert_eq!(seen(&p), expected, "every other record, in order");
+    assert_eq!(stats.given_up, 1);
+    assert_eq!(stats.records, 7);
+    // 8 fails at 5: records 0-4 acked, [5,6,7] split 1+2, [5] retried once, given up.
+    assert_eq!(
+        *events.lock().unwrap(),
+        ["bisect 1+2", "retry 1", "gave up 1"]
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    let line = &lines[0];
+    assert!(
+        line["reason"].as_str().unwrap().contains("poison i5"),
+        "{line}"
+    );
+    assert_eq!(line["startSequenceNumber"], format!("{:010}", 5));
+    assert_eq!(line["Records"].as_array().unwrap().len(), 1);
+    assert_eq!(line["approximateInvokeCount"], 3);
+    // The line is itself an event the router can read.
+    let report = block_on(
+        router().handle_event(text.lines().next().unwrap().as_bytes(), Default::default()),
+    )
+    .unwrap();
+    assert_eq!(report.records.len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn stopping_between_retries_leaves_the_failed_records_unacknowledged() {
+    let fake = Arc::new(Fake::default());
+    fake.add_shard(
+        "s",
+        None,
+        vec![record(0, "a", false), record(1, "b", true)],
+        false,
+    );
+    let p = Poller::new(router(), Arc::clone(&fake), Checkpoints::memory()).config(PollConfig {
+        retry: RetryPolicy {
+            max_retry_attempts: None,
+            bisect_on_error: false,
+            retry_delay: Duration::from_secs(3600),
+            max_retry_delay: Duration::from_secs(3600),
+        },
+        ..config()
+    });
+    let stats =
+        block_on(async { p.run(tokio::time::sleep(Duration::from_millis(200))).await }).unwrap();
+    assert_eq!(stats.records, 1);
+    assert_eq!(
+        stats.shards["s"].last_sequence_number,
+        Some(format!("{:010}", 0))
+    );
+    // The saved checkpoint agrees.
+    let saved = block_on(async {
+        let c = p.checkpoints.lock().await;
+        match &*c {
+            Checkpoints::Memory(m) => m.clone(),
+            _ => HashMap::new(),
+        }
+    });
+    assert_eq!(
+        saved[&("arn:fake".to_string(), "s".to_string())].sequence_number,
+        Some(format!("{:010}", 0))
+    );
+}
+
+#[test]
+fn capture_reads_every_shard_parent_first() {
+    let fake = Arc::new(Fake::default());
+    fake.add_shard(
+        "child",
+        Some("parent"),
+        (10..12).map(|s| record(s, "c", false)).collect(),
+        false,
+    );
+    fake.add_shard(
+        "parent",
+        None,
+        (0..3).map(|s| record(s, "p", false)).collect(),
+        true,
+    );
+    let all = block_on(capture(&fake, &Position::TrimHorizon, None)).unwrap();
+    let got: Vec<String> = all.into_iter().map(|r| r.sequence_number).collect();
+    let mut expected = seqs(0..3);
+    expected.extend(seqs(10..12));
+    assert_eq!(got, expected);
+    let two = block_on(capture(&fake, &Position::TrimHorizon, Some(2))).unwrap();
+    assert_eq!(two.len(), 2);
+}
