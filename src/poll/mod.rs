@@ -323,6 +323,11 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
         &self.router
     }
 
+    /// The router back (with its state), once the poller is done.
+    pub fn into_router(self) -> Router<S> {
+        self.router
+    }
+
     /// Reads until `shutdown` resolves (or, with [`PollConfig::stop_when_idle`], until every
     /// shard is caught up). On shutdown the invocation in flight finishes first; every
     /// acknowledgement is already checkpointed.
