@@ -8,29 +8,40 @@
 //!   With `TABLE_NAME` set (the template sets it), the task handler keeps boards' `task_count`
 //!   in step through a DynamoDB store over that table.
 //! - `handler replay [--concurrency N] [--mirror URL [--mirror-table T]] [--store STORE] FILE...`
-//!   runs the same router over event files and prints each record's outcome and the batch
+//!   runs the same router over event files (a `.jsonl` file: one event per line, as
+//!   `handler poll` writes records it gave up on) and prints each record's outcome and the batch
 //!   response; exit status 1 if a record failed, 2 if an event could not be read at all (or
 //!   the mirror's or store's database cannot be reached). `--store dynamodb://TABLE` (the
 //!   standard AWS configuration; `--dynamodb-endpoint URL` for a local server) or
 //!   `--store postgres://...` (the mirror's table layout, `--mirror-table` naming the table).
+//! - `handler poll --table T` reads the table's stream like Lambda's event source mapping and
+//!   runs the same router (see `dynastream::poll`); `handler record` writes the stream's records
+//!   to an event file; `handler seed` writes example items.
 
 mod app;
+mod poll;
 mod secret;
 
 use std::process::ExitCode;
 
 use dynastream::mirror::MirrorConfig;
 use dynastream::store::{DynamoStore, PgStore};
-use dynastream::{Concurrency, Outcome};
+use dynastream::{BatchReport, Concurrency, Outcome};
 
 const USAGE: &str = "usage: handler replay [--concurrency N] [--mirror URL [--mirror-table T]]
                       [--store dynamodb://TABLE [--dynamodb-endpoint URL] | --store postgres://...]
                       FILE...
        handler create-table --table T [--dynamodb-endpoint URL]
                           (the example table: PK/SK, GSI1 on GSI1PK/GSI1SK, stream with both images)
+{POLL}
        handler            (under the Lambda runtime: AWS_LAMBDA_RUNTIME_API is set;
                            DATABASE_URL or DATABASE_SECRET_ARN turns the Postgres mirror on,
                            MIRROR_TABLE names its table, TABLE_NAME the store's table)";
+
+/// The whole usage text.
+fn usage() -> String {
+    USAGE.replace("{POLL}", poll::USAGE)
+}
 
 /// Opens the store `--store` names.
 async fn open_store(
@@ -82,6 +93,9 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("replay") => runtime.block_on(replay(&args[1..])),
         Some("create-table") => runtime.block_on(create_table(&args[1..])),
+        Some("poll") => runtime.block_on(poll::poll(&args[1..])),
+        Some("record") => runtime.block_on(poll::record(&args[1..])),
+        Some("seed") => runtime.block_on(poll::seed(&args[1..])),
         None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => {
             let url = match (
                 std::env::var("DATABASE_URL"),
@@ -140,7 +154,7 @@ fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("{USAGE}");
+            eprintln!("{}", usage());
             ExitCode::from(2)
         }
     }
@@ -154,13 +168,13 @@ async fn create_table(args: &[String]) -> ExitCode {
             ("--table", Some(t)) => table = Some(t.clone()),
             ("--dynamodb-endpoint", Some(u)) => endpoint = Some(u.clone()),
             _ => {
-                eprintln!("{USAGE}");
+                eprintln!("{}", usage());
                 return ExitCode::from(2);
             }
         }
     }
     let Some(table) = table else {
-        eprintln!("create-table needs --table T\n{USAGE}");
+        eprintln!("create-table needs --table T\n{}", usage());
         return ExitCode::from(2);
     };
     let store = DynamoStore::from_env(table.clone(), endpoint.as_deref()).await;
@@ -192,54 +206,60 @@ async fn replay(args: &[String]) -> ExitCode {
             "--concurrency" => match it.next().and_then(|n| n.parse().ok()) {
                 Some(max) => concurrency = Concurrency::PerKey { max },
                 None => {
-                    eprintln!("--concurrency needs a positive number\n{USAGE}");
+                    eprintln!("--concurrency needs a positive number\n{}", usage());
                     return ExitCode::from(2);
                 }
             },
             "--mirror" => match it.next() {
                 Some(url) => mirror_url = Some(url.clone()),
                 None => {
-                    eprintln!("--mirror needs a connection string\n{USAGE}");
+                    eprintln!("--mirror needs a connection string\n{}", usage());
                     return ExitCode::from(2);
                 }
             },
             "--mirror-table" => match it.next() {
                 Some(t) => mirror_table = Some(t.clone()),
                 None => {
-                    eprintln!("--mirror-table needs a table name\n{USAGE}");
+                    eprintln!("--mirror-table needs a table name\n{}", usage());
                     return ExitCode::from(2);
                 }
             },
             "--store" => match it.next() {
                 Some(v) => store_spec = Some(v.clone()),
                 None => {
-                    eprintln!("--store needs dynamodb://TABLE or a postgres:// URL\n{USAGE}");
+                    eprintln!(
+                        "--store needs dynamodb://TABLE or a postgres:// URL\n{}",
+                        usage()
+                    );
                     return ExitCode::from(2);
                 }
             },
             "--dynamodb-endpoint" => match it.next() {
                 Some(v) => endpoint = Some(v.clone()),
                 None => {
-                    eprintln!("--dynamodb-endpoint needs a URL\n{USAGE}");
+                    eprintln!("--dynamodb-endpoint needs a URL\n{}", usage());
                     return ExitCode::from(2);
                 }
             },
             f if f.starts_with("--") => {
-                eprintln!("unknown option {f}\n{USAGE}");
+                eprintln!("unknown option {f}\n{}", usage());
                 return ExitCode::from(2);
             }
             f => files.push(f),
         }
     }
     if files.is_empty() {
-        eprintln!("{USAGE}");
+        eprintln!("{}", usage());
         return ExitCode::from(2);
     }
     let pg_store = store_spec
         .as_deref()
         .is_some_and(|s| s.starts_with("postgres"));
     if mirror_table.is_some() && mirror_url.is_none() && !pg_store {
-        eprintln!("--mirror-table needs --mirror or a postgres --store\n{USAGE}");
+        eprintln!(
+            "--mirror-table needs --mirror or a postgres --store\n{}",
+            usage()
+        );
         return ExitCode::from(2);
     }
     if endpoint.is_some()
@@ -247,7 +267,10 @@ async fn replay(args: &[String]) -> ExitCode {
             .as_deref()
             .is_some_and(|s| s.starts_with("dynamodb://"))
     {
-        eprintln!("--dynamodb-endpoint needs --store dynamodb://TABLE\n{USAGE}");
+        eprintln!(
+            "--dynamodb-endpoint needs --store dynamodb://TABLE\n{}",
+            usage()
+        );
         return ExitCode::from(2);
     }
     let store = match &store_spec {
@@ -304,43 +327,61 @@ async fn replay(args: &[String]) -> ExitCode {
                 continue;
             }
         };
-        let report = match router.handle_event(&bytes, Default::default()).await {
-            Ok(r) => r,
-            Err(e) => {
-                println!("{file}: invocation error: {e}");
-                status = 2;
-                continue;
-            }
+        // A .jsonl file (`handler poll`'s on-failure file) holds one event per line.
+        let events: Vec<(String, &[u8])> = if file.ends_with(".jsonl") {
+            bytes
+                .split(|b| *b == b'\n')
+                .enumerate()
+                .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+                .map(|(i, line)| (format!("{file}:{}", i + 1), line))
+                .collect()
+        } else {
+            vec![(file.to_string(), &bytes[..])]
         };
-        let n = report.records.len();
-        println!("{file}: {n} record{}", if n == 1 { "" } else { "s" });
-        for r in &report.records {
-            let kind = r.kind.map_or("-", |k| k.as_str());
-            let model = r.model.unwrap_or("-");
-            match &r.outcome {
-                Outcome::Ok | Outcome::Deferred => println!(
-                    "  {:<28} {:<12} {:<6} {}",
-                    r.sequence_number,
-                    model,
-                    kind,
-                    r.outcome.label()
-                ),
-                Outcome::Skipped(why) => println!(
-                    "  {:<28} {:<12} {:<6} skipped: {why}",
-                    r.sequence_number, model, kind
-                ),
-                Outcome::Failed(e) => println!(
-                    "  {:<28} {:<12} {:<6} failed: {e}",
-                    r.sequence_number, model, kind
-                ),
+        for (name, event) in events {
+            let report = match router.handle_event(event, Default::default()).await {
+                Ok(r) => r,
+                Err(e) => {
+                    println!("{name}: invocation error: {e}");
+                    status = 2;
+                    continue;
+                }
+            };
+            let n = report.records.len();
+            println!("{name}: {n} record{}", if n == 1 { "" } else { "s" });
+            print_records(&report);
+            let response = serde_json::to_string(&report.response())
+                .unwrap_or_else(|e| format!("<unserializable: {e}>"));
+            println!("response: {response}");
+            if report.has_failures() {
+                status = status.max(1);
             }
-        }
-        let response = serde_json::to_string(&report.response())
-            .unwrap_or_else(|e| format!("<unserializable: {e}>"));
-        println!("response: {response}");
-        if report.has_failures() {
-            status = status.max(1);
         }
     }
     ExitCode::from(status)
+}
+
+/// One line per record: sequence number, model, kind, outcome.
+pub(crate) fn print_records(report: &BatchReport) {
+    for r in &report.records {
+        let kind = r.kind.map_or("-", |k| k.as_str());
+        let model = r.model.unwrap_or("-");
+        match &r.outcome {
+            Outcome::Ok | Outcome::Deferred => println!(
+                "  {:<28} {:<12} {:<6} {}",
+                r.sequence_number,
+                model,
+                kind,
+                r.outcome.label()
+            ),
+            Outcome::Skipped(why) => println!(
+                "  {:<28} {:<12} {:<6} skipped: {why}",
+                r.sequence_number, model, kind
+            ),
+            Outcome::Failed(e) => println!(
+                "  {:<28} {:<12} {:<6} failed: {e}",
+                r.sequence_number, model, kind
+            ),
+        }
+    }
 }

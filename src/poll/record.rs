@@ -68,9 +68,17 @@ impl StreamRecord {
             sequence_number: Some(seq.to_string()),
             message,
         };
-        let created = d
-            .approximate_creation_date_time()
-            .and_then(|t| Timestamp::new(t.secs(), t.subsec_nanos()));
+        let created = d.approximate_creation_date_time().and_then(|t| {
+            // The SDK reads the epoch-seconds number through f64 (about 240 ns of precision
+            // today), so `.991` arrives as `.990999937`. Whole microseconds give back what the
+            // service sent whenever it sent at most six fraction digits.
+            let micros = (t.subsec_nanos() + 500) / 1000;
+            if micros >= 1_000_000 {
+                Timestamp::new(t.secs() + 1, 0)
+            } else {
+                Timestamp::new(t.secs(), micros * 1000)
+            }
+        });
 
         let mut out = String::with_capacity(512);
         out.push('{');
@@ -336,6 +344,31 @@ mod tests {
         let again = StreamRecord::from_lambda_json(r.json.clone()).unwrap();
         assert_eq!(again.sequence_number, r.sequence_number);
         assert_eq!(again.created, r.created);
+    }
+
+    #[test]
+    fn the_sdks_floating_point_timestamp_is_rounded_back_to_what_was_sent() {
+        for (sent, secs, nanos) in [
+            (1_795_274_479.991, 1_795_274_479, 991_000_000),
+            (1_700_000_000.907, 1_700_000_000, 907_000_000),
+            (1_700_000_000.123_456, 1_700_000_000, 123_456_000),
+            (1_700_000_000.999_999_9, 1_700_000_001, 0),
+        ] {
+            let r = st::Record::builder()
+                .dynamodb(
+                    st::StreamRecord::builder()
+                        .approximate_creation_date_time(DateTime::from_secs_f64(sent))
+                        .sequence_number("1")
+                        .build(),
+                )
+                .build();
+            let t = StreamRecord::from_sdk(&r, "arn").unwrap().created.unwrap();
+            assert_eq!(
+                (t.unix_seconds(), t.subsec_nanos()),
+                (secs, nanos),
+                "{sent}"
+            );
+        }
     }
 
     #[test]
