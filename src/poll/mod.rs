@@ -21,7 +21,8 @@
 //! let stream = AwsStream::connect("app", Some("http://127.0.0.1:8000")).await?;
 //! let poller = Poller::new(router, stream, Checkpoints::file(".dynastream/app.checkpoints.json")?)
 //!     .config(PollConfig { stop_when_idle: true, ..PollConfig::default() });
-//! let stats = poller.run(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! // Runs until every shard is caught up; pass a Ctrl-C future to stop on a signal instead.
+//! let stats = poller.run(std::future::pending()).await?;
 //! println!("{} records", stats.records);
 //! # Ok(()) }
 //! ```
