@@ -68,6 +68,20 @@ async fn open_store(
     ))
 }
 
+/// The example app's router, its mirror (if any) connected: what the local commands run.
+pub(crate) async fn connected_router(
+    concurrency: Concurrency,
+    mirror: Option<MirrorConfig>,
+    store: Option<app::AppStore>,
+) -> Result<dynastream::Router<app::AppState>, String> {
+    let router = app::router(concurrency, mirror, store)
+        .map_err(|e| format!("invalid router set-up: {e}"))?;
+    if let Some(m) = router.mirror() {
+        m.connect().await.map_err(|e| e.to_string())?;
+    }
+    Ok(router)
+}
+
 /// The mirror's settings from a connection string and an optional table name.
 fn mirror_config(url: &str, table: Option<&str>) -> Result<MirrorConfig, String> {
     let c = MirrorConfig::new(url).map_err(|e| e.to_string())?;
@@ -293,18 +307,14 @@ async fn replay(args: &[String]) -> ExitCode {
         },
         None => None,
     };
-    let router = match app::router(concurrency, mirror, store) {
+    let router = match connected_router(concurrency, mirror, store).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("invalid router set-up: {e}");
+            eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
     if let Some(m) = router.mirror() {
-        if let Err(e) = m.connect().await {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
         let views: Vec<String> = router
             .registry()
             .specs()

@@ -13,7 +13,7 @@ use dynastream_example_models::{
     Board, Decimal, OrderLine, Story, Task, TaskKey, TaskStatus, UserProfile,
 };
 
-use crate::{app, mirror_config, print_records};
+use crate::{app, connected_router, mirror_config, print_records};
 
 pub const USAGE: &str =
     "       handler poll --table T [--endpoint URL] [--batch-size N] [--batching-window SECS]
@@ -183,18 +183,14 @@ pub async fn poll(args: &[String]) -> ExitCode {
     } else {
         None
     };
-    let router = match app::router(concurrency, mirror, app_store) {
+    let router = match connected_router(concurrency, mirror, app_store).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("invalid router set-up: {e}");
+            eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
     if let Some(m) = router.mirror() {
-        if let Err(e) = m.connect().await {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
         println!("mirroring into {}", m.config().qualified_table());
     }
     use dynastream::poll::StreamSource as _;

@@ -99,12 +99,7 @@ impl AwsStream {
     /// region) and, for a local server, `endpoint`. Fails if the table does not exist or has
     /// no stream.
     pub async fn connect(table: &str, endpoint: Option<&str>) -> Result<Self, PollError> {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5));
-        if let Some(url) = endpoint {
-            loader = loader.endpoint_url(url);
-        }
-        let config = loader.load().await;
+        let config = crate::store::dynamo::sdk_config(endpoint).await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let described = dynamodb
             .describe_table()

@@ -70,6 +70,17 @@ pub struct DynamoStore {
     batch_retry: BatchRetry,
 }
 
+/// The standard AWS configuration (environment, profile, region) with the SDK's standard retry
+/// at 5 attempts and, for a local server, `endpoint`.
+pub(crate) async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5));
+    if let Some(url) = endpoint {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
 impl DynamoStore {
     /// A store over `table` with a client you built.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -84,13 +95,7 @@ impl DynamoStore {
     /// instance role; `AWS_ENDPOINT_URL_DYNAMODB` is honoured), and `endpoint` when given (a
     /// local DynamoDB-compatible server).
     pub async fn from_env(table: impl Into<String>, endpoint: Option<&str>) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5));
-        if let Some(url) = endpoint {
-            loader = loader.endpoint_url(url);
-        }
-        let config = loader.load().await;
-        Self::new(Client::new(&config), table)
+        Self::new(Client::new(&sdk_config(endpoint).await), table)
     }
 
     /// Sets how batch saves retry unprocessed items.

@@ -23,7 +23,7 @@
 //! # Ok(()) }
 //! ```
 
-mod dynamo;
+pub(crate) mod dynamo;
 pub(crate) mod item;
 mod json;
 mod postgres;
