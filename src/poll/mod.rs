@@ -6,7 +6,7 @@
 //!   whenever a shard closes); a child shard starts only once its parent is fully acknowledged.
 //!   Ready shards are read concurrently, one batch per shard at a time.
 //! - A batch is up to [`PollConfig::batch_size`] records, gathered for at most
-//!   [`PollConfig::batching_window`]; it is delivered as the event Lambda would deliver
+//!   [`PollConfig::batching_window`] and cut before Lambda's 6 MB payload limit; it is delivered as the event Lambda would deliver
 //!   (`eventSourceARN` included) through [`Router::handle_event`].
 //! - The batch response is honoured as Lambda does (see [`RetryPolicy`]): records before the
 //!   lowest failed sequence number are acknowledged, the rest retried (with bisection), and
@@ -273,6 +273,8 @@ struct Shard {
     /// `GetRecords` returned no next iterator: once the records read are through, the shard is
     /// finished.
     exhausted: bool,
+    /// Records read but cut off the last batch by the payload limit.
+    leftover: Vec<StreamRecord>,
     stats: ShardStats,
     started: bool,
 }
@@ -455,6 +457,7 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
                 position,
                 iterator: None,
                 exhausted: false,
+                leftover: Vec::new(),
                 stats: ShardStats {
                     last_sequence_number: checkpoint.sequence_number,
                     finished: checkpoint.finished,
@@ -496,7 +499,7 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
             }
         };
         let read = batch.len();
-        if read == 0 && !shard.exhausted {
+        if read == 0 && !shard.exhausted && shard.leftover.is_empty() {
             shard.stats.lag = Some(Duration::ZERO);
         }
         if read > 0 && !self.deliver(arn, shard, batch, stop).await? {
@@ -507,7 +510,7 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
             });
         }
         let mut finished = false;
-        if shard.exhausted {
+        if shard.exhausted && shard.leftover.is_empty() {
             shard.stats.finished = true;
             finished = true;
             self.save(arn, shard).await?;
@@ -522,14 +525,35 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
         })
     }
 
+    /// The next batch: records left over from the last one, then what the stream gives within
+    /// the batching window, cut at the batch size and at Lambda's 6 MB payload limit (what is
+    /// cut off opens the next batch).
     async fn read_batch(
         &self,
         shard: &mut Shard,
         stop: watch::Receiver<bool>,
     ) -> Result<Vec<StreamRecord>, SourceError> {
+        let mut batch = std::mem::take(&mut shard.leftover);
+        if batch.len() < self.config.batch_size.max(1) && !shard.exhausted {
+            if let Err(e) = self.fill(shard, &mut batch, stop).await {
+                // What was read is delivered; the error comes back on the next read.
+                if batch.is_empty() {
+                    return Err(e);
+                }
+            }
+        }
+        shard.leftover = batch.split_off(payload_cut(&batch, MAX_PAYLOAD_BYTES));
+        Ok(batch)
+    }
+
+    async fn fill(
+        &self,
+        shard: &mut Shard,
+        batch: &mut Vec<StreamRecord>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<(), SourceError> {
         let deadline = Instant::now() + self.config.batching_window;
         let want = self.config.batch_size.max(1);
-        let mut batch = Vec::new();
         let mut expired = 0;
         loop {
             let iterator = match shard.iterator.take() {
@@ -542,8 +566,6 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
                     expired += 1;
                     continue;
                 }
-                // What was read stays in the batch; the error comes back on the next read.
-                Err(_) if !batch.is_empty() => return Ok(batch),
                 Err(e) => return Err(e),
             };
             if let Some(last) = page.records.last() {
@@ -555,12 +577,12 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
                 Some(next) => shard.iterator = Some(next),
                 None => {
                     shard.exhausted = true;
-                    return Ok(batch);
+                    return Ok(());
                 }
             }
             let now = Instant::now();
             if batch.len() >= want || now >= deadline || *stop.borrow() {
-                return Ok(batch);
+                return Ok(());
             }
             if empty {
                 pause(
@@ -728,6 +750,22 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
             )
             .await
     }
+}
+
+/// Lambda's limit on an invocation's payload: a batch is cut before it would pass it.
+const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// How many of `records` fit in one event of at most `limit` bytes (at least one: a single
+/// record is never held back).
+fn payload_cut(records: &[StreamRecord], limit: usize) -> usize {
+    let mut size = "{\"Records\":[]}".len();
+    for (i, r) in records.iter().enumerate() {
+        size += r.json.get().len() + usize::from(i > 0);
+        if size > limit && i > 0 {
+            return i;
+        }
+    }
+    records.len()
 }
 
 struct StepResult {

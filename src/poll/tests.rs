@@ -438,3 +438,47 @@ fn capture_reads_every_shard_parent_first() {
     let two = block_on(capture(&fake, &Position::TrimHorizon, Some(2))).unwrap();
     assert_eq!(two.len(), 2);
 }
+
+#[test]
+fn batches_are_cut_at_the_payload_limit_and_the_rest_opens_the_next_batch() {
+    let records: Vec<StreamRecord> = (0..5).map(|s| record(s, "x", false)).collect();
+    let one = event_json(&records[..1]).len();
+    let two = event_json(&records[..2]).len();
+    assert_eq!(payload_cut(&records, two), 2);
+    assert_eq!(payload_cut(&records, two - 1), 1);
+    assert_eq!(payload_cut(&records, one - 1), 1, "one record always goes");
+    assert_eq!(payload_cut(&records, usize::MAX), 5);
+
+    // Against the real limit: records of ~1 MB each go at most 6 to a batch, none lost.
+    let big = "y".repeat(1_000_000);
+    let fake = Arc::new(Fake::default());
+    let records = (0..14)
+        .map(|s| {
+            let json = format!(
+                r#"{{"eventID":"{s}","eventName":"INSERT","dynamodb":{{"Keys":{{"PK":{{"S":"ITEM#b{s}"}},"SK":{{"S":"ITEM"}}}},"NewImage":{{"PK":{{"S":"ITEM#b{s}"}},"SK":{{"S":"ITEM"}},"id":{{"S":"b{s}"}},"pad":{{"S":"{big}"}}}},"SequenceNumber":"{s:010}","StreamViewType":"NEW_AND_OLD_IMAGES"}}}}"#
+            );
+            StreamRecord::from_lambda_json(serde_json::value::RawValue::from_string(json).unwrap())
+                .unwrap()
+        })
+        .collect();
+    fake.add_shard("s", None, records, true);
+    let sizes = Arc::new(StdMutex::new(Vec::new()));
+    let sz = Arc::clone(&sizes);
+    let p = Poller::new(router(), Arc::clone(&fake), Checkpoints::memory())
+        .config(PollConfig {
+            batch_size: 100,
+            ..config()
+        })
+        .on_event(move |e| {
+            if let PollEvent::Invoked { records, .. } = e {
+                sz.lock().unwrap().push(records.len());
+            }
+        });
+    let stats = block_on(p.run(std::future::pending())).unwrap();
+    assert_eq!(*sizes.lock().unwrap(), [6, 6, 2]);
+    assert_eq!(seen(&p), seqs(0..14));
+    assert!(
+        stats.shards["s"].finished,
+        "finished only once the leftover is through"
+    );
+}
