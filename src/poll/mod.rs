@@ -439,6 +439,7 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
             return Ok(());
         }
         let saved = self.checkpoints.lock().await.load(arn).await?;
+        let first_listing = shards.is_empty();
         for info in listed {
             if shards.iter().any(|s| s.id == info.id) {
                 continue;
@@ -446,9 +447,9 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
             let checkpoint = saved.get(&info.id).cloned().unwrap_or_default();
             let position = match &checkpoint.sequence_number {
                 Some(seq) => Position::After(seq.clone()),
-                // A child shard starts at its beginning: its parent's checkpoint already
-                // placed the reader in the stream (Lambda does the same).
-                None if info.parent.is_some() && !shards.is_empty() => Position::TrimHorizon,
+                // A shard that appears while running (a split) starts at its beginning:
+                // its records are newer than everything read so far.
+                None if !first_listing => Position::TrimHorizon,
                 None => self.config.starting_position.clone(),
             };
             shards.push(Shard {

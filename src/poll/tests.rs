@@ -482,3 +482,57 @@ fn batches_are_cut_at_the_payload_limit_and_the_rest_opens_the_next_batch() {
         "finished only once the leftover is through"
     );
 }
+
+#[test]
+fn latest_applies_to_every_shard_listed_at_start_and_a_later_split_starts_at_its_beginning() {
+    let fake = Arc::new(Fake::default());
+    fake.add_shard(
+        "parent",
+        None,
+        (0..3).map(|s| record(s, "p", false)).collect(),
+        true,
+    );
+    fake.add_shard(
+        "child",
+        Some("parent"),
+        (10..12).map(|s| record(s, "c", false)).collect(),
+        false,
+    );
+    let done = Arc::new(tokio::sync::Notify::new());
+    let (f, d) = (Arc::clone(&fake), Arc::clone(&done));
+    let idles = StdMutex::new(0);
+    let p = Poller::new(router(), Arc::clone(&fake), Checkpoints::memory())
+        .config(PollConfig {
+            starting_position: Position::Latest,
+            shard_refresh: Duration::ZERO,
+            stop_when_idle: false,
+            ..config()
+        })
+        .on_event(move |e| {
+            if !matches!(e, PollEvent::Idle { .. }) {
+                return;
+            }
+            let mut n = idles.lock().unwrap();
+            *n += 1;
+            if *n == 1 {
+                // Caught up with nothing old delivered. Now a new record on the child, which
+                // then closes, and a shard split off it while running.
+                let mut shards = f.shards.lock().unwrap();
+                shards[1].1.records.push(record(12, "c", false));
+                shards[1].1.closed = true;
+                drop(shards);
+                f.add_shard(
+                    "grandchild",
+                    Some("child"),
+                    vec![record(20, "g", false)],
+                    false,
+                );
+            } else {
+                d.notify_one();
+            }
+        });
+    block_on(async { p.run(done.notified()).await.unwrap() });
+    let mut expected = seqs(12..13);
+    expected.extend(seqs(20..21));
+    assert_eq!(seen(&p), expected);
+}
