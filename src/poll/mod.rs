@@ -4,7 +4,8 @@
 //!
 //! - Shards are discovered with `DescribeStream` (again every [`PollConfig::shard_refresh`] and
 //!   whenever a shard closes); a child shard starts only once its parent is fully acknowledged.
-//!   Ready shards are read concurrently, one batch per shard at a time.
+//!   Ready shards are read concurrently, one batch per shard at a time; a batch waiting for
+//!   its retry delay waits alone (the other shards go on).
 //! - A batch is up to [`PollConfig::batch_size`] records, gathered for at most
 //!   [`PollConfig::batching_window`] and cut before Lambda's 6 MB payload limit; it is delivered as the event Lambda would deliver
 //!   (`eventSourceARN` included) through [`Router::handle_event`].
@@ -275,6 +276,8 @@ struct Shard {
     exhausted: bool,
     /// Records read but cut off the last batch by the payload limit.
     leftover: Vec<StreamRecord>,
+    /// A batch waiting for its next retry, and when that is due. Other shards go on meanwhile.
+    retrying: Option<(Delivery<StreamRecord>, Instant)>,
     stats: ShardStats,
     started: bool,
 }
@@ -401,11 +404,15 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
                 .map(|s| self.step(&arn, s, stop.clone()));
             let results = futures_util::future::join_all(steps).await;
             let (mut read, mut errors, mut closed) = (0usize, 0usize, false);
+            let mut next_retry: Option<Instant> = None;
             for r in results {
                 let r = r?;
                 read += r.read;
                 errors += usize::from(r.error);
                 closed |= r.finished;
+                if let Some(due) = r.retry_due {
+                    next_retry = Some(next_retry.map_or(due, |n| n.min(due)));
+                }
             }
             if closed {
                 refreshed = None;
@@ -414,6 +421,12 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
             if read > 0 {
                 was_idle = false;
                 self.emit(PollEvent::Progress { stats: &stats });
+                continue;
+            }
+            if let Some(due) = next_retry {
+                // Not idle while a batch waits for its retry; sleep until it is due at most.
+                let wait = due.saturating_duration_since(Instant::now());
+                pause(stop.clone(), wait.min(self.config.poll_interval)).await;
                 continue;
             }
             if errors == 0 && !closed {
@@ -459,6 +472,7 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
                 iterator: None,
                 exhausted: false,
                 leftover: Vec::new(),
+                retrying: None,
                 stats: ShardStats {
                     last_sequence_number: checkpoint.sequence_number,
                     finished: checkpoint.finished,
@@ -484,6 +498,33 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
                 position: &shard.position,
             });
         }
+        if let Some((_, due)) = &shard.retrying {
+            if Instant::now() < *due {
+                return Ok(StepResult {
+                    read: 0,
+                    error: false,
+                    finished: false,
+                    retry_due: Some(*due),
+                });
+            }
+        }
+        if let Some((delivery, _)) = shard.retrying.take() {
+            return match self.deliver(arn, shard, delivery, stop).await? {
+                Delivered::Waiting(due) => Ok(StepResult {
+                    read: 0,
+                    error: false,
+                    finished: false,
+                    retry_due: Some(due),
+                }),
+                // Acknowledged records count as progress, like a fresh batch.
+                Delivered::Done | Delivered::Stopped => Ok(StepResult {
+                    read: 1,
+                    error: false,
+                    finished: false,
+                    retry_due: None,
+                }),
+            };
+        }
         let batch = match self.read_batch(shard, stop.clone()).await {
             Ok(b) => b,
             Err(e @ SourceError::NotFound { .. }) => return Err(e.into()),
@@ -496,6 +537,7 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
                     read: 0,
                     error: true,
                     finished: false,
+                    retry_due: None,
                 });
             }
         };
@@ -503,12 +545,26 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
         if read == 0 && !shard.exhausted && shard.leftover.is_empty() {
             shard.stats.lag = Some(Duration::ZERO);
         }
-        if read > 0 && !self.deliver(arn, shard, batch, stop).await? {
-            return Ok(StepResult {
-                read,
-                error: false,
-                finished: false,
-            });
+        if read > 0 {
+            match self.deliver(arn, shard, Delivery::new(batch), stop).await? {
+                Delivered::Done => {}
+                Delivered::Stopped => {
+                    return Ok(StepResult {
+                        read,
+                        error: false,
+                        finished: false,
+                        retry_due: None,
+                    })
+                }
+                Delivered::Waiting(due) => {
+                    return Ok(StepResult {
+                        read,
+                        error: false,
+                        finished: false,
+                        retry_due: Some(due),
+                    })
+                }
+            }
         }
         let mut finished = false;
         if shard.exhausted && shard.leftover.is_empty() {
@@ -523,6 +579,7 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
             read,
             error: false,
             finished,
+            retry_due: None,
         })
     }
 
@@ -611,19 +668,19 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
         }
     }
 
-    /// Delivers a batch through retries and bisection. `false` when stopped before the end
-    /// (the rest is not acknowledged and is read again on the next start).
+    /// Delivers a batch through retries and bisection, until it is through, stopped (the rest
+    /// is not acknowledged and is read again on the next start) or waiting for a retry (kept
+    /// in the shard; other shards go on meanwhile).
     async fn deliver(
         &self,
         arn: &str,
         shard: &mut Shard,
-        batch: Vec<StreamRecord>,
-        mut stop: watch::Receiver<bool>,
-    ) -> Result<bool, PollError> {
-        let mut delivery = Delivery::new(batch);
+        mut delivery: Delivery<StreamRecord>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Delivered, PollError> {
         while let Some((unit, failures)) = delivery.current() {
             if *stop.borrow() {
-                return Ok(false);
+                return Ok(Delivered::Stopped);
             }
             let event = event_json(unit);
             shard.stats.invocations += 1;
@@ -690,14 +747,13 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
                     reason: &reason,
                 });
                 if !delay.is_zero() {
-                    tokio::select! {
-                        () = tokio::time::sleep(delay) => {}
-                        _ = stop.wait_for(|s| *s) => return Ok(false),
-                    }
+                    let due = Instant::now() + delay;
+                    shard.retrying = Some((delivery, due));
+                    return Ok(Delivered::Waiting(due));
                 }
             }
         }
-        Ok(true)
+        Ok(Delivered::Done)
     }
 
     async fn give_up(
@@ -773,6 +829,14 @@ struct StepResult {
     read: usize,
     error: bool,
     finished: bool,
+    /// The shard's batch waits for a retry due then.
+    retry_due: Option<Instant>,
+}
+
+enum Delivered {
+    Done,
+    Stopped,
+    Waiting(Instant),
 }
 
 /// The verdict Lambda would draw from the batch response: the lowest failed sequence number

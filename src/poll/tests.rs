@@ -536,3 +536,53 @@ fn latest_applies_to_every_shard_listed_at_start_and_a_later_split_starts_at_its
     expected.extend(seqs(20..21));
     assert_eq!(seen(&p), expected);
 }
+
+#[test]
+fn a_shard_waiting_for_a_retry_does_not_hold_up_the_other_shards() {
+    let fake = Arc::new(Fake::default());
+    fake.add_shard("stuck", None, vec![record(0, "poison", true)], false);
+    fake.add_shard(
+        "busy",
+        None,
+        (10..22).map(|s| record(s, "b", false)).collect(),
+        false,
+    );
+    let done = Arc::new(tokio::sync::Notify::new());
+    let d = Arc::clone(&done);
+    let p = Poller::new(router(), Arc::clone(&fake), Checkpoints::memory())
+        .config(PollConfig {
+            stop_when_idle: false,
+            retry: RetryPolicy {
+                max_retry_attempts: None,
+                bisect_on_error: false,
+                retry_delay: Duration::from_secs(3600),
+                max_retry_delay: Duration::from_secs(3600),
+            },
+            ..config()
+        })
+        .on_event(move |e| {
+            if let PollEvent::Idle { .. } | PollEvent::Progress { .. } = e {
+                d.notify_one();
+            }
+        });
+    block_on(async {
+        // Stops at the first progress line after `busy` is through, or after 5 s.
+        let stop = async {
+            loop {
+                done.notified().await;
+                if seen(&p).len() == 12 {
+                    break;
+                }
+            }
+        };
+        let stop = async {
+            tokio::select! {
+                () = stop => {}
+                () = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+        };
+        p.run(stop).await.unwrap()
+    });
+    // Three batches of `busy` (batch size 4) while `stuck` waits an hour for its retry.
+    assert_eq!(seen(&p), seqs(10..22));
+}
