@@ -37,9 +37,9 @@ use futures_util::{FutureExt as _, StreamExt as _};
 use tracing::Instrument as _;
 
 use crate::change::{Change, Context, Op};
-use crate::decode::decode_image;
+use crate::decode::{decode_image, decode_model_prefix};
 use crate::error::{BoxError, EventError, ImageSide, RecordError, RegistryError};
-use crate::event::{parse_batch, ChangeKind, Entry, Record};
+use crate::event::{parse_batch_with, ChangeKind, DecodedImage, Entry, ImageHook, Keys, Record};
 use crate::handler::{Fallback, Handler, Unmatched};
 use crate::mirror::{Mirror, MirrorConfig};
 use crate::model::{Model, ModelKey};
@@ -151,12 +151,18 @@ trait Route<S>: Send + Sync + Any {
     fn entity(&self) -> &'static str;
     /// True when (`pk`, `sk`) is a key of this model.
     fn matches(&self, pk: &str, sk: &str) -> bool;
+    /// Decodes the image at the start of `json` if a handler of `kind` (or, when the kind is
+    /// not known yet, of any kind that carries this image) is registered.
+    fn predecode(
+        &self,
+        kind: Option<ChangeKind>,
+        side: ImageSide,
+        json: &str,
+    ) -> Option<(DecodedImage, usize)>;
     /// `None` when the keys do not match this model.
     fn prepare<'r>(
         &'r self,
-        rec: &Record<'_>,
-        pk: &str,
-        sk: &str,
+        rec: &mut Record<'_>,
         ctx: &Context<S>,
         policies: &Policies,
     ) -> Option<Prepared<'r>>;
@@ -178,15 +184,20 @@ fn slot(kind: ChangeKind) -> usize {
 
 impl<M: Model, S: Send + Sync + 'static> ModelRoute<M, S> {
     fn decode(
-        rec: &Record<'_>,
+        rec: &mut Record<'_>,
         side: ImageSide,
     ) -> Result<Option<(M, Option<String>)>, RecordError> {
+        if let Some(done) = rec.predecoded.take(side) {
+            if let Ok(done) = done.downcast::<(M, Option<String>)>() {
+                return Ok(Some(*done));
+            }
+        }
         let raw = match side {
             ImageSide::New => rec.new_image,
             ImageSide::Old => rec.old_image,
         };
         let Some(raw) = raw else { return Ok(None) };
-        decode_image::<M>(raw.get(), [M::PK_ATTR, M::SK_ATTR])
+        decode_image::<M>(raw, [M::PK_ATTR, M::SK_ATTR])
             .map(Some)
             .map_err(|e| RecordError::Decode {
                 sequence_number: rec.meta.sequence_number.clone(),
@@ -211,15 +222,33 @@ impl<M: Model, S: Send + Sync + 'static> Route<S> for ModelRoute<M, S> {
         M::Key::from_keys(pk, sk).is_some()
     }
 
+    fn predecode(
+        &self,
+        kind: Option<ChangeKind>,
+        side: ImageSide,
+        json: &str,
+    ) -> Option<(DecodedImage, usize)> {
+        let handled = |k: ChangeKind| self.handlers[slot(k)].is_some();
+        let wanted = match (side, kind) {
+            (ImageSide::New, Some(k)) => k != ChangeKind::Remove && handled(k),
+            (ImageSide::Old, Some(k)) => k != ChangeKind::Insert && handled(k),
+            (ImageSide::New, None) => handled(ChangeKind::Insert) || handled(ChangeKind::Modify),
+            (ImageSide::Old, None) => handled(ChangeKind::Modify) || handled(ChangeKind::Remove),
+        };
+        if !wanted {
+            return None;
+        }
+        let (value, len) = decode_model_prefix::<M>(json)?;
+        Some((Box::new(value), len))
+    }
+
     fn prepare<'r>(
         &'r self,
-        rec: &Record<'_>,
-        pk: &str,
-        sk: &str,
+        rec: &mut Record<'_>,
         ctx: &Context<S>,
         policies: &Policies,
     ) -> Option<Prepared<'r>> {
-        let key = M::Key::from_keys(pk, sk)?;
+        let key = M::Key::from_keys(rec.keys.s(M::PK_ATTR)?, rec.keys.s(M::SK_ATTR)?)?;
         let mut report = RecordReport {
             sequence_number: rec.meta.sequence_number.clone(),
             model: Some(M::ENTITY),
@@ -265,16 +294,31 @@ impl<M: Model, S: Send + Sync + 'static> Route<S> for ModelRoute<M, S> {
             ChangeKind::Modify => Op::Modify { old, new },
             ChangeKind::Remove => Op::Remove { old },
         };
+        // The record is routed once; its metadata moves into the change.
         let change = Change {
             key,
             op,
-            meta: rec.meta.clone(),
+            meta: rec.meta.take(),
             stored_schema_version,
         };
-        Some(Prepared {
-            report,
-            run: Some(handler.call(change, ctx.clone(), tracing::Span::current())),
-        })
+        // A handler may run code (and panic) before it returns its future.
+        let call = || handler.call(change, ctx.clone(), tracing::Span::current());
+        match std::panic::catch_unwind(AssertUnwindSafe(call)) {
+            Ok(run) => Some(Prepared {
+                report,
+                run: Some(run),
+            }),
+            Err(panic) => {
+                let e = RecordError::Panic {
+                    sequence_number: report.sequence_number.clone(),
+                    model: M::ENTITY,
+                    kind: rec.kind,
+                    message: panic_message(&*panic),
+                };
+                report.outcome = apply(policies.panic, e);
+                Some(Prepared { report, run: None })
+            }
+        }
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
@@ -416,6 +460,7 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
             fallback: self.fallback,
             policies: self.policies,
             concurrency: self.concurrency,
+            predecode: true,
         })
     }
 }
@@ -430,6 +475,32 @@ pub struct Router<S> {
     policies: Policies,
     concurrency: Concurrency,
     mirror: Option<Mirror>,
+    /// Decode images during the envelope pass (off only in tests, to compare with the lazy
+    /// path).
+    predecode: bool,
+}
+
+/// The envelope pass asks the router which model a record's keys belong to and decodes the
+/// images its handlers will want right there, so each image is read once.
+impl<S: Send + Sync + 'static> ImageHook for Router<S> {
+    fn model(&self, keys: &Keys<'_>) -> Option<usize> {
+        self.model_for(keys)
+    }
+
+    fn decode(
+        &self,
+        model: usize,
+        kind: Option<ChangeKind>,
+        side: ImageSide,
+        json: &str,
+    ) -> Option<(DecodedImage, usize)> {
+        let route = self.routes.get(model)?;
+        // A panicking `Deserialize` leaves the image to the lazy path, which reports the
+        // panic against its record.
+        std::panic::catch_unwind(AssertUnwindSafe(|| route.predecode(kind, side, json)))
+            .ok()
+            .flatten()
+    }
 }
 
 /// The first record the mirror could not take: it fails, and records after it wait.
@@ -473,7 +544,8 @@ impl<S: Send + Sync + 'static> Router<S> {
         lambda: lambda_runtime::Context,
     ) -> Result<BatchReport, EventError> {
         let started = Instant::now();
-        let entries = match parse_batch(json) {
+        let hook = self.predecode.then_some(self as &dyn ImageHook);
+        let entries = match parse_batch_with(json, hook) {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(error = %e, "invocation failed: unreadable event");
@@ -583,7 +655,7 @@ impl<S: Send + Sync + 'static> Router<S> {
     ) -> BatchReport {
         let mut records = Vec::with_capacity(entries.len());
         let mut failed = false;
-        for (i, entry) in entries.into_iter().enumerate() {
+        for (i, mut entry) in entries.into_iter().enumerate() {
             if failed {
                 records.push(self.deferred(&entry));
                 continue;
@@ -592,7 +664,7 @@ impl<S: Send + Sync + 'static> Router<S> {
                 Some((at, e)) if at == i => self.stopped(&entry, e),
                 other => {
                     stop = other;
-                    self.prepare(&entry, ctx)
+                    self.prepare(&mut entry, ctx)
                 }
             };
             let report = self.finish(prepared).await;
@@ -604,7 +676,7 @@ impl<S: Send + Sync + 'static> Router<S> {
 
     async fn run_per_key(
         &self,
-        entries: Vec<Entry<'_>>,
+        mut entries: Vec<Entry<'_>>,
         ctx: &Context<S>,
         max: usize,
         mut stop: Stop,
@@ -613,8 +685,8 @@ impl<S: Send + Sync + 'static> Router<S> {
         let min_failed = AtomicUsize::new(stop.as_ref().map_or(usize::MAX, |(at, _)| *at));
         let mut groups: Vec<Vec<(usize, Prepared<'_>)>> = Vec::new();
         let mut by_key: HashMap<String, usize> = HashMap::new();
-        for (i, entry) in entries.iter().enumerate() {
-            let item = match entry {
+        for (i, entry) in entries.iter_mut().enumerate() {
+            let item = match &*entry {
                 Entry::Record(r) => r.keys.to_string(),
                 Entry::Broken(b) => format!("\u{0}broken:{}", b.sequence_number),
             };
@@ -669,7 +741,7 @@ impl<S: Send + Sync + 'static> Router<S> {
     }
 
     /// Matches the record to a model and decodes what its handler needs.
-    fn prepare<'r>(&'r self, entry: &Entry<'_>, ctx: &Context<S>) -> Prepared<'r> {
+    fn prepare<'r>(&'r self, entry: &mut Entry<'_>, ctx: &Context<S>) -> Prepared<'r> {
         let rec = match entry {
             Entry::Broken(b) => {
                 let e = RecordError::Envelope {
@@ -717,9 +789,14 @@ impl<S: Send + Sync + 'static> Router<S> {
 
     /// The model (index) whose patterns and key types accept the record's keys.
     fn model_of(&self, rec: &Record<'_>) -> Option<usize> {
+        rec.predecoded.model.or_else(|| self.model_for(&rec.keys))
+    }
+
+    /// The model (index) whose patterns and key types accept `keys`.
+    fn model_for(&self, keys: &Keys<'_>) -> Option<usize> {
         let mut found = None;
         for (pk_attr, sk_attr) in self.registry.key_attributes() {
-            let (Some(pk), Some(sk)) = (rec.keys.s(pk_attr), rec.keys.s(sk_attr)) else {
+            let (Some(pk), Some(sk)) = (keys.s(pk_attr), keys.s(sk_attr)) else {
                 continue;
             };
             self.registry.candidates(pk_attr, sk_attr, pk, sk, |m| {
@@ -734,22 +811,9 @@ impl<S: Send + Sync + 'static> Router<S> {
         found
     }
 
-    fn route<'r>(&'r self, rec: &Record<'_>, ctx: &Context<S>) -> Option<Prepared<'r>> {
-        let mut found = None;
-        for (pk_attr, sk_attr) in self.registry.key_attributes() {
-            let (Some(pk), Some(sk)) = (rec.keys.s(pk_attr), rec.keys.s(sk_attr)) else {
-                continue;
-            };
-            self.registry.candidates(pk_attr, sk_attr, pk, sk, |m| {
-                if found.is_none() {
-                    found = self.routes[m].prepare(rec, pk, sk, ctx, &self.policies);
-                }
-            });
-            if found.is_some() {
-                break;
-            }
-        }
-        found
+    fn route<'r>(&'r self, rec: &mut Record<'_>, ctx: &Context<S>) -> Option<Prepared<'r>> {
+        let model = self.model_of(rec)?;
+        self.routes[model].prepare(rec, ctx, &self.policies)
     }
 
     fn unmatched<'r>(&'r self, rec: &Record<'_>, ctx: &Context<S>) -> Prepared<'r> {
@@ -761,11 +825,29 @@ impl<S: Send + Sync + 'static> Router<S> {
             outcome: Outcome::Ok,
         };
         if let Some(fallback) = &self.fallback {
+            // The images were read as JSON by the envelope pass, so this cannot fail; if it
+            // did, the record would be undecodable.
+            let raw = |image: Option<&str>| {
+                image
+                    .map(|json| serde_json::value::RawValue::from_string(json.to_owned()))
+                    .transpose()
+            };
+            let (new_image, old_image) = match (raw(rec.new_image), raw(rec.old_image)) {
+                (Ok(new), Ok(old)) => (new, old),
+                (Err(e), _) | (_, Err(e)) => {
+                    let e = RecordError::Envelope {
+                        sequence_number: seq,
+                        message: format!("image is not JSON: {e}"),
+                    };
+                    report.outcome = apply(self.policies.undecodable, e);
+                    return Prepared { report, run: None };
+                }
+            };
             let record = Unmatched {
                 kind: rec.kind,
                 keys: rec.keys.clone().into_owned(),
-                new_image: rec.new_image.map(|r| r.to_owned()),
-                old_image: rec.old_image.map(|r| r.to_owned()),
+                new_image,
+                old_image,
                 meta: rec.meta.clone(),
             };
             return Prepared {
@@ -793,13 +875,14 @@ impl<S: Send + Sync + 'static> Router<S> {
         let Some(fut) = run else { return report };
         let model = report.model.unwrap_or("fallback");
         let kind = report.kind.unwrap_or(ChangeKind::Insert);
-        let sequence_number = report.sequence_number.clone();
-        report.outcome = match AssertUnwindSafe(fut).catch_unwind().await {
+        // The sequence number is copied into an error only when there is one.
+        let sequence_number = report.sequence_number.as_str();
+        let outcome = match AssertUnwindSafe(fut).catch_unwind().await {
             Ok(Ok(())) => Outcome::Ok,
             Ok(Err(source)) => apply(
                 self.policies.handler_error,
                 RecordError::Handler {
-                    sequence_number,
+                    sequence_number: sequence_number.to_owned(),
                     model,
                     kind,
                     source,
@@ -808,13 +891,14 @@ impl<S: Send + Sync + 'static> Router<S> {
             Err(panic) => apply(
                 self.policies.panic,
                 RecordError::Panic {
-                    sequence_number,
+                    sequence_number: sequence_number.to_owned(),
                     model,
                     kind,
                     message: panic_message(&*panic),
                 },
             ),
         };
+        report.outcome = outcome;
         if let Outcome::Failed(e) = &report.outcome {
             tracing::error!(error = %e, "record failed");
         }

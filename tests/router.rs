@@ -202,6 +202,45 @@ async fn a_panic_fails_its_record_not_the_batch() {
 }
 
 #[tokio::test]
+async fn a_handler_that_panics_before_returning_its_future_fails_its_record() {
+    fn eager(change: Change<Item>, _ctx: Context<Seen>) -> std::future::Ready<Result<(), String>> {
+        if change.new_image().is_some_and(|i| i.panic) {
+            panic!("eager boom");
+        }
+        std::future::ready(Ok(()))
+    }
+    let r = Router::builder(Seen::default())
+        .on::<Item, _>(eager)
+        .build()
+        .unwrap();
+    let report = run(
+        &r,
+        vec![
+            insert(1, "a", 1, json!({})),
+            insert(2, "b", 2, json!({"panic": {"BOOL": true}})),
+            insert(3, "c", 3, json!({})),
+        ],
+    )
+    .await;
+    assert_eq!(outcomes(&report), ["ok", "failed", "deferred"]);
+    match &report.records[1].outcome {
+        Outcome::Failed(RecordError::Panic {
+            sequence_number,
+            model,
+            message,
+            ..
+        }) => {
+            assert_eq!(
+                (sequence_number.as_str(), *model, message.as_str()),
+                ("2", "Item", "eager boom")
+            );
+        }
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(failed_ids(&report), ["2"]);
+}
+
+#[tokio::test]
 async fn policies_for_undecodable_and_handler_errors() {
     let bad = insert(1, "a", 1, json!({"n": {"N": "1.5"}}));
     let r = router(Concurrency::Sequential, Policies::default());

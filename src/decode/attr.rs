@@ -328,7 +328,7 @@ impl<'de, A: MapAccess<'de>> Pending<'_, '_, '_, A> {
         match self.tag {
             Tag::S if ctx.base64_strings && matches!(want, Want::Bytes | Want::ByteBuf) => {
                 let text = self.map.next_value::<CowStr<'de>>()?;
-                want.call(BytesDe::<A::Error>::decode(&text.0)?, v)
+                want.call(BytesDe::<A::Error>::new(&text.0), v)
             }
             // JSON strings and booleans are what the target expects for S and BOOL.
             Tag::S | Tag::Bool | Tag::Ss => self.map.next_value_seed(Raw { want, v }),
@@ -342,7 +342,7 @@ impl<'de, A: MapAccess<'de>> Pending<'_, '_, '_, A> {
             }
             Tag::B => {
                 let text = self.map.next_value::<CowStr<'de>>()?;
-                want.call(BytesDe::<A::Error>::decode(&text.0)?, v)
+                want.call(BytesDe::<A::Error>::new(&text.0), v)
             }
             Tag::M => match want {
                 Want::Enum(..) => self.map.next_value_seed(EnumSeed { v, ctx }),
@@ -382,7 +382,7 @@ impl<'de, A: MapAccess<'de>> Pending<'_, '_, '_, A> {
             }
             Tag::B => {
                 let text = self.map.next_value::<CowStr<'de>>()?;
-                BytesDe::<A::Error>::decode(&text.0)?;
+                BytesDe::<A::Error>::check(&text.0)?;
             }
             Tag::Bool | Tag::Null => {
                 self.map.next_value::<bool>()?;
@@ -439,44 +439,71 @@ impl<'de, V: Visitor<'de>> DeserializeSeed<'de> for Raw<V> {
     }
 }
 
-/// Binary values: base64 in the JSON, bytes (or a sequence of `u8`) for the target.
-pub(crate) struct BytesDe<E> {
-    bytes: Vec<u8>,
+/// Binary values: base64 in the JSON, bytes (or a sequence of `u8`) for the target. The text
+/// is decoded when the target asks for it; a target that ignores the value only has it checked,
+/// without allocating.
+pub(crate) struct BytesDe<'t, E> {
+    text: &'t str,
     _e: PhantomData<E>,
 }
 
-impl<E: de::Error> BytesDe<E> {
-    pub(crate) fn decode(text: &str) -> Result<Self, E> {
-        match base64::engine::general_purpose::STANDARD.decode(text) {
-            Ok(bytes) => Ok(BytesDe {
-                bytes,
-                _e: PhantomData,
-            }),
-            Err(e) => Err(E::custom(format_args!(
-                "invalid base64 in binary attribute: {e}"
-            ))),
+fn base64_error<E: de::Error>(e: impl fmt::Display) -> E {
+    E::custom(format_args!("invalid base64 in binary attribute: {e}"))
+}
+
+impl<'t, E: de::Error> BytesDe<'t, E> {
+    pub(crate) fn new(text: &'t str) -> Self {
+        BytesDe {
+            text,
+            _e: PhantomData,
+        }
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, E> {
+        base64::engine::general_purpose::STANDARD
+            .decode(self.text)
+            .map_err(base64_error)
+    }
+
+    /// Checks the text is base64, as [`BytesDe::bytes`] would, decoding short values into a
+    /// buffer on the stack.
+    pub(crate) fn check(text: &str) -> Result<(), E> {
+        let mut buf = [0u8; 768];
+        if base64::decoded_len_estimate(text.len()) > buf.len() {
+            return BytesDe::<E>::new(text).bytes().map(drop);
+        }
+        match base64::engine::general_purpose::STANDARD.decode_slice(text, &mut buf) {
+            Ok(_) => Ok(()),
+            Err(base64::DecodeSliceError::DecodeError(e)) => Err(base64_error(e)),
+            // The estimate says it fits; should it not, decode the usual way.
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+                BytesDe::<E>::new(text).bytes().map(drop)
+            }
         }
     }
 }
 
-impl<'de, E: de::Error> BytesDe<E> {
+impl<'de, E: de::Error> BytesDe<'_, E> {
     fn dispatch<V: Visitor<'de>>(self, want: Want, v: V) -> Result<V::Value, E> {
         match want {
             Want::Option => v.visit_some(self),
             Want::NewtypeStruct(_) => v.visit_newtype_struct(self),
             Want::Seq | Want::Tuple(_) | Want::TupleStruct(..) => {
-                let mut seq = de::value::SeqDeserializer::new(self.bytes.into_iter());
+                let mut seq = de::value::SeqDeserializer::new(self.bytes()?.into_iter());
                 let out = v.visit_seq(&mut seq)?;
                 seq.end()?;
                 Ok(out)
             }
-            Want::IgnoredAny => v.visit_unit(),
-            _ => v.visit_byte_buf(self.bytes),
+            Want::IgnoredAny => {
+                Self::check(self.text)?;
+                v.visit_unit()
+            }
+            _ => v.visit_byte_buf(self.bytes()?),
         }
     }
 }
 
-impl<'de, E: de::Error> Deserializer<'de> for BytesDe<E> {
+impl<'de, E: de::Error> Deserializer<'de> for BytesDe<'_, E> {
     type Error = E;
     dispatch_methods!();
 }
@@ -700,7 +727,7 @@ impl<'de, T: DeserializeSeed<'de>> DeserializeSeed<'de> for ElemSeed<'_, '_, T> 
             }
             Elem::Binary => {
                 let text = CowStr::deserialize(d)?;
-                self.seed.deserialize(BytesDe::<D::Error>::decode(&text.0)?)
+                self.seed.deserialize(BytesDe::<D::Error>::new(&text.0))
             }
             Elem::Str => {
                 CowStr::deserialize(d)?;

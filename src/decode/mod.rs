@@ -190,6 +190,32 @@ pub(crate) fn decode_image_with<'de, T: Deserialize<'de>>(
     }
 }
 
+/// A model's image with its stored `schema_version`, decoded as one JSON value: lets
+/// serde_json's stream reader decode an image in the middle of a larger text and say where it
+/// ends.
+struct ImageOf<M>(M, Option<String>);
+
+impl<'de, M: crate::model::Model> Deserialize<'de> for ImageOf<M> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let ctx = attr::Ctx::new([M::PK_ATTR, M::SK_ATTR]);
+        let value = M::deserialize(attr::ImageDe { de: d, ctx: &ctx })?;
+        Ok(ImageOf(value, ctx.schema_version.into_inner()))
+    }
+}
+
+/// Decodes the image at the start of `json` (more text may follow) into model `M`: the value,
+/// its `schema_version`, and the length of the image's JSON. `None` when it does not decode;
+/// [`decode_image`] on the image alone then says why.
+pub(crate) fn decode_model_prefix<M: crate::model::Model>(
+    json: &str,
+) -> Option<((M, Option<String>), usize)> {
+    let mut values = serde_json::Deserializer::from_str(json).into_iter::<ImageOf<M>>();
+    match values.next() {
+        Some(Ok(ImageOf(value, version))) => Some(((value, version), values.byte_offset())),
+        _ => None,
+    }
+}
+
 /// Decodes one DynamoDB image (an attribute map in DynamoDB JSON) into `T`. The
 /// `schema_version` attribute is left out; every other attribute is offered to `T` (serde
 /// ignores the ones it does not declare, unless `deny_unknown_fields`).

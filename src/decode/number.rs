@@ -19,27 +19,35 @@ pub(crate) struct Decimal<'a> {
 }
 
 pub(crate) fn split(text: &str) -> Option<Decimal<'_>> {
-    let (negative, rest) = match text.as_bytes().first()? {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
+    // One pass over the bytes: sign, digits with at most one point, then an optional exponent.
+    let bytes = text.as_bytes();
+    let (negative, start) = match bytes.first()? {
+        b'-' => (true, 1),
+        b'+' => (false, 1),
+        _ => (false, 0),
     };
-    let (mantissa, exp) = match rest.find(['e', 'E']) {
-        Some(i) => {
-            let e = &rest[i + 1..];
-            let e = e.strip_prefix('+').unwrap_or(e);
-            (&rest[..i], i64::from_str(e).ok()?)
+    let mut point = None;
+    let mut end = bytes.len();
+    for (i, &b) in bytes.iter().enumerate().skip(start) {
+        match b {
+            b'0'..=b'9' => {}
+            b'.' if point.is_none() => point = Some(i),
+            b'e' | b'E' => {
+                end = i;
+                break;
+            }
+            _ => return None,
         }
-        None => (rest, 0),
+    }
+    let exp = match text.get(end + 1..) {
+        Some(e) => i64::from_str(e.strip_prefix('+').unwrap_or(e)).ok()?,
+        None => 0,
     };
-    let (int, frac) = match mantissa.split_once('.') {
-        Some((i, f)) => (i, f),
-        None => (mantissa, ""),
+    let (int, frac) = match point {
+        Some(p) => (text.get(start..p)?, text.get(p + 1..end)?),
+        None => (text.get(start..end)?, ""),
     };
     if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
         return None;
     }
     Some(Decimal {
@@ -48,6 +56,22 @@ pub(crate) fn split(text: &str) -> Option<Decimal<'_>> {
         frac,
         exp,
     })
+}
+
+impl Decimal<'_> {
+    /// The digit at `i` of the digits (integer part then fraction), 0 outside them.
+    pub(crate) fn digit(&self, i: i64) -> u8 {
+        let (int, frac) = (self.int.as_bytes(), self.frac.as_bytes());
+        let Ok(i) = usize::try_from(i) else { return 0 };
+        let b = match int.get(i) {
+            Some(&b) => b,
+            None => match i.checked_sub(int.len()).and_then(|j| frac.get(j)) {
+                Some(&b) => b,
+                None => return 0,
+            },
+        };
+        b - b'0'
+    }
 }
 
 /// Why a number cannot be the requested integer.
@@ -77,7 +101,7 @@ fn integer_text(text: &str) -> Result<Cow<'_, str>, IntError> {
     if fraction.bytes().any(|b| b != b'0') {
         return Err(IntError::Fraction);
     }
-    let zeros = if point as usize > digits.len() {
+    let zeros = if point > 0 && point as usize > digits.len() {
         point as usize - digits.len()
     } else {
         0
@@ -208,12 +232,17 @@ mod tests {
         assert_eq!(it("1.5E1").unwrap(), "15");
         assert_eq!(it("5.000").unwrap(), "5");
         assert_eq!(it("-0.0").unwrap(), "0");
+        assert_eq!(it("0E-5").unwrap(), "0");
         assert_eq!(it("1.5"), Err("fraction"));
         assert_eq!(it("15E-1"), Err("fraction"));
         assert_eq!(it("1E+100"), Err("range"));
         assert_eq!(it("abc"), Err("nan"));
         assert_eq!(it(""), Err("nan"));
         assert_eq!(it("1e"), Err("nan"));
+        assert_eq!(it("1.2.3"), Err("nan"));
+        assert_eq!(it("1e5e3"), Err("nan"));
+        assert_eq!(it("."), Err("nan"));
+        assert_eq!(it("+7"), Ok("7".into()));
     }
 
     #[test]

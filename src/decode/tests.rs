@@ -357,3 +357,23 @@ proptest! {
         prop_assert_eq!(theirs, item);
     }
 }
+
+proptest! {
+    /// Checking a binary value without decoding it accepts and rejects exactly what decoding
+    /// does, with the same message, for short values (checked on the stack) and long ones.
+    #[test]
+    fn base64_check_agrees_with_decoding(
+        text in prop_oneof![
+            "[A-Za-z0-9+/]{0,12}={0,3}",
+            "[A-Za-z0-9+/=*\\- ]{0,16}",
+            "[A-Za-z0-9+/]{1000,1100}={0,2}",
+        ]
+    ) {
+        type E = serde::de::value::Error;
+        let check = attr::BytesDe::<E>::check(&text).map_err(|e| e.to_string());
+        let decode = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &text)
+            .map(drop)
+            .map_err(|e| format!("invalid base64 in binary attribute: {e}"));
+        prop_assert_eq!(check, decode);
+    }
+}

@@ -63,8 +63,8 @@ pub(crate) fn row(
                     rec.kind
                 ));
             };
-            let j = image_to_json(image.get(), &[pk_attr, sk_attr])
-                .map_err(|e| format!("NewImage: {e}"))?;
+            let j =
+                image_to_json(image, &[pk_attr, sk_attr]).map_err(|e| format!("NewImage: {e}"))?;
             (Some(j.json), j.schema_version, false)
         }
     };

@@ -14,6 +14,10 @@ use serde_json::value::RawValue;
 use crate::decode::attr::{CowStr, Tag};
 use crate::error::EventError;
 
+mod scan;
+
+pub(crate) use scan::{DecodedImage, ImageHook, Predecoded};
+
 /// INSERT, MODIFY or REMOVE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ChangeKind {
@@ -100,37 +104,14 @@ impl Timestamp {
         if d.negative {
             return None;
         }
-        let digits: String = d.int.chars().chain(d.frac.chars()).collect();
-        let point = d.int.len() as i64 + d.exp;
+        // Where the decimal point falls among the digits; whole seconds must fit in i64.
+        let point = (d.int.len() as i64).checked_add(d.exp)?;
         if point > 18 {
             return None;
         }
-        let (whole, frac) = if point <= 0 {
-            (String::new(), "0".repeat((-point) as usize) + &digits)
-        } else if point as usize >= digits.len() {
-            (
-                digits.clone() + &"0".repeat(point as usize - digits.len()),
-                String::new(),
-            )
-        } else {
-            (
-                digits[..point as usize].to_string(),
-                digits[point as usize..].to_string(),
-            )
-        };
-        let secs: i64 = if whole.is_empty() {
-            0
-        } else {
-            whole.parse().ok()?
-        };
-        let mut nanos_text: String = frac.chars().take(9).collect();
-        while nanos_text.len() < 9 {
-            nanos_text.push('0');
-        }
-        Some(Timestamp {
-            secs,
-            nanos: nanos_text.parse().ok()?,
-        })
+        let secs = (0..point).fold(0i64, |acc, i| acc * 10 + i64::from(d.digit(i)));
+        let nanos = (point..point + 9).fold(0u32, |acc, i| acc * 10 + u32::from(d.digit(i)));
+        Some(Timestamp { secs, nanos })
     }
 
     /// Seconds since the Unix epoch.
@@ -329,6 +310,15 @@ struct UserIdentity<'a> {
     principal_id: Option<Cow<'a, str>>,
 }
 
+/// An image's JSON text, as read from the event (serde_json checked it is JSON).
+struct Image<'a>(&'a str);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Image<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <&'de RawValue>::deserialize(d).map(|raw| Image(raw.get()))
+    }
+}
+
 #[derive(Deserialize)]
 struct StreamRecord<'a> {
     #[serde(rename = "ApproximateCreationDateTime", borrow, default)]
@@ -336,9 +326,9 @@ struct StreamRecord<'a> {
     #[serde(rename = "Keys", borrow, default)]
     keys: Keys<'a>,
     #[serde(rename = "NewImage", borrow, default)]
-    new_image: Option<&'a RawValue>,
+    new_image: Option<Image<'a>>,
     #[serde(rename = "OldImage", borrow, default)]
-    old_image: Option<&'a RawValue>,
+    old_image: Option<Image<'a>>,
     #[serde(rename = "SequenceNumber", borrow)]
     sequence_number: Cow<'a, str>,
     #[serde(rename = "SizeBytes", default)]
@@ -404,6 +394,23 @@ pub struct RecordMeta {
     pub ttl_expired: bool,
 }
 
+impl RecordMeta {
+    /// Moves the metadata out, leaving empty values (no allocation).
+    pub(crate) fn take(&mut self) -> RecordMeta {
+        std::mem::replace(
+            self,
+            RecordMeta {
+                event_id: None,
+                sequence_number: String::new(),
+                approximate_creation_time: None,
+                size_bytes: None,
+                stream_view_type: None,
+                ttl_expired: false,
+            },
+        )
+    }
+}
+
 /// One record of a batch, envelope read, images still raw JSON.
 #[derive(Debug)]
 pub struct Record<'a> {
@@ -411,16 +418,18 @@ pub struct Record<'a> {
     pub kind: ChangeKind,
     /// The key attributes.
     pub keys: Keys<'a>,
-    /// `NewImage` as DynamoDB JSON, if the record carries one.
-    pub new_image: Option<&'a RawValue>,
-    /// `OldImage` as DynamoDB JSON, if the record carries one.
-    pub old_image: Option<&'a RawValue>,
+    /// `NewImage` as DynamoDB JSON text, if the record carries one.
+    pub new_image: Option<&'a str>,
+    /// `OldImage` as DynamoDB JSON text, if the record carries one.
+    pub old_image: Option<&'a str>,
     /// The rest of the envelope.
     pub meta: RecordMeta,
     /// `eventSourceARN`.
     pub event_source_arn: Option<Cow<'a, str>>,
     /// `awsRegion`.
     pub aws_region: Option<Cow<'a, str>>,
+    /// The model and images the envelope pass already decoded (the router's fast path).
+    pub(crate) predecoded: Predecoded,
 }
 
 /// A record whose envelope could not be read, but whose sequence number could: it fails on
@@ -453,7 +462,7 @@ impl Entry<'_> {
 }
 
 impl<'a> WireRecord<'a> {
-    fn into_record(self) -> Result<Record<'a>, BrokenRecord> {
+    fn into_record(self, predecoded: Predecoded) -> Result<Record<'a>, BrokenRecord> {
         let seq = self.dynamodb.sequence_number.into_owned();
         let broken = |message: String| BrokenRecord {
             sequence_number: seq.clone(),
@@ -487,7 +496,7 @@ impl<'a> WireRecord<'a> {
                 u.kind.as_deref() == Some("Service")
                     && u.principal_id.as_deref() == Some("dynamodb.amazonaws.com")
             });
-        let null = |v: Option<&'a RawValue>| v.filter(|r| r.get() != "null");
+        let null = |v: Option<Image<'a>>| v.map(|i| i.0).filter(|json| *json != "null");
         Ok(Record {
             kind,
             keys: self.dynamodb.keys,
@@ -507,12 +516,13 @@ impl<'a> WireRecord<'a> {
             },
             event_source_arn: self.event_source_arn,
             aws_region: self.aws_region,
+            predecoded,
         })
     }
 }
 
-fn entry(wire: WireRecord<'_>) -> Entry<'_> {
-    match wire.into_record() {
+fn entry(wire: WireRecord<'_>, predecoded: Predecoded) -> Entry<'_> {
+    match wire.into_record(predecoded) {
         Ok(r) => Entry::Record(Box::new(r)),
         Err(b) => Entry::Broken(b),
     }
@@ -524,14 +534,30 @@ fn entry(wire: WireRecord<'_>) -> Entry<'_> {
 /// with a `Records` array, or a record whose sequence number cannot be read (so Lambda could not
 /// be told which record failed), is an [`EventError`].
 pub fn parse_batch(json: &[u8]) -> Result<Vec<Entry<'_>>, EventError> {
+    parse_batch_with(json, None)
+}
+
+/// [`parse_batch`], decoding images in the same pass where `hook` (the router) can.
+pub(crate) fn parse_batch_with<'a>(
+    json: &'a [u8],
+    hook: Option<&dyn ImageHook>,
+) -> Result<Vec<Entry<'a>>, EventError> {
     // UTF-8 is checked once for the whole event (fast); parsing from a str then borrows every
     // raw image without checking it again.
     let json = std::str::from_utf8(json).map_err(|e| EventError::Unreadable {
         message: format!("not UTF-8: {e}"),
     })?;
-    // Fast path: the whole batch in one pass.
+    // Fast path: the whole batch in one hand-written pass, images decoded on the way.
+    if let Some(entries) = scan::scan(json, hook) {
+        return Ok(entries);
+    }
+    // The whole batch through serde.
     if let Ok(ev) = serde_json::from_str::<WireEvent<'_>>(json) {
-        return Ok(ev.records.into_iter().map(entry).collect());
+        return Ok(ev
+            .records
+            .into_iter()
+            .map(|w| entry(w, Predecoded::default()))
+            .collect());
     }
     // Slow path: isolate the bad records.
     let loose: LooseEvent<'_> = serde_json::from_str(json).map_err(|e| EventError::Unreadable {
@@ -540,7 +566,7 @@ pub fn parse_batch(json: &[u8]) -> Result<Vec<Entry<'_>>, EventError> {
     let mut out = Vec::with_capacity(loose.records.len());
     for (index, raw) in loose.records.into_iter().enumerate() {
         match serde_json::from_str::<WireRecord<'_>>(raw.get()) {
-            Ok(w) => out.push(entry(w)),
+            Ok(w) => out.push(entry(w, Predecoded::default())),
             Err(e) => match serde_json::from_str::<SequenceOnly>(raw.get()) {
                 Ok(s) if !s.dynamodb.sequence_number.is_empty() => {
                     out.push(Entry::Broken(BrokenRecord {
@@ -579,6 +605,11 @@ mod tests {
         );
         assert_eq!(t("0.5"), Some((0, 500_000_000)));
         assert_eq!(t("-1"), None);
+        assert_eq!(t("5E-10"), Some((0, 0)));
+        assert_eq!(t("25E-10"), Some((0, 2)));
+        assert_eq!(t("1e-9999999999999"), Some((0, 0)));
+        assert_eq!(t("1e19"), None);
+        assert_eq!(t("999999999999999999"), Some((999_999_999_999_999_999, 0)));
         assert_eq!(t("\"x\""), None);
         let ts = Timestamp::from_epoch_seconds_text("1479499740.907").unwrap();
         assert_eq!(ts.to_string(), "2016-11-18T20:09:00.907Z");
@@ -612,7 +643,7 @@ mod tests {
         assert_eq!(r.keys.s("PK"), Some("a\"b"));
         assert_eq!(r.keys.get("SK"), Some(&KeyValue::N("1".into())));
         assert!(r.new_image.is_none());
-        assert_eq!(r.old_image.unwrap().get(), r#"{"x":{"S":"y"}}"#);
+        assert_eq!(r.old_image, Some(r#"{"x":{"S":"y"}}"#));
         assert_eq!(
             r.meta.approximate_creation_time.unwrap().subsec_nanos(),
             500_000_000

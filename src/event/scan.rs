@@ -1,0 +1,351 @@
+//! The fast path of [`super::parse_batch`]: one hand-written pass over the event's outer
+//! structure (the `Records` array, each record, its `dynamodb` object) that decodes an image
+//! straight into its model while reading it, when the record's keys are already known.
+//!
+//! Everything below those three levels (`Keys`, `userIdentity`, numbers, the images themselves)
+//! is read by serde_json from where the scan stands, so JSON semantics are serde_json's. The
+//! scan gives up (`None`) on anything it does not expect — a duplicate field, a wrong type, a
+//! missing sequence number, trailing text — and the serde path reads the batch instead, with
+//! its messages and its per-record isolation. Whatever the scan accepts, it reads exactly as
+//! the serde path would; a test holds it to that.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+use super::{entry, ChangeKind, Entry, Image, Keys, StreamRecord, UserIdentity, WireRecord};
+use crate::decode::attr::CowStr;
+use crate::error::ImageSide;
+
+/// A decoded image, type-erased: the model's value and its stored `schema_version`.
+pub(crate) type DecodedImage = Box<dyn Any + Send>;
+
+/// What the scan learned about a record beyond its envelope: its model, and images already
+/// decoded into it.
+#[derive(Default)]
+pub(crate) struct Predecoded {
+    /// The model (registry index) the keys belong to, when the scan looked it up.
+    pub(crate) model: Option<usize>,
+    pub(crate) new: Option<DecodedImage>,
+    pub(crate) old: Option<DecodedImage>,
+}
+
+impl Predecoded {
+    /// Takes the decoded image of `side`, if the scan decoded it.
+    pub(crate) fn take(&mut self, side: ImageSide) -> Option<DecodedImage> {
+        match side {
+            ImageSide::New => self.new.take(),
+            ImageSide::Old => self.old.take(),
+        }
+    }
+}
+
+impl fmt::Debug for Predecoded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Predecoded")
+            .field("model", &self.model)
+            .field("new", &self.new.is_some())
+            .field("old", &self.old.is_some())
+            .finish()
+    }
+}
+
+/// Decodes images while the envelope is read. Implemented by the router.
+pub(crate) trait ImageHook {
+    /// The model whose patterns and key types accept `keys`.
+    fn model(&self, keys: &Keys<'_>) -> Option<usize>;
+    /// Decodes the image at the start of `json` into `model`, if a handler will want it (`kind`
+    /// is `None` when `eventName` comes later in the record). Returns the value and the length
+    /// of the image's JSON; `None` leaves the image to be decoded when it is needed, which is
+    /// also where a bad image is reported.
+    fn decode(
+        &self,
+        model: usize,
+        kind: Option<ChangeKind>,
+        side: ImageSide,
+        json: &str,
+    ) -> Option<(DecodedImage, usize)>;
+}
+
+/// Reads a whole event; `None` when the serde path must read it instead.
+pub(crate) fn scan<'a>(json: &'a str, hook: Option<&dyn ImageHook>) -> Option<Vec<Entry<'a>>> {
+    scan_with(json, hook, entry)
+}
+
+/// [`scan`], turning each record into `T` as it is read.
+pub(crate) fn scan_with<'a, T>(
+    json: &'a str,
+    hook: Option<&dyn ImageHook>,
+    mut each: impl FnMut(WireRecord<'a>, Predecoded) -> T,
+) -> Option<Vec<T>> {
+    let mut s = Scan { src: json, pos: 0 };
+    let mut records = None;
+    s.object(|s, key| {
+        if key != "Records" {
+            return s.skip();
+        }
+        if records.is_some() {
+            return None; // duplicate field
+        }
+        let mut out = Vec::new();
+        s.expect(b'[')?;
+        if s.peek()? == b']' {
+            s.pos += 1;
+        } else {
+            loop {
+                let (wire, pre) = s.record(hook)?;
+                out.push(each(wire, pre));
+                match s.peek()? {
+                    b',' => s.pos += 1,
+                    b']' => {
+                        s.pos += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        records = Some(out);
+        Some(())
+    })?;
+    // Only whitespace may follow, as serde_json requires.
+    if s.peek().is_some() {
+        return None;
+    }
+    records
+}
+
+struct Scan<'a> {
+    src: &'a str,
+    pos: usize,
+}
+
+impl<'a> Scan<'a> {
+    /// The next non-whitespace byte, not consumed.
+    fn peek(&mut self) -> Option<u8> {
+        let bytes = self.src.as_bytes();
+        while let Some(&b) = bytes.get(self.pos) {
+            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                return Some(b);
+            }
+            self.pos += 1;
+        }
+        None
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.pos += 1)
+    }
+
+    /// A string, borrowed when it has no escapes; anything unusual goes to serde_json.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let bytes = self.src.as_bytes();
+        let start = self.pos + 1;
+        let body = bytes.get(start..)?;
+        let len = memchr::memchr2(b'"', b'\\', body)?;
+        // (A fold, not `any`: without the early exit the check vectorizes.)
+        let control = body[..len].iter().fold(false, |seen, &b| seen | (b < 0x20));
+        if body[len] == b'"' && !control {
+            self.pos = start + len + 1;
+            return self.src.get(start..start + len).map(Cow::Borrowed);
+        }
+        // Escapes (or control characters, which JSON forbids): serde_json decides.
+        self.value::<CowStr<'a>>().map(|c| c.0)
+    }
+
+    /// A string or `null`.
+    fn opt_string(&mut self) -> Option<Option<Cow<'a, str>>> {
+        if self.peek()? == b'"' {
+            self.string().map(Some)
+        } else {
+            self.value::<Option<CowStr<'a>>>().map(|o| o.map(|c| c.0))
+        }
+    }
+
+    /// Any value, read by serde_json from where the scan stands.
+    fn value<T: Deserialize<'a>>(&mut self) -> Option<T> {
+        let rest = self.src.get(self.pos..)?;
+        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<T>();
+        let v = values.next()?.ok()?;
+        self.pos += values.byte_offset();
+        Some(v)
+    }
+
+    /// A value nobody reads.
+    fn skip(&mut self) -> Option<()> {
+        if self.peek()? == b'"' {
+            self.string().map(drop)
+        } else {
+            self.value::<IgnoredAny>().map(drop)
+        }
+    }
+
+    /// `{"name": value, ...}`, calling `field` to read each value.
+    fn object(
+        &mut self,
+        mut field: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
+    ) -> Option<()> {
+        self.expect(b'{')?;
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            let name = self.string()?;
+            self.expect(b':')?;
+            field(self, name)?;
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn record(&mut self, hook: Option<&dyn ImageHook>) -> Option<(WireRecord<'a>, Predecoded)> {
+        let (mut event_id, mut event_name, mut arn, mut region) = (None, None, None, None);
+        let mut user_identity = None;
+        let mut dynamodb = None;
+        let mut pre = Predecoded::default();
+        let mut seen = 0u8;
+        self.object(|s, name| {
+            let bit = match &*name {
+                "eventID" => 1,
+                "eventName" => 2,
+                "eventSourceARN" => 4,
+                "awsRegion" => 8,
+                "userIdentity" => 16,
+                "dynamodb" => 32,
+                _ => return s.skip(),
+            };
+            if seen & bit != 0 {
+                return None; // duplicate field
+            }
+            seen |= bit;
+            match bit {
+                1 => event_id = s.opt_string()?,
+                2 => event_name = s.opt_string()?,
+                4 => arn = s.opt_string()?,
+                8 => region = s.opt_string()?,
+                16 => user_identity = s.value::<Option<UserIdentity<'a>>>()?,
+                _ => {
+                    let kind = event_name.as_deref().and_then(ChangeKind::parse);
+                    dynamodb = Some(s.dynamodb(hook, kind, &mut pre)?);
+                }
+            }
+            Some(())
+        })?;
+        let dynamodb: StreamRecord<'a> = dynamodb?;
+        if let (Some(hook), None) = (hook, pre.model) {
+            pre.model = hook.model(&dynamodb.keys);
+        }
+        let record = WireRecord {
+            event_id,
+            event_name,
+            event_source_arn: arn,
+            aws_region: region,
+            user_identity,
+            dynamodb,
+        };
+        Some((record, pre))
+    }
+
+    fn dynamodb(
+        &mut self,
+        hook: Option<&dyn ImageHook>,
+        kind: Option<ChangeKind>,
+        pre: &mut Predecoded,
+    ) -> Option<StreamRecord<'a>> {
+        let mut time = None;
+        let mut keys = None;
+        let (mut new_image, mut old_image) = (None, None);
+        let (mut seq, mut size, mut view) = (None, None, None);
+        let mut seen = 0u8;
+        self.object(|s, name| {
+            let bit = match &*name {
+                "ApproximateCreationDateTime" => 1,
+                "Keys" => 2,
+                "NewImage" => 4,
+                "OldImage" => 8,
+                "SequenceNumber" => 16,
+                "SizeBytes" => 32,
+                "StreamViewType" => 64,
+                _ => return s.skip(),
+            };
+            if seen & bit != 0 {
+                return None; // duplicate field
+            }
+            seen |= bit;
+            match bit {
+                1 => time = s.value()?,
+                2 => keys = Some(s.value::<Keys<'a>>()?),
+                4 | 8 => {
+                    let side = if bit == 4 {
+                        ImageSide::New
+                    } else {
+                        ImageSide::Old
+                    };
+                    let image = s.image(hook, keys.as_ref(), kind, side, pre)?;
+                    *if bit == 4 {
+                        &mut new_image
+                    } else {
+                        &mut old_image
+                    } = image;
+                }
+                16 => seq = Some(s.string()?),
+                32 => size = s.value()?,
+                _ => view = s.opt_string()?,
+            }
+            Some(())
+        })?;
+        Some(StreamRecord {
+            approximate_creation_date_time: time,
+            keys: keys.unwrap_or_default(),
+            new_image,
+            old_image,
+            sequence_number: seq?,
+            size_bytes: size,
+            stream_view_type: view,
+        })
+    }
+
+    /// An image: decoded in place when the keys are known and the hook wants it, else kept
+    /// as raw JSON.
+    fn image(
+        &mut self,
+        hook: Option<&dyn ImageHook>,
+        keys: Option<&Keys<'a>>,
+        kind: Option<ChangeKind>,
+        side: ImageSide,
+        pre: &mut Predecoded,
+    ) -> Option<Option<Image<'a>>> {
+        if let (Some(hook), Some(keys), Some(b'{')) = (hook, keys, self.peek()) {
+            if pre.model.is_none() {
+                pre.model = hook.model(keys);
+            }
+            let rest = self.src.get(self.pos..)?;
+            if let Some((value, len)) = pre.model.and_then(|m| hook.decode(m, kind, side, rest)) {
+                let json = rest.get(..len)?;
+                self.pos += len;
+                match side {
+                    ImageSide::New => pre.new = Some(value),
+                    ImageSide::Old => pre.old = Some(value),
+                }
+                return Some(Some(Image(json)));
+            }
+        }
+        self.value::<Option<Image<'a>>>()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,309 @@
+//! The scan reads exactly what the serde path reads, or gives up: checked on generated events
+//! with fields in any order, odd whitespace, escapes, unknown fields, nulls, duplicates and
+//! wrong types, and on random damage to them.
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::event::{entry, Entry, WireEvent};
+
+/// What the serde path makes of `json` (`None`: it rejects the batch as a whole).
+fn serde_path(json: &str) -> Option<String> {
+    let ev: WireEvent<'_> = serde_json::from_str(json).ok()?;
+    let entries: Vec<Entry<'_>> = ev
+        .records
+        .into_iter()
+        .map(|w| entry(w, Predecoded::default()))
+        .collect();
+    Some(format!("{entries:?}"))
+}
+
+/// A hook that "decodes" an image by reading it as JSON, and declines every third one.
+struct CountingHook {
+    calls: std::cell::Cell<usize>,
+}
+
+impl ImageHook for CountingHook {
+    fn model(&self, keys: &Keys<'_>) -> Option<usize> {
+        keys.get("PK").map(|_| 7)
+    }
+    fn decode(
+        &self,
+        model: usize,
+        _kind: Option<ChangeKind>,
+        _side: ImageSide,
+        json: &str,
+    ) -> Option<(DecodedImage, usize)> {
+        assert_eq!(model, 7);
+        let n = self.calls.get() + 1;
+        self.calls.set(n);
+        if n.is_multiple_of(3) {
+            return None;
+        }
+        let mut values = serde_json::Deserializer::from_str(json).into_iter::<IgnoredAny>();
+        values.next()?.ok()?;
+        let len = values.byte_offset();
+        Some((Box::new(json[..len].to_string()), len))
+    }
+}
+
+/// What the scan makes of `json`, images checked against what the hook decoded.
+fn scan_path(json: &str, hook: bool) -> Option<String> {
+    let counting = CountingHook {
+        calls: std::cell::Cell::new(0),
+    };
+    let records = scan_with(json, hook.then_some(&counting as &dyn ImageHook), |w, p| {
+        (w, p)
+    })?;
+    let mut entries = Vec::new();
+    for (wire, mut pre) in records {
+        // A decoded image is the image the record carries.
+        let (new, old) = (
+            wire.dynamodb.new_image.as_ref().map(|i| i.0),
+            wire.dynamodb.old_image.as_ref().map(|i| i.0),
+        );
+        for (decoded, text) in [(pre.new.take(), new), (pre.old.take(), old)] {
+            if let Some(d) = decoded {
+                let d = d.downcast::<String>().expect("the hook's value");
+                assert_eq!(Some(d.as_str()), text);
+            }
+        }
+        if hook && wire.dynamodb.keys.get("PK").is_some() {
+            assert_eq!(pre.model, Some(7));
+        }
+        entries.push(entry(wire, Predecoded::default()));
+    }
+    Some(format!("{entries:?}"))
+}
+
+/// A JSON value as text, sometimes of the wrong type.
+fn scalar() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => "[a-zA-Z0-9 #:-]{0,12}".prop_map(|s| format!("\"{s}\"")),
+        1 => Just(r#""esc\"aped\\ \u0041\n""#.to_string()),
+        1 => Just("null".to_string()),
+        1 => Just("12".to_string()),
+        1 => Just("1700000000.125".to_string()),
+        1 => Just("true".to_string()),
+        1 => Just(r#"{"x": [1, {"y": null}]}"#.to_string()),
+        1 => Just("[]".to_string()),
+    ]
+}
+
+/// Mostly what the field should hold, sometimes anything.
+fn mostly(good: impl Strategy<Value = String> + 'static) -> BoxedStrategy<String> {
+    prop_oneof![10 => good, 1 => scalar()].boxed()
+}
+
+/// A string or null, as optional string fields hold.
+fn opt_str() -> BoxedStrategy<String> {
+    mostly(prop_oneof![
+        6 => "[a-zA-Z0-9 :/-]{0,24}".prop_map(|s| format!("\"{s}\"")),
+        1 => Just(r#""esc\"aped \u00e9\t""#.to_string()),
+        1 => Just("null".to_string()),
+    ])
+}
+
+fn ws() -> impl Strategy<Value = String> {
+    prop_oneof![6 => Just(String::new()), 1 => Just(" ".to_string()), 1 => Just("\n\t ".to_string())]
+}
+
+fn keys() -> impl Strategy<Value = String> {
+    prop_oneof![
+        24 => ("[a-z]{1,6}", "[0-9]{1,3}").prop_map(|(a, b)| format!(r#"{{"PK": {{"S": "ITEM#{a}"}}, "SK": {{"N": "{b}"}}}}"#)),
+        1 => Just(r#"{"PK": {"S": "A\"B"}}"#.to_string()),
+        1 => Just(r#"{"PK": {"BOOL": true}}"#.to_string()),
+        1 => Just("{}".to_string()),
+        1 => Just("null".to_string()),
+    ]
+}
+
+fn image() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => "[a-z]{0,8}".prop_map(|s| format!(r#"{{"PK": {{"S": "x"}}, "name": {{"S": "{s}"}}, "n": {{"N": "1"}}, "l": {{"L": [{{"NULL": true}}]}}}}"#)),
+        1 => Just("{}".to_string()),
+        1 => Just("null".to_string()),
+        1 => Just("\"not an image\"".to_string()),
+    ]
+}
+
+/// Fields of an object, shuffled, each sometimes left out or written twice.
+fn object(fields: Vec<BoxedStrategy<(String, String)>>) -> impl Strategy<Value = String> {
+    let n = fields.len();
+    (
+        fields,
+        proptest::collection::vec(0..60u8, n),
+        Just((0..n).collect::<Vec<usize>>()).prop_shuffle(),
+        ws(),
+    )
+        .prop_map(|(fields, presence, order, ws)| {
+            let mut parts = Vec::new();
+            for i in order {
+                let (name, value) = &fields[i];
+                match presence[i] {
+                    0 => {} // absent
+                    1 => {
+                        parts.push(format!("\"{name}\":{value}"));
+                        parts.push(format!("\"{name}\": {value}")); // duplicate
+                    }
+                    _ => parts.push(format!("{ws}\"{name}\"{ws}:{ws}{value}{ws}")),
+                }
+            }
+            format!("{{{}}}", parts.join(","))
+        })
+}
+
+fn field(
+    name: &'static str,
+    value: impl Strategy<Value = String> + 'static,
+) -> BoxedStrategy<(String, String)> {
+    value.prop_map(move |v| (name.to_string(), v)).boxed()
+}
+
+fn dynamodb() -> impl Strategy<Value = String> {
+    object(vec![
+        field(
+            "ApproximateCreationDateTime",
+            mostly(prop_oneof![
+                Just("1700000000.907".to_string()),
+                Just("1.7e9".to_string()),
+                Just("null".to_string())
+            ]),
+        ),
+        field("Keys", keys()),
+        field("NewImage", image()),
+        field("OldImage", image()),
+        field(
+            "SequenceNumber",
+            mostly("[0-9]{1,20}".prop_map(|s| format!("\"{s}\""))),
+        ),
+        field(
+            "SizeBytes",
+            mostly(prop_oneof![
+                Just("26".to_string()),
+                Just("null".to_string())
+            ]),
+        ),
+        field(
+            "StreamViewType",
+            mostly(prop_oneof![
+                Just("\"NEW_AND_OLD_IMAGES\"".to_string()),
+                Just("\"KEYS_ONLY\"".to_string()),
+                opt_str()
+            ]),
+        ),
+        field("Unknown", scalar()),
+    ])
+}
+
+fn record() -> impl Strategy<Value = String> {
+    object(vec![
+        field("eventID", opt_str()),
+        field(
+            "eventName",
+            mostly(prop_oneof![
+                Just("\"INSERT\"".to_string()),
+                Just("\"MODIFY\"".to_string()),
+                Just("\"REM\\u004fVE\"".to_string()),
+                opt_str()
+            ]),
+        ),
+        field("eventSourceARN", opt_str()),
+        field("awsRegion", opt_str()),
+        field("eventVersion", scalar()),
+        field(
+            "userIdentity",
+            mostly(prop_oneof![
+                Just(r#"{"type": "Service", "principalId": "dynamodb.amazonaws.com"}"#.to_string()),
+                Just("null".to_string())
+            ]),
+        ),
+        field("dynamodb", dynamodb().boxed()),
+    ])
+}
+
+fn event() -> impl Strategy<Value = String> {
+    (
+        proptest::collection::vec(record(), 0..5),
+        ws(),
+        prop_oneof![6 => Just(""), 1 => Just(r#""Other": [1, 2], "#)],
+    )
+        .prop_map(|(records, ws, other)| {
+            format!("{ws}{{{other}\"Records\":{ws}[{}]}}{ws}", records.join(","))
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn scan_reads_what_serde_reads(json in event()) {
+        let want = serde_path(&json);
+        prop_assert_eq!(scan_path(&json, false), want.clone(), "{}", json);
+        prop_assert_eq!(scan_path(&json, true), want, "{}", json);
+    }
+
+    #[test]
+    fn damaged_events_are_read_the_same_or_left_to_serde(
+        json in event(),
+        at in any::<prop::sample::Index>(),
+        damage in prop_oneof![Just(None), prop::sample::select(vec!['{', '}', '[', ']', '"', ',', ':', '\\', ' ', 'a', '1', '\u{1}', 'é']).prop_map(Some)],
+    ) {
+        let mut chars: Vec<char> = json.chars().collect();
+        if chars.is_empty() { return Ok(()); }
+        let i = at.index(chars.len());
+        match damage {
+            None => { chars.remove(i); }
+            Some(c) => chars.insert(i, c),
+        }
+        let json: String = chars.into_iter().collect();
+        let want = serde_path(&json);
+        for hook in [false, true] {
+            if let Some(got) = scan_path(&json, hook) {
+                prop_assert_eq!(Some(got), want.clone(), "{}", json);
+            }
+        }
+    }
+}
+
+#[test]
+fn typical_events_take_the_fast_path() {
+    let aws = r#"{"Records":[{"eventID":"1","eventName":"INSERT","eventVersion":"1.0","eventSource":"aws:dynamodb","awsRegion":"us-east-1",
+        "dynamodb":{"Keys":{"Id":{"N":"101"}},"NewImage":{"Message":{"S":"New item!"},"Id":{"N":"101"}},"SequenceNumber":"111","SizeBytes":26,"StreamViewType":"NEW_AND_OLD_IMAGES"},
+        "eventSourceARN":"arn:aws:dynamodb:us-east-1:123456789012:table/T/stream/2015-06-27T00:48:05.899"}]}"#;
+    assert!(scan(aws, None).is_some());
+    assert_eq!(scan_path(aws, false), serde_path(aws));
+    // Each thing the scan leaves to serde.
+    for odd in [
+        r#"{"Records":[{"eventName":"INSERT","dynamodb":{"SequenceNumber":"1"},"dynamodb":{"SequenceNumber":"2"}}]}"#,
+        r#"{"Records":[{"eventName":"INSERT","dynamodb":{"SequenceNumber":1}}]}"#,
+        r#"{"Records":[{"eventName":"INSERT","dynamodb":{}}]}"#,
+        r#"{"Records":[{"eventName":"INSERT"}]}"#,
+        r#"{"Records":[]} x"#,
+        r#"{"Records":null}"#,
+        r#"{}"#,
+    ] {
+        assert!(scan(odd, None).is_none(), "{odd}");
+    }
+    assert!(scan(r#" {"Records" : [ ] } "#, None).is_some());
+}
+
+/// The generator is not vacuous: many of its events are whole batches serde reads (so the
+/// comparison above compares records, not two refusals), and the fast path takes them.
+#[test]
+fn generated_events_are_often_readable() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut readable, mut records) = (0, 0);
+    for _ in 0..400 {
+        let json = event().new_tree(&mut runner).expect("tree").current();
+        if let Some(entries) = scan(&json, None) {
+            readable += 1;
+            records += entries.len();
+        }
+    }
+    assert!(
+        readable >= 40 && records >= 40,
+        "{readable} readable events, {records} records"
+    );
+}
