@@ -1,5 +1,7 @@
 //! The DynamoDB Streams event as Lambda delivers it, read lazily: the envelope and `Keys` of
 //! every record, with `NewImage` / `OldImage` kept as unparsed JSON until a handler needs them.
+//! (The router's own pass goes one step further: an image whose record's keys are already
+//! known is decoded into its model as the pass reaches it, so it is read once; see `scan`.)
 //!
 //! Accepts what AWS sends, what `sam local generate-event dynamodb` writes, and moto's
 //! `GetRecords` output with `eventSourceARN` added.
