@@ -141,6 +141,7 @@ macro_rules! dispatch_methods {
 
 pub(crate) mod attr;
 pub(crate) mod number;
+mod reader;
 
 use serde::de::{Deserialize, DeserializeOwned};
 
@@ -168,7 +169,25 @@ pub(crate) fn decode_image<'de, T: Deserialize<'de>>(
 }
 
 /// [`decode_image`], optionally reading base64 strings as bytes where the target wants bytes.
+///
+/// The direct reader ([`reader`]) decodes the image when it can; otherwise (and for base64
+/// strings) the reference path does, and names the field of any error.
 pub(crate) fn decode_image_with<'de, T: Deserialize<'de>>(
+    json: &'de str,
+    skip: [&str; 2],
+    base64_strings: bool,
+) -> Result<(T, Option<String>), ImageError> {
+    if !base64_strings {
+        if let Some(done) = reader::decode(json, skip) {
+            return Ok(done);
+        }
+    }
+    decode_reference(json, skip, base64_strings)
+}
+
+/// [`decode_image_with`] by the reference path alone: serde_json's reader under the
+/// attribute deserializers, with the attribute path and message of any error.
+fn decode_reference<'de, T: Deserialize<'de>>(
     json: &'de str,
     skip: [&str; 2],
     base64_strings: bool,
@@ -190,30 +209,14 @@ pub(crate) fn decode_image_with<'de, T: Deserialize<'de>>(
     }
 }
 
-/// A model's image with its stored `schema_version`, decoded as one JSON value: lets
-/// serde_json's stream reader decode an image in the middle of a larger text and say where it
-/// ends.
-struct ImageOf<M>(M, Option<String>);
-
-impl<'de, M: crate::model::Model> Deserialize<'de> for ImageOf<M> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let ctx = attr::Ctx::new([M::PK_ATTR, M::SK_ATTR]);
-        let value = M::deserialize(attr::ImageDe { de: d, ctx: &ctx })?;
-        Ok(ImageOf(value, ctx.schema_version.into_inner()))
-    }
-}
-
 /// Decodes the image at the start of `json` (more text may follow) into model `M`: the value,
-/// its `schema_version`, and the length of the image's JSON. `None` when it does not decode;
-/// [`decode_image`] on the image alone then says why.
+/// its `schema_version`, and the length of the image's JSON. `None` when the direct reader
+/// gives up on it; [`decode_image`] on the image alone then decodes it the reference way, or
+/// says why it does not decode.
 pub(crate) fn decode_model_prefix<M: crate::model::Model>(
     json: &str,
 ) -> Option<((M, Option<String>), usize)> {
-    let mut values = serde_json::Deserializer::from_str(json).into_iter::<ImageOf<M>>();
-    match values.next() {
-        Some(Ok(ImageOf(value, version))) => Some(((value, version), values.byte_offset())),
-        _ => None,
-    }
+    reader::decode_prefix(json, [M::PK_ATTR, M::SK_ATTR])
 }
 
 /// Decodes one DynamoDB image (an attribute map in DynamoDB JSON) into `T`. The

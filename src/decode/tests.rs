@@ -7,13 +7,13 @@ use super::*;
 
 #[derive(Debug, PartialEq, Deserialize, Serialize, Clone)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-enum Status {
+pub(super) enum Status {
     Open,
     Closed,
 }
 
 #[derive(Debug, PartialEq, Deserialize, Serialize, Clone)]
-enum Shape {
+pub(super) enum Shape {
     Dot,
     Circle { r: u32 },
     Pair(i8, i8),
@@ -22,19 +22,19 @@ enum Shape {
 
 #[derive(Debug, PartialEq, Deserialize, Serialize, Clone)]
 #[serde(tag = "kind")]
-enum Tagged {
+pub(super) enum Tagged {
     A { x: i64 },
     B { y: String },
 }
 
 #[derive(Debug, PartialEq, Deserialize, Serialize, Clone)]
-struct Inner {
+pub(super) struct Inner {
     label: String,
     n: Option<u16>,
 }
 
 #[derive(Debug, PartialEq, Deserialize)]
-struct Everything {
+pub(super) struct Everything {
     s: String,
     n_i: i64,
     n_u: u64,
@@ -61,7 +61,7 @@ struct Everything {
     tuple: (String, u8),
 }
 
-const EVERYTHING: &str = r#"{
+pub(super) const EVERYTHING: &str = r#"{
   "PK": {"S": "X#1"}, "SK": {"S": "Y"}, "schema_version": {"S": "abc"},
   "s": {"S": "h\u00e9llo \"q\""},
   "n_i": {"N": "-42"}, "n_u": {"N": "18446744073709551615"}, "n_f": {"N": "1.5E2"},
@@ -265,7 +265,7 @@ fn status_enum_rejects_unknown_variant() {
 // --- Cross-check against serde_dynamo on random items. -----------------------------------------
 
 #[derive(Debug, PartialEq, Deserialize, Serialize, Clone)]
-struct Rand {
+pub(super) struct Rand {
     s: String,
     i: i64,
     f: f64,
@@ -277,7 +277,7 @@ struct Rand {
     shape: Shape,
 }
 
-mod serde_bytes_like {
+pub(super) mod serde_bytes_like {
     /// Binary through serde's bytes methods (what serde_dynamo writes as B).
     #[derive(Debug, PartialEq, Clone)]
     pub struct Bytes(pub Vec<u8>);
@@ -315,7 +315,7 @@ fn shape() -> impl Strategy<Value = Shape> {
     ]
 }
 
-fn rand_item() -> impl Strategy<Value = Rand> {
+pub(super) fn rand_item() -> impl Strategy<Value = Rand> {
     (
         ".{0,12}",
         any::<i64>(),

@@ -1,0 +1,773 @@
+//! The direct reader: DynamoDB JSON read straight from the text into the target type.
+//!
+//! The serde_json path in [`super::attr`] is the reference. Its errors name the attribute path
+//! and carry serde_json's messages, and it accepts every shape serde_json accepts. This reader
+//! does the same work for the shape images have in practice, without serde_json's generic
+//! layers: it reads `{"S": "..."}` as one unit, matches type tags as bytes, finds string ends
+//! eight bytes at a time and allocates only for strings with escapes.
+//!
+//! It gives up ([`Bail`]) on anything outside that shape: a raw JSON number, a control
+//! character or an unpaired surrogate escape in a string, a value of a JSON type the reference
+//! would hand to the target unchanged (`{"S": 5}`), nesting deeper than [`MAX_DEPTH`], and
+//! every error of the target's own. The caller then decodes the same text the reference way.
+//! So an image decodes either exactly as the reference decodes it, or not here at all: when
+//! this reader returns a value, the reference returns the same value (the tests beside this
+//! module check that law on generated images).
+//!
+//! Each deserializer below mirrors the one of the same role in [`super::attr`], and the
+//! number and binary deserializers are shared with it.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{
+    self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
+};
+use serde::Deserialize;
+
+use super::attr::{BytesDe, Want};
+use super::number::{self, NumberDe};
+
+/// Objects and arrays nested deeper than this make the reader give up. serde_json refuses
+/// nesting past 128, so the reader never accepts what the reference refuses for depth.
+pub(crate) const MAX_DEPTH: u32 = 100;
+
+/// The reader gave up; decode with the reference path to find out why, or to decode what this
+/// reader does not.
+#[derive(Debug)]
+pub(crate) struct Bail;
+
+impl fmt::Display for Bail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not decoded by the direct reader")
+    }
+}
+
+impl std::error::Error for Bail {}
+
+impl de::Error for Bail {
+    fn custom<T: fmt::Display>(_msg: T) -> Self {
+        Bail
+    }
+}
+
+/// Decodes the whole of `json` (only whitespace may follow the image) into `T`, as
+/// [`super::decode_image`] would; `None` when the reader gives up.
+pub(crate) fn decode<'de, T: Deserialize<'de>>(
+    json: &'de str,
+    skip: [&str; 2],
+) -> Option<(T, Option<String>)> {
+    let mut r = Reader::new(json, skip);
+    let value = T::deserialize(Image { r: &mut r }).ok()?;
+    match r.peek() {
+        Err(Bail) => Some((value, r.version)),
+        Ok(_) => None,
+    }
+}
+
+/// Decodes the image at the start of `json` (more text may follow) into `T`: the value, its
+/// `schema_version` and the length of the image's JSON; `None` when the reader gives up.
+pub(crate) fn decode_prefix<'de, T: Deserialize<'de>>(
+    json: &'de str,
+    skip: [&str; 2],
+) -> Option<((T, Option<String>), usize)> {
+    let mut r = Reader::new(json, skip);
+    let value = T::deserialize(Image { r: &mut r }).ok()?;
+    Some(((value, r.version), r.pos))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The text.
+
+/// A position in the image's JSON text, with the per-image state.
+struct Reader<'de, 's> {
+    text: &'de str,
+    pos: usize,
+    depth: u32,
+    /// The attributes the model does not see (its key attributes).
+    hidden: [&'s str; 2],
+    /// The captured `schema_version`.
+    version: Option<String>,
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` that is zero is set (and, above the first such byte, maybe
+/// others: only the lowest is exact).
+#[inline]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGH
+}
+
+impl<'de, 's> Reader<'de, 's> {
+    fn new(text: &'de str, skip: [&'s str; 2]) -> Self {
+        Reader {
+            text,
+            pos: 0,
+            depth: 0,
+            hidden: skip,
+            version: None,
+        }
+    }
+
+    /// The next byte after whitespace, not consumed.
+    #[inline]
+    fn peek(&mut self) -> Result<u8, Bail> {
+        let bytes = self.text.as_bytes();
+        while let Some(&b) = bytes.get(self.pos) {
+            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                return Ok(b);
+            }
+            self.pos += 1;
+        }
+        Err(Bail)
+    }
+
+    /// Consumes `want` after whitespace.
+    #[inline]
+    fn eat(&mut self, want: u8) -> Result<(), Bail> {
+        if self.peek()? == want {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(Bail)
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), Bail> {
+        if self.depth >= MAX_DEPTH {
+            return Err(Bail);
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    /// The index of the first byte from `i` on that ends a plain run of string text: a quote,
+    /// a backslash or a control character (or the end of the text).
+    #[inline]
+    fn plain_run(&self, mut i: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        while let Some(chunk) = bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let x = u64::from_le_bytes(word);
+            let special = zero_bytes(x ^ (ONES * u64::from(b'"')))
+                | zero_bytes(x ^ (ONES * u64::from(b'\\')))
+                | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+            if special != 0 {
+                return i + (special.trailing_zeros() / 8) as usize;
+            }
+            i += 8;
+        }
+        while let Some(&b) = bytes.get(i) {
+            if b == b'"' || b == b'\\' || b < 0x20 {
+                break;
+            }
+            i += 1;
+        }
+        i
+    }
+
+    /// A JSON string, borrowed from the text when it has no escapes.
+    fn string(&mut self) -> Result<Cow<'de, str>, Bail> {
+        self.eat(b'"')?;
+        let start = self.pos;
+        let end = self.plain_run(start);
+        match self.text.as_bytes().get(end) {
+            Some(b'"') => {
+                self.pos = end + 1;
+                self.text.get(start..end).map(Cow::Borrowed).ok_or(Bail)
+            }
+            Some(b'\\') => self.escaped(start, end).map(Cow::Owned),
+            _ => Err(Bail),
+        }
+    }
+
+    /// The rest of a string from its first escape at `at`; `start` is where its text began.
+    fn escaped(&mut self, start: usize, mut at: usize) -> Result<String, Bail> {
+        let text = self.text;
+        let bytes = text.as_bytes();
+        let mut out = String::with_capacity(at - start + 16);
+        out.push_str(text.get(start..at).ok_or(Bail)?);
+        loop {
+            // `at` is a backslash.
+            let code = *bytes.get(at + 1).ok_or(Bail)?;
+            at += 2;
+            let c = match code {
+                b'"' => '"',
+                b'\\' => '\\',
+                b'/' => '/',
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                b'u' => {
+                    let unit = self.hex4(at)?;
+                    at += 4;
+                    let scalar = match unit {
+                        0xD800..=0xDBFF => {
+                            // A leading surrogate must be followed by an escaped trailing one.
+                            if bytes.get(at..at + 2) != Some(b"\\u") {
+                                return Err(Bail);
+                            }
+                            let low = self.hex4(at + 2)?;
+                            if !(0xDC00..=0xDFFF).contains(&low) {
+                                return Err(Bail);
+                            }
+                            at += 6;
+                            0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+                        }
+                        0xDC00..=0xDFFF => return Err(Bail),
+                        _ => unit,
+                    };
+                    char::from_u32(scalar).ok_or(Bail)?
+                }
+                _ => return Err(Bail),
+            };
+            out.push(c);
+            let end = self.plain_run(at);
+            out.push_str(text.get(at..end).ok_or(Bail)?);
+            match bytes.get(end) {
+                Some(b'"') => {
+                    self.pos = end + 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => at = end,
+                _ => return Err(Bail),
+            }
+        }
+    }
+
+    /// Four hex digits at `at`.
+    fn hex4(&self, at: usize) -> Result<u32, Bail> {
+        let digits = self.text.as_bytes().get(at..at + 4).ok_or(Bail)?;
+        let mut n = 0;
+        for &d in digits {
+            n = n * 16 + char::from(d).to_digit(16).ok_or(Bail)?;
+        }
+        Ok(n)
+    }
+
+    /// `true` or `false`.
+    fn boolean(&mut self) -> Result<bool, Bail> {
+        let value = match self.peek()? {
+            b't' => true,
+            b'f' => false,
+            _ => return Err(Bail),
+        };
+        self.literal(if value { "true" } else { "false" })?;
+        Ok(value)
+    }
+
+    fn literal(&mut self, word: &str) -> Result<(), Bail> {
+        let rest = self.text.as_bytes().get(self.pos..).ok_or(Bail)?;
+        if rest.starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            Err(Bail)
+        }
+    }
+
+    /// Skips one JSON value of any type but a number (a raw number makes the reader give up).
+    fn skip(&mut self) -> Result<(), Bail> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b't' => self.literal("true"),
+            b'f' => self.literal("false"),
+            b'n' => self.literal("null"),
+            b'{' => {
+                self.pos += 1;
+                self.enter()?;
+                if self.peek()? == b'}' {
+                    self.pos += 1;
+                } else {
+                    loop {
+                        self.string()?;
+                        self.eat(b':')?;
+                        self.skip()?;
+                        if self.next_entry(b'}')? {
+                            break;
+                        }
+                    }
+                }
+                self.leave();
+                Ok(())
+            }
+            b'[' => {
+                self.pos += 1;
+                self.enter()?;
+                if self.peek()? == b']' {
+                    self.pos += 1;
+                } else {
+                    loop {
+                        self.skip()?;
+                        if self.next_entry(b']')? {
+                            break;
+                        }
+                    }
+                }
+                self.leave();
+                Ok(())
+            }
+            _ => Err(Bail),
+        }
+    }
+
+    /// After an entry of an object or array: `,` (false: another entry follows) or `close`
+    /// (true: the end).
+    #[inline]
+    fn next_entry(&mut self, close: u8) -> Result<bool, Bail> {
+        match self.peek()? {
+            b',' => {
+                self.pos += 1;
+                Ok(false)
+            }
+            b if b == close => {
+                self.pos += 1;
+                Ok(true)
+            }
+            _ => Err(Bail),
+        }
+    }
+
+    /// A DynamoDB type tag, as a JSON string.
+    fn tag(&mut self) -> Result<Tag, Bail> {
+        Ok(match self.string()?.as_ref() {
+            "S" => Tag::S,
+            "N" => Tag::N,
+            "B" => Tag::B,
+            "BOOL" => Tag::Bool,
+            "NULL" => Tag::Null,
+            "M" => Tag::M,
+            "L" => Tag::L,
+            "SS" => Tag::Ss,
+            "NS" => Tag::Ns,
+            "BS" => Tag::Bs,
+            _ => return Err(Bail),
+        })
+    }
+
+    /// An object of attributes, visited as a map.
+    fn map<V: Visitor<'de>>(&mut self, top: bool, v: V) -> Result<V::Value, Bail> {
+        self.eat(b'{')?;
+        self.enter()?;
+        let mut entries = Entries {
+            r: self,
+            top,
+            state: State::First,
+        };
+        let out = v.visit_map(&mut entries)?;
+        if entries.state != State::Done {
+            // The target stopped early: only the end may follow, as serde_json requires.
+            self.eat(b'}')?;
+        }
+        self.leave();
+        Ok(out)
+    }
+
+    /// An array whose elements are `elem`, visited as a sequence.
+    fn seq<V: Visitor<'de>>(&mut self, elem: Elem, v: V) -> Result<V::Value, Bail> {
+        self.eat(b'[')?;
+        self.enter()?;
+        let mut items = Items {
+            r: self,
+            elem,
+            state: State::First,
+        };
+        let out = v.visit_seq(&mut items)?;
+        if items.state != State::Done {
+            self.eat(b']')?;
+        }
+        self.leave();
+        Ok(out)
+    }
+
+    /// `{"Variant": <attribute value>}`, visited as an enum.
+    fn variant<V: Visitor<'de>>(&mut self, v: V) -> Result<V::Value, Bail> {
+        self.eat(b'{')?;
+        self.enter()?;
+        let out = v.visit_enum(Variant { r: self })?;
+        // Exactly one entry.
+        self.eat(b'}')?;
+        self.leave();
+        Ok(out)
+    }
+}
+
+/// The DynamoDB type tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tag {
+    S,
+    N,
+    B,
+    Bool,
+    Null,
+    M,
+    L,
+    Ss,
+    Ns,
+    Bs,
+}
+
+/// Where a map or sequence access stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Nothing read yet.
+    First,
+    /// An entry read; `,` or the end follows.
+    After,
+    /// The end read.
+    Done,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The image (top level).
+
+struct Image<'r, 'de, 's> {
+    r: &'r mut Reader<'de, 's>,
+}
+
+impl<'de> Image<'_, 'de, '_> {
+    fn dispatch<V: Visitor<'de>>(self, want: Want, v: V) -> Result<V::Value, Bail> {
+        match want {
+            Want::Option => v.visit_some(self),
+            Want::NewtypeStruct(_) => v.visit_newtype_struct(self),
+            Want::IgnoredAny => {
+                self.r.skip()?;
+                v.visit_unit()
+            }
+            _ => self.r.map(true, v),
+        }
+    }
+}
+
+impl<'de> Deserializer<'de> for Image<'_, 'de, '_> {
+    type Error = Bail;
+    dispatch_methods!();
+}
+
+/// The entries of an attribute map: names to the target as keys, attribute values as values.
+struct Entries<'r, 'de, 's> {
+    r: &'r mut Reader<'de, 's>,
+    top: bool,
+    state: State,
+}
+
+impl<'de> Entries<'_, 'de, '_> {
+    /// The next attribute name, or `None` at the end.
+    #[inline]
+    fn name(&mut self) -> Result<Option<Cow<'de, str>>, Bail> {
+        let r = &mut *self.r;
+        match self.state {
+            State::First => {
+                if r.peek()? == b'}' {
+                    r.pos += 1;
+                    self.state = State::Done;
+                    return Ok(None);
+                }
+            }
+            State::After => {
+                if r.next_entry(b'}')? {
+                    self.state = State::Done;
+                    return Ok(None);
+                }
+            }
+            State::Done => return Err(Bail),
+        }
+        let name = r.string()?;
+        r.eat(b':')?;
+        self.state = State::After;
+        Ok(Some(name))
+    }
+}
+
+impl<'de> MapAccess<'de> for Entries<'_, 'de, '_> {
+    type Error = Bail;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Bail> {
+        loop {
+            let Some(name) = self.name()? else {
+                return Ok(None);
+            };
+            if self.top {
+                if self.r.hidden.contains(&name.as_ref()) {
+                    self.r.skip()?;
+                    continue;
+                }
+                if name == super::SCHEMA_VERSION_ATTR {
+                    let version = Option::<String>::deserialize(Attr { r: self.r })?;
+                    self.r.version = version;
+                    continue;
+                }
+            }
+            return match name {
+                Cow::Borrowed(k) => seed.deserialize(de::value::BorrowedStrDeserializer::new(k)),
+                Cow::Owned(k) => seed.deserialize(de::value::StrDeserializer::new(&k)),
+            }
+            .map(Some);
+        }
+    }
+
+    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, Bail> {
+        seed.deserialize(Attr { r: self.r })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One attribute value `{"T": value}`.
+
+struct Attr<'r, 'de, 's> {
+    r: &'r mut Reader<'de, 's>,
+}
+
+impl<'de> Attr<'_, 'de, '_> {
+    fn dispatch<V: Visitor<'de>>(self, want: Want, v: V) -> Result<V::Value, Bail> {
+        let r = self.r;
+        r.eat(b'{')?;
+        r.enter()?;
+        let tag = r.tag()?;
+        r.eat(b':')?;
+        let out = Pending { r: &mut *r, tag }.dispatch(want, v)?;
+        // Exactly one type tag.
+        r.eat(b'}')?;
+        r.leave();
+        Ok(out)
+    }
+}
+
+impl<'de> Deserializer<'de> for Attr<'_, 'de, '_> {
+    type Error = Bail;
+    dispatch_methods!();
+}
+
+/// The value of an attribute whose tag has been read.
+struct Pending<'r, 'de, 's> {
+    r: &'r mut Reader<'de, 's>,
+    tag: Tag,
+}
+
+impl<'de> Pending<'_, 'de, '_> {
+    fn dispatch<V: Visitor<'de>>(self, want: Want, v: V) -> Result<V::Value, Bail> {
+        match want {
+            Want::Option if self.tag == Tag::Null => {
+                self.r.skip()?;
+                return v.visit_none();
+            }
+            Want::Option => return v.visit_some(self),
+            Want::NewtypeStruct(_) => return v.visit_newtype_struct(self),
+            Want::IgnoredAny => return self.validate(v),
+            _ => {}
+        }
+        let r = self.r;
+        match self.tag {
+            Tag::S => JsonStr(r.string()?).dispatch(want, v),
+            Tag::Bool => {
+                let b = r.boolean()?;
+                match want {
+                    Want::Bool | Want::Any => v.visit_bool(b),
+                    _ => Err(Bail),
+                }
+            }
+            Tag::Ss => match want {
+                Want::Seq | Want::Any | Want::Tuple(_) | Want::TupleStruct(..) => {
+                    r.seq(Elem::JsonStr, v)
+                }
+                _ => Err(Bail),
+            },
+            Tag::Null => {
+                r.skip()?;
+                v.visit_unit()
+            }
+            Tag::N => {
+                let text = r.string()?;
+                want.call(NumberDe::<Bail>::new(&text), v)
+            }
+            Tag::B => {
+                let text = r.string()?;
+                want.call(BytesDe::<Bail>::new(&text), v)
+            }
+            Tag::M => match want {
+                Want::Enum(..) => r.variant(v),
+                _ => r.map(false, v),
+            },
+            Tag::L => r.seq(Elem::Attr, v),
+            Tag::Ns => r.seq(Elem::Number, v),
+            Tag::Bs => r.seq(Elem::Binary, v),
+        }
+    }
+
+    /// An attribute the target ignores is still checked, as the reference checks it.
+    fn validate<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Bail> {
+        let r = self.r;
+        match self.tag {
+            Tag::S => {
+                r.string()?;
+            }
+            Tag::N => number::validate::<Bail>(&r.string()?)?,
+            Tag::B => BytesDe::<Bail>::check(&r.string()?)?,
+            Tag::Bool | Tag::Null => {
+                r.boolean()?;
+            }
+            Tag::M => return r.map(false, v),
+            Tag::L => return r.seq(Elem::Attr, v),
+            Tag::Ss => return r.seq(Elem::Str, v),
+            Tag::Ns => return r.seq(Elem::Number, v),
+            Tag::Bs => return r.seq(Elem::Binary, v),
+        }
+        v.visit_unit()
+    }
+}
+
+impl<'de> Deserializer<'de> for Pending<'_, 'de, '_> {
+    type Error = Bail;
+    dispatch_methods!();
+}
+
+/// A JSON string handed to the target as serde_json would hand it (the value of `S`, the
+/// elements of `SS`).
+struct JsonStr<'de>(Cow<'de, str>);
+
+impl<'de> JsonStr<'de> {
+    fn dispatch<V: Visitor<'de>>(self, want: Want, v: V) -> Result<V::Value, Bail> {
+        match want {
+            Want::Str | Want::String | Want::Any | Want::Identifier | Want::Char => match self.0 {
+                Cow::Borrowed(s) => v.visit_borrowed_str(s),
+                Cow::Owned(s) => v.visit_str(&s),
+            },
+            Want::Option => v.visit_some(self),
+            Want::NewtypeStruct(_) => v.visit_newtype_struct(self),
+            Want::Enum(..) => match self.0 {
+                Cow::Borrowed(s) => v.visit_enum(de::value::BorrowedStrDeserializer::new(s)),
+                Cow::Owned(s) => v.visit_enum(de::value::StrDeserializer::new(&s)),
+            },
+            Want::IgnoredAny => v.visit_unit(),
+            _ => Err(Bail),
+        }
+    }
+}
+
+impl<'de> Deserializer<'de> for JsonStr<'de> {
+    type Error = Bail;
+    dispatch_methods!();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lists and sets.
+
+#[derive(Clone, Copy)]
+enum Elem {
+    /// L: each element is an attribute value.
+    Attr,
+    /// NS: each element is a number string.
+    Number,
+    /// BS: each element is a base64 string.
+    Binary,
+    /// SS when ignored: each element must be a string.
+    Str,
+    /// SS: each element is a string handed to the target as it is.
+    JsonStr,
+}
+
+struct Items<'r, 'de, 's> {
+    r: &'r mut Reader<'de, 's>,
+    elem: Elem,
+    state: State,
+}
+
+impl<'de> SeqAccess<'de> for Items<'_, 'de, '_> {
+    type Error = Bail;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Bail> {
+        let r = &mut *self.r;
+        match self.state {
+            State::First => {
+                if r.peek()? == b']' {
+                    r.pos += 1;
+                    self.state = State::Done;
+                    return Ok(None);
+                }
+            }
+            State::After => {
+                if r.next_entry(b']')? {
+                    self.state = State::Done;
+                    return Ok(None);
+                }
+            }
+            State::Done => return Err(Bail),
+        }
+        self.state = State::After;
+        match self.elem {
+            Elem::Attr => seed.deserialize(Attr { r }),
+            Elem::Number => seed.deserialize(NumberDe::<Bail>::new(&r.string()?)),
+            Elem::Binary => seed.deserialize(BytesDe::<Bail>::new(&r.string()?)),
+            Elem::Str => {
+                r.string()?;
+                seed.deserialize(de::value::UnitDeserializer::<Bail>::new())
+            }
+            Elem::JsonStr => seed.deserialize(JsonStr(r.string()?)),
+        }
+        .map(Some)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enums with data: `{"M": {"Variant": <attribute value>}}`.
+
+struct Variant<'r, 'de, 's> {
+    r: &'r mut Reader<'de, 's>,
+}
+
+impl<'de> EnumAccess<'de> for Variant<'_, 'de, '_> {
+    type Error = Bail;
+    type Variant = Self;
+
+    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Self), Bail> {
+        let name = self.r.string()?;
+        self.r.eat(b':')?;
+        let value = match name {
+            Cow::Borrowed(k) => seed.deserialize(de::value::BorrowedStrDeserializer::new(k)),
+            Cow::Owned(k) => seed.deserialize(de::value::StrDeserializer::new(&k)),
+        }?;
+        Ok((value, self))
+    }
+}
+
+impl<'de> VariantAccess<'de> for Variant<'_, 'de, '_> {
+    type Error = Bail;
+
+    fn unit_variant(self) -> Result<(), Bail> {
+        self.r.skip()
+    }
+
+    fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value, Bail> {
+        seed.deserialize(Attr { r: self.r })
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, len: usize, v: V) -> Result<V::Value, Bail> {
+        Want::Tuple(len).call(Attr { r: self.r }, v)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, Bail> {
+        Want::Struct("", fields).call(Attr { r: self.r }, v)
+    }
+}
+
+#[cfg(test)]
+mod tests;
