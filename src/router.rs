@@ -789,7 +789,10 @@ impl<S: Send + Sync + 'static> Router<S> {
 
     /// The model (index) whose patterns and key types accept the record's keys.
     fn model_of(&self, rec: &Record<'_>) -> Option<usize> {
-        rec.predecoded.model.or_else(|| self.model_for(&rec.keys))
+        match rec.predecoded.model {
+            Some(looked_up) => looked_up,
+            None => self.model_for(&rec.keys),
+        }
     }
 
     /// The model (index) whose patterns and key types accept `keys`.

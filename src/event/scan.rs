@@ -27,8 +27,9 @@ pub(crate) type DecodedImage = Box<dyn Any + Send>;
 /// decoded into it.
 #[derive(Default)]
 pub(crate) struct Predecoded {
-    /// The model (registry index) the keys belong to, when the scan looked it up.
-    pub(crate) model: Option<usize>,
+    /// The model (registry index) the keys belong to, when the scan looked it up: `Some(None)`
+    /// when it looked and no model matches, `None` when it did not look.
+    pub(crate) model: Option<Option<usize>>,
     pub(crate) new: Option<DecodedImage>,
     pub(crate) old: Option<DecodedImage>,
 }
@@ -246,7 +247,7 @@ impl<'a> Scan<'a> {
         })?;
         let dynamodb: StreamRecord<'a> = dynamodb?;
         if let (Some(hook), None) = (hook, pre.model) {
-            pre.model = hook.model(&dynamodb.keys);
+            pre.model = Some(hook.model(&dynamodb.keys));
         }
         let record = WireRecord {
             event_id,
@@ -330,10 +331,14 @@ impl<'a> Scan<'a> {
     ) -> Option<Option<Image<'a>>> {
         if let (Some(hook), Some(keys), Some(b'{')) = (hook, keys, self.peek()) {
             if pre.model.is_none() {
-                pre.model = hook.model(keys);
+                pre.model = Some(hook.model(keys));
             }
             let rest = self.src.get(self.pos..)?;
-            if let Some((value, len)) = pre.model.and_then(|m| hook.decode(m, kind, side, rest)) {
+            if let Some((value, len)) = pre
+                .model
+                .flatten()
+                .and_then(|m| hook.decode(m, kind, side, rest))
+            {
                 let json = rest.get(..len)?;
                 self.pos += len;
                 match side {

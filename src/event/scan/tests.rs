@@ -21,10 +21,12 @@ fn serde_path(json: &str) -> Option<String> {
 /// A hook that "decodes" an image by reading it as JSON, and declines every third one.
 struct CountingHook {
     calls: std::cell::Cell<usize>,
+    lookups: std::cell::Cell<usize>,
 }
 
 impl ImageHook for CountingHook {
     fn model(&self, keys: &Keys<'_>) -> Option<usize> {
+        self.lookups.set(self.lookups.get() + 1);
         keys.get("PK").map(|_| 7)
     }
     fn decode(
@@ -51,6 +53,7 @@ impl ImageHook for CountingHook {
 fn scan_path(json: &str, hook: bool) -> Option<String> {
     let counting = CountingHook {
         calls: std::cell::Cell::new(0),
+        lookups: std::cell::Cell::new(0),
     };
     let records = scan_with(json, hook.then_some(&counting as &dyn ImageHook), |w, p| {
         (w, p)
@@ -68,11 +71,20 @@ fn scan_path(json: &str, hook: bool) -> Option<String> {
                 assert_eq!(Some(d.as_str()), text);
             }
         }
-        if hook && wire.dynamodb.keys.get("PK").is_some() {
-            assert_eq!(pre.model, Some(7));
+        if hook {
+            // Looked up, found or not.
+            let found = wire.dynamodb.keys.get("PK").map(|_| 7);
+            assert_eq!(pre.model, Some(found));
         }
         entries.push(entry(wire, Predecoded::default()));
     }
+    // Each record's model is looked up once at most, matched or not.
+    assert!(
+        counting.lookups.get() <= entries.len(),
+        "{} lookups for {} records",
+        counting.lookups.get(),
+        entries.len()
+    );
     Some(format!("{entries:?}"))
 }
 
