@@ -143,6 +143,8 @@ pub(crate) mod attr;
 pub(crate) mod number;
 mod reader;
 
+pub(crate) use reader::plain_run;
+
 use serde::de::{Deserialize, DeserializeOwned};
 
 /// An image that does not fit the target type: where (`field`, an attribute path such as
