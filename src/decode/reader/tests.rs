@@ -508,3 +508,62 @@ fn targets_that_stop_early_decode_only_when_nothing_is_left() {
         Some(FirstEntry("a=1".into()))
     );
 }
+
+/// Every image in the sample events (AWS, moto and `sam local` shapes, the damaged ones
+/// included): the law holds, and the images the reference decodes into `Value` the direct
+/// reader decodes too.
+#[test]
+fn sample_event_images_obey_the_law() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("events/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let (mut images, mut direct) = (0, 0);
+    for path in &files {
+        let text = std::fs::read_to_string(path).expect("readable");
+        #[derive(Deserialize)]
+        struct Event<'a> {
+            #[serde(rename = "Records", borrow)]
+            records: Vec<Record<'a>>,
+        }
+        #[derive(Deserialize)]
+        struct Record<'a> {
+            #[serde(borrow)]
+            dynamodb: BTreeMap<String, &'a serde_json::value::RawValue>,
+        }
+        // The malformed-envelope sample has no records to look at.
+        let Ok(event) = serde_json::from_str::<Event<'_>>(&text) else {
+            continue;
+        };
+        for record in &event.records {
+            for side in ["NewImage", "OldImage"] {
+                let Some(image) = record.dynamodb.get(side) else {
+                    continue;
+                };
+                // The image as the file has it, and re-indented.
+                let value: serde_json::Value = serde_json::from_str(image.get()).expect("JSON");
+                let pretty = serde_json::to_string_pretty(&value).expect("serializes");
+                for json in [image.get(), pretty.as_str()] {
+                    images += 1;
+                    let ok = law_all(json).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                    if decode_reference::<serde_json::Value>(json, SKIP, false).is_ok() {
+                        assert!(
+                            decode::<serde_json::Value>(json, SKIP).is_some(),
+                            "{}: the direct reader gave up on {json}",
+                            path.display()
+                        );
+                    }
+                    direct += usize::from(ok > 0);
+                }
+            }
+        }
+    }
+    assert!(images > 300, "only {images} images in {}", dir.display());
+    assert!(
+        direct * 10 >= images * 9,
+        "{direct} of {images} decoded directly"
+    );
+}
