@@ -1,7 +1,11 @@
 //! Runs the router over the benchmark batch in a loop, for profilers (perf, callgrind):
-//! `cargo run --release --example profile_batch -- 200`; with `scan` as the second argument it
-//! runs the scan floor (`serde_json` into `IgnoredAny`) instead, so instruction counts of the
-//! two can be compared (`valgrind --tool=callgrind`, which is not disturbed by other load).
+//! `cargo run --release --example profile_batch -- 200`. A second argument picks another
+//! workload over the same batch, so the instruction counts of the parts can be compared
+//! (`valgrind --tool=callgrind`, which is not disturbed by other load):
+//!
+//! - `scan`: the scan floor (`serde_json` into `IgnoredAny`);
+//! - `route`: every model registered without handlers, so records are read, matched and
+//!   acknowledged but no image is decoded (the envelope, lookup and routing alone).
 
 #[path = "../benches/support/mod.rs"]
 mod support;
@@ -12,11 +16,15 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(100);
     let bytes = support::batch();
-    let router = support::router();
+    let mode = std::env::args().nth(2);
+    let router = match mode.as_deref() {
+        Some("route") => support::route_only(),
+        _ => support::router(),
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let scan = std::env::args().nth(2).as_deref() == Some("scan");
+    let scan = mode.as_deref() == Some("scan");
     let start = std::time::Instant::now();
     for _ in 0..n {
         if scan {

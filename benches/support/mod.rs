@@ -32,19 +32,31 @@ pub fn router() -> Router<()> {
         .expect("the example models do not overlap")
 }
 
-/// Every example model registered without handlers: records are matched and acknowledged, not
-/// decoded. With a mirror, this measures the mirror alone.
-#[allow(dead_code)] // not used by every bench or example that includes this module
-pub fn models_only(mirror: dynastream::mirror::MirrorConfig) -> Router<()> {
+/// Every example model registered, without handlers.
+fn models() -> dynastream::router::RouterBuilder<()> {
     Router::builder(())
         .model::<Task>()
         .model::<Board>()
         .model::<Story>()
         .model::<UserProfile>()
         .model::<OrderLine>()
+}
+
+/// Every example model registered without handlers: records are matched and acknowledged, not
+/// decoded. With a mirror, this measures the mirror alone.
+#[allow(dead_code)] // not used by every bench or example that includes this module
+pub fn models_only(mirror: dynastream::mirror::MirrorConfig) -> Router<()> {
+    models()
         .mirror(mirror)
         .build()
         .expect("example models are disjoint")
+}
+
+/// Every example model registered, no handlers, no mirror: the envelope, lookup and routing
+/// alone.
+#[allow(dead_code)] // not used by every bench or example that includes this module
+pub fn route_only() -> Router<()> {
+    models().build().expect("example models are disjoint")
 }
 
 /// Where criterion writes its results (`target/criterion`).

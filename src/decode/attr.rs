@@ -85,6 +85,25 @@ pub(crate) enum Tag {
     Bs,
 }
 
+impl Tag {
+    /// The tag a type name such as `"SS"` stands for.
+    pub(crate) fn from_name(name: &str) -> Option<Tag> {
+        Some(match name {
+            "S" => Tag::S,
+            "N" => Tag::N,
+            "B" => Tag::B,
+            "BOOL" => Tag::Bool,
+            "NULL" => Tag::Null,
+            "M" => Tag::M,
+            "L" => Tag::L,
+            "SS" => Tag::Ss,
+            "NS" => Tag::Ns,
+            "BS" => Tag::Bs,
+            _ => return None,
+        })
+    }
+}
+
 impl<'de> de::Deserialize<'de> for Tag {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -94,23 +113,8 @@ impl<'de> de::Deserialize<'de> for Tag {
                 f.write_str("a DynamoDB type tag (S, N, B, BOOL, NULL, M, L, SS, NS, BS)")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Tag, E> {
-                Ok(match v {
-                    "S" => Tag::S,
-                    "N" => Tag::N,
-                    "B" => Tag::B,
-                    "BOOL" => Tag::Bool,
-                    "NULL" => Tag::Null,
-                    "M" => Tag::M,
-                    "L" => Tag::L,
-                    "SS" => Tag::Ss,
-                    "NS" => Tag::Ns,
-                    "BS" => Tag::Bs,
-                    other => {
-                        return Err(E::custom(format_args!(
-                            "unknown DynamoDB type tag {other:?}"
-                        )))
-                    }
-                })
+                Tag::from_name(v)
+                    .ok_or_else(|| E::custom(format_args!("unknown DynamoDB type tag {v:?}")))
             }
         }
         d.deserialize_identifier(V)

@@ -25,7 +25,7 @@ use serde::de::{
 };
 use serde::Deserialize;
 
-use super::attr::{BytesDe, Want};
+use super::attr::{BytesDe, Tag, Want};
 use super::number::{self, NumberDe};
 
 /// Objects and arrays nested deeper than this make the reader give up. serde_json refuses
@@ -344,6 +344,25 @@ impl<'de, 's> Reader<'de, 's> {
         }
     }
 
+    /// Whether another entry of an object or array follows (true) or its `close` (false,
+    /// consumed), given where the access stands; moves `state` on.
+    #[inline]
+    fn more(&mut self, state: &mut State, close: u8) -> Result<bool, Bail> {
+        let end = match *state {
+            State::First => {
+                let end = self.peek()? == close;
+                if end {
+                    self.pos += 1;
+                }
+                end
+            }
+            State::After => self.next_entry(close)?,
+            State::Done => return Err(Bail),
+        };
+        *state = if end { State::Done } else { State::After };
+        Ok(!end)
+    }
+
     /// A DynamoDB type tag, as a JSON string: matched as bytes, or (with escapes) as text.
     #[inline]
     fn tag(&mut self) -> Result<Tag, Bail> {
@@ -368,19 +387,7 @@ impl<'de, 's> Reader<'de, 's> {
         }
         // Escaped, or not a tag: read it as a string from its quote.
         self.pos -= 1;
-        Ok(match self.string()?.as_ref() {
-            "S" => Tag::S,
-            "N" => Tag::N,
-            "B" => Tag::B,
-            "BOOL" => Tag::Bool,
-            "NULL" => Tag::Null,
-            "M" => Tag::M,
-            "L" => Tag::L,
-            "SS" => Tag::Ss,
-            "NS" => Tag::Ns,
-            "BS" => Tag::Bs,
-            _ => return Err(Bail),
-        })
+        Tag::from_name(&self.string()?).ok_or(Bail)
     }
 
     /// An object of attributes, visited as a map.
@@ -428,21 +435,6 @@ impl<'de, 's> Reader<'de, 's> {
         self.leave();
         Ok(out)
     }
-}
-
-/// The DynamoDB type tags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tag {
-    S,
-    N,
-    B,
-    Bool,
-    Null,
-    M,
-    L,
-    Ss,
-    Ns,
-    Bs,
 }
 
 /// Where a map or sequence access stands.
@@ -494,25 +486,11 @@ impl<'de> Entries<'_, 'de, '_> {
     #[inline]
     fn name(&mut self) -> Result<Option<Cow<'de, str>>, Bail> {
         let r = &mut *self.r;
-        match self.state {
-            State::First => {
-                if r.peek()? == b'}' {
-                    r.pos += 1;
-                    self.state = State::Done;
-                    return Ok(None);
-                }
-            }
-            State::After => {
-                if r.next_entry(b'}')? {
-                    self.state = State::Done;
-                    return Ok(None);
-                }
-            }
-            State::Done => return Err(Bail),
+        if !r.more(&mut self.state, b'}')? {
+            return Ok(None);
         }
         let name = r.string()?;
         r.eat(b':')?;
-        self.state = State::After;
         Ok(Some(name))
     }
 }
@@ -721,23 +699,9 @@ impl<'de> SeqAccess<'de> for Items<'_, 'de, '_> {
         seed: T,
     ) -> Result<Option<T::Value>, Bail> {
         let r = &mut *self.r;
-        match self.state {
-            State::First => {
-                if r.peek()? == b']' {
-                    r.pos += 1;
-                    self.state = State::Done;
-                    return Ok(None);
-                }
-            }
-            State::After => {
-                if r.next_entry(b']')? {
-                    self.state = State::Done;
-                    return Ok(None);
-                }
-            }
-            State::Done => return Err(Bail),
+        if !r.more(&mut self.state, b']')? {
+            return Ok(None);
         }
-        self.state = State::After;
         match self.elem {
             Elem::Attr => seed.deserialize(Attr { r }),
             Elem::Number => seed.deserialize(NumberDe::<Bail>::new(&r.string()?)),
