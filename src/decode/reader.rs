@@ -292,17 +292,11 @@ impl<'de, 's> Reader<'de, 's> {
             b'{' => {
                 self.pos += 1;
                 self.enter()?;
-                if self.peek()? == b'}' {
-                    self.pos += 1;
-                } else {
-                    loop {
-                        self.string()?;
-                        self.eat(b':')?;
-                        self.skip()?;
-                        if self.next_entry(b'}')? {
-                            break;
-                        }
-                    }
+                let mut state = State::First;
+                while self.more(&mut state, b'}')? {
+                    self.string()?;
+                    self.eat(b':')?;
+                    self.skip()?;
                 }
                 self.leave();
                 Ok(())
@@ -310,15 +304,9 @@ impl<'de, 's> Reader<'de, 's> {
             b'[' => {
                 self.pos += 1;
                 self.enter()?;
-                if self.peek()? == b']' {
-                    self.pos += 1;
-                } else {
-                    loop {
-                        self.skip()?;
-                        if self.next_entry(b']')? {
-                            break;
-                        }
-                    }
+                let mut state = State::First;
+                while self.more(&mut state, b']')? {
+                    self.skip()?;
                 }
                 self.leave();
                 Ok(())
@@ -517,16 +505,21 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de, '_> {
                     continue;
                 }
             }
-            return match name {
-                Cow::Borrowed(k) => seed.deserialize(de::value::BorrowedStrDeserializer::new(k)),
-                Cow::Owned(k) => seed.deserialize(de::value::StrDeserializer::new(&k)),
-            }
-            .map(Some);
+            return named(name, seed).map(Some);
         }
     }
 
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, Bail> {
         seed.deserialize(Attr { r: self.r })
+    }
+}
+
+/// Hands a map key or variant name to `seed` as serde_json hands it: borrowed when it had no
+/// escapes.
+fn named<'de, S: DeserializeSeed<'de>>(name: Cow<'de, str>, seed: S) -> Result<S::Value, Bail> {
+    match name {
+        Cow::Borrowed(k) => seed.deserialize(de::value::BorrowedStrDeserializer::new(k)),
+        Cow::Owned(k) => seed.deserialize(de::value::StrDeserializer::new(&k)),
     }
 }
 
@@ -730,11 +723,7 @@ impl<'de> EnumAccess<'de> for Variant<'_, 'de, '_> {
     fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Self), Bail> {
         let name = self.r.string()?;
         self.r.eat(b':')?;
-        let value = match name {
-            Cow::Borrowed(k) => seed.deserialize(de::value::BorrowedStrDeserializer::new(k)),
-            Cow::Owned(k) => seed.deserialize(de::value::StrDeserializer::new(&k)),
-        }?;
-        Ok((value, self))
+        Ok((named(name, seed)?, self))
     }
 }
 
