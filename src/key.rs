@@ -237,7 +237,7 @@ impl Pattern {
                 },
                 Segment::Field { width, .. } => {
                     let text = match segs.get(i + 1) {
-                        Some(Segment::Literal(next)) => match rest.find(next.as_ref()) {
+                        Some(Segment::Literal(next)) => match find_literal(rest, next) {
                             Some(end) => {
                                 let (t, r) = rest.split_at(end);
                                 rest = r;
@@ -383,6 +383,25 @@ impl fmt::Display for Pattern {
     }
 }
 
+/// The first occurrence of `lit` in `hay` (as `str::find`). Key literals are short (`#`,
+/// `#STORY#`), so a byte search for the first byte and a prefix check beat the general searcher,
+/// whose set-up dominates on keys this size.
+fn find_literal(hay: &str, lit: &str) -> Option<usize> {
+    let (h, l) = (hay.as_bytes(), lit.as_bytes());
+    let Some((&first, tail)) = l.split_first() else {
+        return Some(0);
+    };
+    let mut from = 0;
+    while let Some(off) = h.get(from..)?.iter().position(|&b| b == first) {
+        let at = from + off;
+        if h.get(at + 1..)?.starts_with(tail) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 /// A type that can be a placeholder's value: parsed from the captured text, rendered back.
 ///
 /// Implementations must be canonical: `parse_key(t)` succeeds only for texts `key_text` could
@@ -393,6 +412,11 @@ pub trait KeyField: Sized {
     const CLASS: KeyClass = KeyClass::Any;
     /// Parses the captured text; `None` means the key does not match.
     fn parse_key(text: &str) -> Option<Self>;
+    /// True when [`parse_key`](KeyField::parse_key) would succeed. Matching a record's keys to
+    /// a model asks only this; override it when parsing allocates (as `String`'s does).
+    fn accepts_key(text: &str) -> bool {
+        Self::parse_key(text).is_some()
+    }
     /// The text to put in the key.
     fn key_text(&self) -> Cow<'_, str>;
 }
@@ -401,6 +425,10 @@ pub trait KeyField: Sized {
 pub trait PaddedKeyField: KeyField {
     /// Parses exactly-`width` digits (the matcher already checked the width).
     fn parse_padded(text: &str) -> Option<Self>;
+    /// True when [`parse_padded`](PaddedKeyField::parse_padded) would succeed.
+    fn accepts_padded(text: &str) -> bool {
+        Self::parse_padded(text).is_some()
+    }
     /// The value zero-padded to `width`, or `None` if it has more digits than `width`.
     fn padded_text(&self, width: usize) -> Option<String>;
 }
@@ -408,6 +436,9 @@ pub trait PaddedKeyField: KeyField {
 impl KeyField for String {
     fn parse_key(text: &str) -> Option<Self> {
         Some(text.to_owned())
+    }
+    fn accepts_key(_: &str) -> bool {
+        true
     }
     fn key_text(&self) -> Cow<'_, str> {
         Cow::Borrowed(self)
@@ -642,6 +673,11 @@ mod tests {
             if let Some(c) = caps(&p, &key) {
                 prop_assert_eq!(p.render(&c).unwrap(), key);
             }
+        }
+
+        #[test]
+        fn literal_search_is_str_find(hay in "[ab#é]{0,12}", lit in "[ab#é]{0,3}") {
+            prop_assert_eq!(find_literal(&hay, &lit), hay.find(lit.as_str()));
         }
 
         #[test]

@@ -96,6 +96,12 @@ pub trait ModelKey: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'stati
     /// literal differs, a field does not parse into its type, or a field that appears in both
     /// patterns has different values).
     fn from_keys(pk: &str, sk: &str) -> Option<Self>;
+    /// True when [`from_keys`](ModelKey::from_keys) would return a key, found without building
+    /// it (the router asks this of every record to pick its model). `#[derive(Model)]`
+    /// generates a version that allocates nothing for `String` fields.
+    fn matches(pk: &str, sk: &str) -> bool {
+        Self::from_keys(pk, sk).is_some()
+    }
     /// Renders the partition key.
     fn pk(&self) -> Result<String, RenderError>;
     /// Renders the sort key.

@@ -219,7 +219,7 @@ impl<M: Model, S: Send + Sync + 'static> Route<S> for ModelRoute<M, S> {
     }
 
     fn matches(&self, pk: &str, sk: &str) -> bool {
-        M::Key::from_keys(pk, sk).is_some()
+        M::Key::matches(pk, sk)
     }
 
     fn predecode(

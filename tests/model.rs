@@ -317,3 +317,59 @@ fn a_field_in_both_patterns_must_agree() {
         ("A#0007#t".to_string(), "B#7#t".to_string())
     );
 }
+
+/// `matches` is `from_keys(..).is_some()` without building the key: checked on keys that mostly
+/// have the right shape, so both answers come up (the non-vacuity check counts them).
+fn agree<K: ModelKey>(pk: &str, sk: &str) -> bool {
+    let built = K::from_keys(pk, sk).is_some();
+    assert_eq!(K::matches(pk, sk), built, "{pk:?} / {sk:?}");
+    built
+}
+
+#[test]
+fn matching_agrees_with_building_the_key() {
+    let cases = [
+        ("A#0042#x", "B#42#x", true),
+        ("A#0042#x", "B#42#y", false),
+        ("A#0042#x", "B#43#x", false),
+        ("A#0042#x", "B#042#x", false),
+        ("A#042#x", "B#42#x", false),
+        ("A#00a2#x", "B#a2#x", false),
+    ];
+    for (pk, sk, expect) in cases {
+        assert_eq!(agree::<TwiceKey>(pk, sk), expect, "{pk} {sk}");
+    }
+    assert!(agree::<OrderId>("CUST#c1", "ORDER#2026#17"));
+    assert!(!agree::<OrderId>("CUST#c1", "ORDER#2026#017"));
+    assert!(!agree::<OrderId>(
+        "CUST#c1",
+        "ORDER#2026#99999999999999999999999"
+    ));
+
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+    let piece = "(0|00|0042|42|042|4|-1|99999999999|x|y|x#y|)";
+    let pk = format!("(A|a|B)#{piece}#{piece}");
+    let sk = format!("(B|A)#{piece}#{piece}");
+    let order_pk = format!("CUST#{piece}");
+    let order_sk = format!("ORDER#{piece}#{piece}");
+    let mut runner = TestRunner::deterministic();
+    let mut counts = [0usize; 2];
+    for _ in 0..4000 {
+        let gen = |re: &str, runner: &mut TestRunner| {
+            proptest::string::string_regex(re)
+                .expect("a valid regex")
+                .new_tree(runner)
+                .map(|t| t.current())
+                .expect("a value")
+        };
+        let (p, s) = (gen(&pk, &mut runner), gen(&sk, &mut runner));
+        counts[usize::from(agree::<TwiceKey>(&p, &s))] += 1;
+        let (p, s) = (gen(&order_pk, &mut runner), gen(&order_sk, &mut runner));
+        counts[usize::from(agree::<OrderId>(&p, &s))] += 1;
+    }
+    assert!(
+        counts[0] > 100 && counts[1] > 100,
+        "both answers must come up often: {counts:?}"
+    );
+}

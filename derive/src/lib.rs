@@ -369,27 +369,44 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
     // Parsing: the first occurrence of a field binds it; a later one must agree. Key fields
     // parse canonically, so with the same width equal values have equal text and the captured
     // texts are compared without parsing again.
+    // `check_stmts` is the same walk for `matches`: it only asks whether each first occurrence
+    // parses (no value is built), and parses both sides only where a field appears with two
+    // different widths.
     let mut bound: Vec<(Ident, TokenStream2, usize, Option<usize>)> = Vec::new();
     let mut parse_stmts = Vec::new();
+    let mut check_stmts = Vec::new();
+    let parse_of = |ty: &Type, width: Option<usize>, text: TokenStream2| match width {
+        Some(_) => quote!(<#ty as ::dynastream::key::PaddedKeyField>::parse_padded(#text)),
+        None => quote!(<#ty as ::dynastream::key::KeyField>::parse_key(#text)),
+    };
     for (caps, slots) in [(quote!(__pk), &pk.slots), (quote!(__sk), &sk.slots)] {
         for (k, s) in slots.iter().enumerate() {
             let ty = &s.ty;
             let field = &s.field;
-            let parse = match s.width {
-                Some(_) => {
-                    quote!(<#ty as ::dynastream::key::PaddedKeyField>::parse_padded(#caps[#k])?)
-                }
-                None => quote!(<#ty as ::dynastream::key::KeyField>::parse_key(#caps[#k])?),
-            };
+            let parse = parse_of(ty, s.width, quote!(#caps[#k]));
             match bound.iter().find(|b| b.0 == *field) {
-                Some((_, first_caps, first_k, width)) if *width == s.width => parse_stmts.push(
-                    quote!(if #first_caps[#first_k] != #caps[#k] { return ::core::option::Option::None; }),
-                ),
-                Some(_) => parse_stmts
-                    .push(quote!(if #parse != #field { return ::core::option::Option::None; })),
+                Some((_, first_caps, first_k, width)) if *width == s.width => {
+                    let differ = quote!(#first_caps[#first_k] != #caps[#k]);
+                    parse_stmts.push(quote!(if #differ { return ::core::option::Option::None; }));
+                    check_stmts.push(quote!(if #differ { return false; }));
+                }
+                Some((_, first_caps, first_k, width)) => {
+                    parse_stmts.push(
+                        quote!(if #parse? != #field { return ::core::option::Option::None; }),
+                    );
+                    let first = parse_of(ty, *width, quote!(#first_caps[#first_k]));
+                    check_stmts.push(quote!(match (#first, #parse) {
+                        (::core::option::Option::Some(__a), ::core::option::Option::Some(__b)) if __a == __b => {}
+                        _ => return false,
+                    }));
+                }
                 None => {
                     bound.push((field.clone(), caps.clone(), k, s.width));
-                    parse_stmts.push(quote!(let #field: #ty = #parse;));
+                    parse_stmts.push(quote!(let #field: #ty = #parse?;));
+                    check_stmts.push(match s.width {
+                        Some(_) => quote!(if !<#ty as ::dynastream::key::PaddedKeyField>::accepts_padded(#caps[#k]) { return false; }),
+                        None => quote!(if !<#ty as ::dynastream::key::KeyField>::accepts_key(#caps[#k]) { return false; }),
+                    });
                 }
             }
         }
@@ -547,6 +564,18 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 }
                 #(#parse_stmts)*
                 ::core::option::Option::Some(Self { #(#key_idents),* })
+            }
+            fn matches(__pk_key: &str, __sk_key: &str) -> bool {
+                let mut __pk: [&str; #pk_n] = [""; #pk_n];
+                if !<#name as ::dynastream::Model>::pk_pattern().captures(__pk_key, &mut __pk) {
+                    return false;
+                }
+                let mut __sk: [&str; #sk_n] = [""; #sk_n];
+                if !<#name as ::dynastream::Model>::sk_pattern().captures(__sk_key, &mut __sk) {
+                    return false;
+                }
+                #(#check_stmts)*
+                true
             }
             fn pk(&self) -> ::core::result::Result<::std::string::String, ::dynastream::key::RenderError> {
                 #render_pk

@@ -106,6 +106,21 @@ impl Timestamp {
         if d.negative {
             return None;
         }
+        if d.exp == 0 {
+            // The common form (`1700000000.907`): the point is where it is written.
+            if d.int.len() > 18 {
+                return None;
+            }
+            let digits = |acc: u64, b: &u8| acc * 10 + u64::from(b - b'0');
+            let secs = d.int.as_bytes().iter().fold(0, digits);
+            let frac = d.frac.as_bytes();
+            let shown = frac.get(..9).unwrap_or(frac);
+            let nanos = shown.iter().fold(0, digits) * 10u64.pow(9 - shown.len() as u32);
+            return Some(Timestamp {
+                secs: i64::try_from(secs).ok()?,
+                nanos: u32::try_from(nanos).ok()?,
+            });
+        }
         // Where the decimal point falls among the digits; whole seconds must fit in i64.
         let point = (d.int.len() as i64).checked_add(d.exp)?;
         if point > 18 {
@@ -623,6 +638,22 @@ mod tests {
             Timestamp::new(951_782_400, 0).unwrap().to_string(),
             "2000-02-29T00:00:00Z"
         );
+    }
+
+    proptest::proptest! {
+        /// The plain form's shortcut agrees with the exponent arithmetic: the same number
+        /// written with an exponent takes the general path.
+        #[test]
+        fn plain_timestamps_read_as_with_an_exponent(int in "[1-9][0-9]{0,19}|0", frac in proptest::option::of("[0-9]{1,12}")) {
+            let plain = match &frac { Some(f) => format!("{int}.{f}"), None => int.clone() };
+            let digits = format!("{int}{}0", frac.as_deref().unwrap_or(""));
+            let shifted = format!("{digits}e-{}", frac.as_deref().map_or(0, str::len) + 1);
+            proptest::prop_assert_eq!(
+                Timestamp::from_epoch_seconds_text(&plain),
+                Timestamp::from_epoch_seconds_text(&shifted),
+                "{} vs {}", plain, shifted
+            );
+        }
     }
 
     fn rec(body: &str) -> String {

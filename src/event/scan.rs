@@ -16,7 +16,9 @@ use std::fmt;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-use super::{entry, ChangeKind, Entry, Image, Keys, StreamRecord, UserIdentity, WireRecord};
+use super::{
+    entry, ChangeKind, Entry, Image, KeyValue, Keys, StreamRecord, UserIdentity, WireRecord,
+};
 use crate::decode::attr::CowStr;
 use crate::error::ImageSide;
 
@@ -284,7 +286,7 @@ impl<'a> Scan<'a> {
             seen |= bit;
             match bit {
                 1 => time = s.value()?,
-                2 => keys = Some(s.value::<Keys<'a>>()?),
+                2 => keys = Some(s.keys()?),
                 4 | 8 => {
                     let side = if bit == 4 {
                         ImageSide::New
@@ -313,6 +315,36 @@ impl<'a> Scan<'a> {
             size_bytes: size,
             stream_view_type: view,
         })
+    }
+
+    /// `Keys`: each attribute as `{"S"|"N"|"B": "text"}` is read here; anything else (another
+    /// tag, two tags, a value that is not a string) is read again by serde_json from the start,
+    /// which also makes the record's error message.
+    fn keys(&mut self) -> Option<Keys<'a>> {
+        let start = self.pos;
+        let mut out = Vec::with_capacity(2);
+        let plain = self.object(|s, name| {
+            s.expect(b'{')?;
+            let make: fn(Cow<'a, str>) -> KeyValue<'a> = match &*s.string()? {
+                "S" => KeyValue::S,
+                "N" => KeyValue::N,
+                "B" => KeyValue::B,
+                _ => return None,
+            };
+            s.expect(b':')?;
+            if s.peek()? != b'"' {
+                return None;
+            }
+            let value = s.string()?;
+            s.expect(b'}')?;
+            out.push((name, make(value)));
+            Some(())
+        });
+        if plain.is_some() {
+            return Some(Keys(out));
+        }
+        self.pos = start;
+        self.value::<Keys<'a>>()
     }
 
     /// An image: decoded in place when the keys are known and the hook wants it, else kept
