@@ -151,6 +151,9 @@ fn main() {
 
     // Interleaved rounds: (a), (b), (c) timed back to back, ratios taken per round, medians
     // reported. On a noisy machine this is steadier than comparing separate criterion runs.
+    // Each round runs (c) once untimed after (b): (b) leaves the allocator's free lists full of
+    // its own garbage, which the first batch after it would pay to tidy; a Lambda's batch
+    // follows the previous batch, not (b).
     let rounds = 41;
     let time = |f: &mut dyn FnMut()| {
         let start = std::time::Instant::now();
@@ -169,6 +172,10 @@ fn main() {
         let tb = time(&mut || {
             black_box(hand_written(black_box(&bytes)));
         });
+        black_box(
+            rt.block_on(router.handle_event(black_box(&bytes), Default::default()))
+                .expect("event"),
+        );
         let tc = time(&mut || {
             black_box(
                 rt.block_on(router.handle_event(black_box(&bytes), Default::default()))
