@@ -349,23 +349,27 @@ fn matching_agrees_with_building_the_key() {
     use proptest::strategy::{Strategy, ValueTree};
     use proptest::test_runner::TestRunner;
     let piece = "(0|00|0042|42|042|4|-1|99999999999|x|y|x#y|)";
-    let pk = format!("(A|a|B)#{piece}#{piece}");
-    let sk = format!("(B|A)#{piece}#{piece}");
-    let order_pk = format!("CUST#{piece}");
-    let order_sk = format!("ORDER#{piece}#{piece}");
+    let regex = |re: String| proptest::string::string_regex(&re).expect("a valid regex");
+    let twice = (
+        regex(format!("(A|a|B)#{piece}#{piece}")),
+        regex(format!("(B|A)#{piece}#{piece}")),
+    );
+    let order = (
+        regex(format!("CUST#{piece}")),
+        regex(format!("ORDER#{piece}#{piece}")),
+    );
     let mut runner = TestRunner::deterministic();
+    let mut gen = |keys: &(_, _)| {
+        let mut one = |s: &proptest::string::RegexGeneratorStrategy<String>| {
+            s.new_tree(&mut runner).expect("a value").current()
+        };
+        (one(&keys.0), one(&keys.1))
+    };
     let mut counts = [0usize; 2];
     for _ in 0..4000 {
-        let gen = |re: &str, runner: &mut TestRunner| {
-            proptest::string::string_regex(re)
-                .expect("a valid regex")
-                .new_tree(runner)
-                .map(|t| t.current())
-                .expect("a value")
-        };
-        let (p, s) = (gen(&pk, &mut runner), gen(&sk, &mut runner));
+        let (p, s) = gen(&twice);
         counts[usize::from(agree::<TwiceKey>(&p, &s))] += 1;
-        let (p, s) = (gen(&order_pk, &mut runner), gen(&order_sk, &mut runner));
+        let (p, s) = gen(&order);
         counts[usize::from(agree::<OrderId>(&p, &s))] += 1;
     }
     assert!(
