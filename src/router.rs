@@ -39,7 +39,7 @@ use tracing::Instrument as _;
 use crate::change::{Change, Context, Op};
 use crate::decode::{decode_image, decode_model_prefix};
 use crate::error::{BoxError, EventError, ImageSide, RecordError, RegistryError};
-use crate::event::{parse_batch_with, ChangeKind, DecodedImage, Entry, ImageHook, Keys, Record};
+use crate::event::{parse_batch_with, ChangeKind, Entry, ImageHook, ImageStore, Keys, Record};
 use crate::handler::{Fallback, Handler, Unmatched};
 use crate::mirror::{Mirror, MirrorConfig};
 use crate::model::{Model, ModelKey};
@@ -151,20 +151,26 @@ trait Route<S>: Send + Sync + Any {
     fn entity(&self) -> &'static str;
     /// True when (`pk`, `sk`) is a key of this model.
     fn matches(&self, pk: &str, sk: &str) -> bool;
-    /// Decodes the image at the start of `json` if a handler of `kind` (or, when the kind is
-    /// not known yet, of any kind that carries this image) is registered.
+    /// Decodes the image at the start of `json` into `store` (this route is model `model`)
+    /// if a handler of `kind` (or, when the kind is not known yet, of any kind that carries
+    /// this image) is registered. Returns the store slot and the image's length.
     fn predecode(
         &self,
+        model: usize,
         kind: Option<ChangeKind>,
         side: ImageSide,
         json: &str,
-    ) -> Option<(DecodedImage, usize)>;
-    /// `None` when the keys do not match this model.
+        store: &mut ImageStore,
+    ) -> Option<(usize, usize)>;
+    /// `None` when the keys do not match this model (`model`, whose decoded images are in
+    /// `store`).
     fn prepare<'r>(
         &'r self,
         rec: &mut Record<'_>,
         ctx: &Context<S>,
         policies: &Policies,
+        model: usize,
+        store: &mut ImageStore,
     ) -> Option<Prepared<'r>>;
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -186,10 +192,12 @@ impl<M: Model, S: Send + Sync + 'static> ModelRoute<M, S> {
     fn decode(
         rec: &mut Record<'_>,
         side: ImageSide,
+        model: usize,
+        store: &mut ImageStore,
     ) -> Result<Option<(M, Option<String>)>, RecordError> {
-        if let Some(done) = rec.predecoded.take(side) {
-            if let Ok(done) = done.downcast::<(M, Option<String>)>() {
-                return Ok(Some(*done));
+        if let Some(slot) = rec.predecoded.take(side) {
+            if let Some(done) = store.take::<(M, Option<String>)>(model, slot) {
+                return Ok(Some(done));
             }
         }
         let raw = match side {
@@ -224,10 +232,12 @@ impl<M: Model, S: Send + Sync + 'static> Route<S> for ModelRoute<M, S> {
 
     fn predecode(
         &self,
+        model: usize,
         kind: Option<ChangeKind>,
         side: ImageSide,
         json: &str,
-    ) -> Option<(DecodedImage, usize)> {
+        store: &mut ImageStore,
+    ) -> Option<(usize, usize)> {
         let handled = |k: ChangeKind| self.handlers[slot(k)].is_some();
         let wanted = match (side, kind) {
             (ImageSide::New, Some(k)) => k != ChangeKind::Remove && handled(k),
@@ -239,7 +249,7 @@ impl<M: Model, S: Send + Sync + 'static> Route<S> for ModelRoute<M, S> {
             return None;
         }
         let (value, len) = decode_model_prefix::<M>(json)?;
-        Some((Box::new(value), len))
+        Some((store.put(model, value)?, len))
     }
 
     fn prepare<'r>(
@@ -247,6 +257,8 @@ impl<M: Model, S: Send + Sync + 'static> Route<S> for ModelRoute<M, S> {
         rec: &mut Record<'_>,
         ctx: &Context<S>,
         policies: &Policies,
+        model: usize,
+        store: &mut ImageStore,
     ) -> Option<Prepared<'r>> {
         let key = M::Key::from_keys(rec.keys.s(M::PK_ATTR)?, rec.keys.s(M::SK_ATTR)?)?;
         let mut report = RecordReport {
@@ -264,12 +276,12 @@ impl<M: Model, S: Send + Sync + 'static> Route<S> for ModelRoute<M, S> {
             let new = if rec.kind == ChangeKind::Remove {
                 None
             } else {
-                Self::decode(rec, ImageSide::New)?
+                Self::decode(rec, ImageSide::New, model, store)?
             };
             let old = if rec.kind == ChangeKind::Insert {
                 None
             } else {
-                Self::decode(rec, ImageSide::Old)?
+                Self::decode(rec, ImageSide::Old, model, store)?
             };
             Ok::<_, RecordError>((new, old))
         })();
@@ -493,13 +505,16 @@ impl<S: Send + Sync + 'static> ImageHook for Router<S> {
         kind: Option<ChangeKind>,
         side: ImageSide,
         json: &str,
-    ) -> Option<(DecodedImage, usize)> {
+        store: &mut ImageStore,
+    ) -> Option<(usize, usize)> {
         let route = self.routes.get(model)?;
         // A panicking `Deserialize` leaves the image to the lazy path, which reports the
         // panic against its record.
-        std::panic::catch_unwind(AssertUnwindSafe(|| route.predecode(kind, side, json)))
-            .ok()
-            .flatten()
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            route.predecode(model, kind, side, json, store)
+        }))
+        .ok()
+        .flatten()
     }
 }
 
@@ -545,7 +560,8 @@ impl<S: Send + Sync + 'static> Router<S> {
     ) -> Result<BatchReport, EventError> {
         let started = Instant::now();
         let hook = self.predecode.then_some(self as &dyn ImageHook);
-        let entries = match parse_batch_with(json, hook) {
+        let mut store = ImageStore::default();
+        let entries = match parse_batch_with(json, hook, &mut store) {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(error = %e, "invocation failed: unreadable event");
@@ -576,8 +592,10 @@ impl<S: Send + Sync + 'static> Router<S> {
             },
         };
         let report = match self.concurrency {
-            Concurrency::Sequential => self.run_sequential(entries, &ctx, stop).await,
-            Concurrency::PerKey { max } => self.run_per_key(entries, &ctx, max, stop).await,
+            Concurrency::Sequential => self.run_sequential(entries, &mut store, &ctx, stop).await,
+            Concurrency::PerKey { max } => {
+                self.run_per_key(entries, &mut store, &ctx, max, stop).await
+            }
         };
         log_summary(&report, started);
         Ok(report)
@@ -650,6 +668,7 @@ impl<S: Send + Sync + 'static> Router<S> {
     async fn run_sequential(
         &self,
         entries: Vec<Entry<'_>>,
+        store: &mut ImageStore,
         ctx: &Context<S>,
         mut stop: Stop,
     ) -> BatchReport {
@@ -664,7 +683,7 @@ impl<S: Send + Sync + 'static> Router<S> {
                 Some((at, e)) if at == i => self.stopped(&entry, e),
                 other => {
                     stop = other;
-                    self.prepare(&mut entry, ctx)
+                    self.prepare(&mut entry, store, ctx)
                 }
             };
             let report = self.finish(prepared).await;
@@ -677,6 +696,7 @@ impl<S: Send + Sync + 'static> Router<S> {
     async fn run_per_key(
         &self,
         mut entries: Vec<Entry<'_>>,
+        store: &mut ImageStore,
         ctx: &Context<S>,
         max: usize,
         mut stop: Stop,
@@ -698,7 +718,7 @@ impl<S: Send + Sync + 'static> Router<S> {
                 Some((at, e)) if at == i => self.stopped(entry, e),
                 other => {
                     stop = other;
-                    self.prepare(entry, ctx)
+                    self.prepare(entry, store, ctx)
                 }
             };
             groups[g].push((i, prepared));
@@ -741,7 +761,12 @@ impl<S: Send + Sync + 'static> Router<S> {
     }
 
     /// Matches the record to a model and decodes what its handler needs.
-    fn prepare<'r>(&'r self, entry: &mut Entry<'_>, ctx: &Context<S>) -> Prepared<'r> {
+    fn prepare<'r>(
+        &'r self,
+        entry: &mut Entry<'_>,
+        store: &mut ImageStore,
+        ctx: &Context<S>,
+    ) -> Prepared<'r> {
         let rec = match entry {
             Entry::Broken(b) => {
                 let e = RecordError::Envelope {
@@ -760,7 +785,7 @@ impl<S: Send + Sync + 'static> Router<S> {
         };
         let span = tracing::info_span!("record", seq = %rec.meta.sequence_number, event = rec.kind.as_str(), model = tracing::field::Empty);
         let _enter = span.enter();
-        let routed = std::panic::catch_unwind(AssertUnwindSafe(|| self.route(rec, ctx)));
+        let routed = std::panic::catch_unwind(AssertUnwindSafe(|| self.route(rec, store, ctx)));
         let prepared = match routed {
             Ok(Some(p)) => p,
             Ok(None) => self.unmatched(rec, ctx),
@@ -814,9 +839,14 @@ impl<S: Send + Sync + 'static> Router<S> {
         found
     }
 
-    fn route<'r>(&'r self, rec: &mut Record<'_>, ctx: &Context<S>) -> Option<Prepared<'r>> {
+    fn route<'r>(
+        &'r self,
+        rec: &mut Record<'_>,
+        store: &mut ImageStore,
+        ctx: &Context<S>,
+    ) -> Option<Prepared<'r>> {
         let model = self.model_of(rec)?;
-        self.routes[model].prepare(rec, ctx, &self.policies)
+        self.routes[model].prepare(rec, ctx, &self.policies, model, store)
     }
 
     fn unmatched<'r>(&'r self, rec: &Record<'_>, ctx: &Context<S>) -> Prepared<'r> {

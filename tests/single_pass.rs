@@ -211,3 +211,87 @@ proptest! {
             .block_on(same_in_every_order(&event));
     }
 }
+
+/// Deserializations of [`Counted`]'s `n` field: one per image decoded.
+static DECODED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn counted<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    DECODED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    <i64 as serde::Deserialize>::deserialize(d)
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize, Model)]
+#[dynastream(pk = "COUNTED#{id}", sk = "COUNTED")]
+struct Counted {
+    id: String,
+    #[serde(deserialize_with = "counted")]
+    n: i64,
+}
+
+#[tokio::test]
+async fn each_image_is_decoded_once_whatever_the_field_order() {
+    let image = |n: u32| {
+        format!(
+            r#"{{"PK": {{"S": "COUNTED#c{n}"}}, "SK": {{"S": "COUNTED"}}, "id": {{"S": "c{n}"}}, "n": {{"N": "{n}"}}}}"#
+        )
+    };
+    let keys = |n: u32| format!(r#"{{"PK": {{"S": "COUNTED#c{n}"}}, "SK": {{"S": "COUNTED"}}}}"#);
+    // INSERT (new), MODIFY (new and old), REMOVE (old): four images.
+    let records = [
+        ("INSERT", 1, Some(image(1)), None),
+        ("MODIFY", 2, Some(image(2)), Some(image(20))),
+        ("REMOVE", 3, None, Some(image(3))),
+    ];
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    let router = Router::builder(())
+        .on::<Counted, _>(move |change: Change<Counted>, _ctx: Context<()>| {
+            log.lock().expect("log").push(format!("{:?}", change.op));
+            std::future::ready(Ok::<(), String>(()))
+        })
+        .build()
+        .expect("one model");
+    // Keys before the images (AWS's order: decoded during the envelope pass) and after them
+    // (decoded when routed): either way each image is deserialized exactly once.
+    for keys_first in [true, false] {
+        let body = records
+            .iter()
+            .map(|(name, seq, new, old)| {
+                let images = [("NewImage", new), ("OldImage", old)]
+                    .into_iter()
+                    .filter_map(|(side, image)| Some(format!(r#""{side}": {}"#, image.as_ref()?)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let keys = format!(r#""Keys": {}"#, keys(*seq));
+                let (first, second) = if keys_first {
+                    (keys, images)
+                } else {
+                    (images, keys)
+                };
+                format!(
+                    r#"{{"eventName": "{name}", "dynamodb": {{{first}, {second}, "SequenceNumber": "{seq}"}}}}"#
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let json = format!(r#"{{"Records": [{body}]}}"#);
+        DECODED.store(0, std::sync::atomic::Ordering::SeqCst);
+        let report = router
+            .handle_event(json.as_bytes(), Default::default())
+            .await
+            .expect("readable");
+        assert!(report.records.iter().all(|r| r.outcome.label() == "ok"));
+        assert_eq!(
+            DECODED.load(std::sync::atomic::Ordering::SeqCst),
+            4,
+            "keys first: {keys_first}"
+        );
+        let calls = std::mem::take(&mut *seen.lock().expect("log"));
+        assert_eq!(calls.len(), 3);
+        assert!(
+            calls[1].contains("n: 20") && calls[1].contains("n: 2 "),
+            "{}",
+            calls[1]
+        );
+    }
+}

@@ -18,7 +18,7 @@ use crate::error::EventError;
 
 mod scan;
 
-pub(crate) use scan::{DecodedImage, ImageHook, Predecoded};
+pub(crate) use scan::{ImageHook, ImageStore, Predecoded};
 
 /// INSERT, MODIFY or REMOVE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -460,10 +460,15 @@ pub struct BrokenRecord {
 }
 
 /// A record of a batch: readable, or broken on its own.
+///
+/// A batch's entries live in one `Vec`, so a record is held inline rather than boxed: the
+/// larger variant costs some bytes per broken record, boxing would cost an allocation per
+/// readable one.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Entry<'a> {
     /// A readable record.
-    Record(Box<Record<'a>>),
+    Record(Record<'a>),
     /// A record with an unreadable envelope.
     Broken(BrokenRecord),
 }
@@ -540,7 +545,7 @@ impl<'a> WireRecord<'a> {
 
 fn entry(wire: WireRecord<'_>, predecoded: Predecoded) -> Entry<'_> {
     match wire.into_record(predecoded) {
-        Ok(r) => Entry::Record(Box::new(r)),
+        Ok(r) => Entry::Record(r),
         Err(b) => Entry::Broken(b),
     }
 }
@@ -551,13 +556,15 @@ fn entry(wire: WireRecord<'_>, predecoded: Predecoded) -> Entry<'_> {
 /// with a `Records` array, or a record whose sequence number cannot be read (so Lambda could not
 /// be told which record failed), is an [`EventError`].
 pub fn parse_batch(json: &[u8]) -> Result<Vec<Entry<'_>>, EventError> {
-    parse_batch_with(json, None)
+    parse_batch_with(json, None, &mut ImageStore::default())
 }
 
-/// [`parse_batch`], decoding images in the same pass where `hook` (the router) can.
+/// [`parse_batch`], decoding images in the same pass where `hook` (the router) can, into
+/// `store`.
 pub(crate) fn parse_batch_with<'a>(
     json: &'a [u8],
     hook: Option<&dyn ImageHook>,
+    store: &mut ImageStore,
 ) -> Result<Vec<Entry<'a>>, EventError> {
     // UTF-8 is checked once for the whole event (fast); parsing from a str then borrows every
     // raw image without checking it again.
@@ -565,7 +572,7 @@ pub(crate) fn parse_batch_with<'a>(
         message: format!("not UTF-8: {e}"),
     })?;
     // Fast path: the whole batch in one hand-written pass, images decoded on the way.
-    if let Some(entries) = scan::scan(json, hook) {
+    if let Some(entries) = scan::scan(json, hook, store) {
         return Ok(entries);
     }
     // The whole batch through serde.

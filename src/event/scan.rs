@@ -11,7 +11,6 @@
 
 use std::any::Any;
 use std::borrow::Cow;
-use std::fmt;
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -22,37 +21,58 @@ use super::{
 use crate::decode::attr::CowStr;
 use crate::error::ImageSide;
 
-/// A decoded image, type-erased: the model's value and its stored `schema_version`.
-pub(crate) type DecodedImage = Box<dyn Any + Send>;
-
-/// What the scan learned about a record beyond its envelope: its model, and images already
-/// decoded into it.
+/// The images the envelope pass decoded, held for one batch: a typed column per model, so a
+/// decoded image is written into its column rather than boxed on its own. Filled by the
+/// [`ImageHook`] during the scan; a record's [`Predecoded`] names its images' slots, and the
+/// router takes each one out once.
 #[derive(Default)]
+pub(crate) struct ImageStore {
+    /// Indexed by model; each is a `Vec<Option<T>>` for that model's decoded type `T`.
+    columns: Vec<Option<Box<dyn Any + Send>>>,
+}
+
+impl ImageStore {
+    /// Stores `value` in `model`'s column; returns its slot.
+    pub(crate) fn put<T: Send + 'static>(&mut self, model: usize, value: T) -> Option<usize> {
+        if self.columns.len() <= model {
+            self.columns.resize_with(model + 1, || None);
+        }
+        let column = self.columns[model].get_or_insert_with(|| Box::new(Vec::<Option<T>>::new()));
+        let column = column.downcast_mut::<Vec<Option<T>>>()?;
+        column.push(Some(value));
+        Some(column.len() - 1)
+    }
+
+    /// Takes the value in `model`'s column at `slot`; `None` when it is not there (already
+    /// taken, or of another type).
+    pub(crate) fn take<T: Send + 'static>(&mut self, model: usize, slot: usize) -> Option<T> {
+        self.columns
+            .get_mut(model)?
+            .as_mut()?
+            .downcast_mut::<Vec<Option<T>>>()?
+            .get_mut(slot)?
+            .take()
+    }
+}
+
+/// What the scan learned about a record beyond its envelope: its model, and the slots in the
+/// batch's [`ImageStore`] of images already decoded into it.
+#[derive(Debug, Default)]
 pub(crate) struct Predecoded {
     /// The model (registry index) the keys belong to, when the scan looked it up: `Some(None)`
     /// when it looked and no model matches, `None` when it did not look.
     pub(crate) model: Option<Option<usize>>,
-    pub(crate) new: Option<DecodedImage>,
-    pub(crate) old: Option<DecodedImage>,
+    pub(crate) new: Option<usize>,
+    pub(crate) old: Option<usize>,
 }
 
 impl Predecoded {
-    /// Takes the decoded image of `side`, if the scan decoded it.
-    pub(crate) fn take(&mut self, side: ImageSide) -> Option<DecodedImage> {
+    /// Takes the store slot of `side`'s decoded image, if the scan decoded it.
+    pub(crate) fn take(&mut self, side: ImageSide) -> Option<usize> {
         match side {
             ImageSide::New => self.new.take(),
             ImageSide::Old => self.old.take(),
         }
-    }
-}
-
-impl fmt::Debug for Predecoded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Predecoded")
-            .field("model", &self.model)
-            .field("new", &self.new.is_some())
-            .field("old", &self.old.is_some())
-            .finish()
     }
 }
 
@@ -63,28 +83,38 @@ pub(crate) trait ImageHook {
     /// Decodes the image at the start of `json` into `model`, if a handler will want it (`kind`
     /// is `None` when `eventName` comes later in the record). Returns the value and the length
     /// of the image's JSON; `None` leaves the image to be decoded when it is needed, which is
-    /// also where a bad image is reported.
+    /// also where a bad image is reported. The value goes into `store`; the slot is returned.
     fn decode(
         &self,
         model: usize,
         kind: Option<ChangeKind>,
         side: ImageSide,
         json: &str,
-    ) -> Option<(DecodedImage, usize)>;
+        store: &mut ImageStore,
+    ) -> Option<(usize, usize)>;
 }
 
 /// Reads a whole event; `None` when the serde path must read it instead.
-pub(crate) fn scan<'a>(json: &'a str, hook: Option<&dyn ImageHook>) -> Option<Vec<Entry<'a>>> {
-    scan_with(json, hook, entry)
+pub(crate) fn scan<'a>(
+    json: &'a str,
+    hook: Option<&dyn ImageHook>,
+    store: &mut ImageStore,
+) -> Option<Vec<Entry<'a>>> {
+    scan_with(json, hook, store, entry)
 }
 
 /// [`scan`], turning each record into `T` as it is read.
 pub(crate) fn scan_with<'a, T>(
     json: &'a str,
     hook: Option<&dyn ImageHook>,
+    store: &mut ImageStore,
     mut each: impl FnMut(WireRecord<'a>, Predecoded) -> T,
 ) -> Option<Vec<T>> {
-    let mut s = Scan { src: json, pos: 0 };
+    let mut s = Scan {
+        src: json,
+        pos: 0,
+        store,
+    };
     let mut records = None;
     s.object(|s, key| {
         if key != "Records" {
@@ -121,12 +151,14 @@ pub(crate) fn scan_with<'a, T>(
     records
 }
 
-struct Scan<'a> {
+struct Scan<'a, 's> {
     src: &'a str,
     pos: usize,
+    /// Where the hook puts decoded images.
+    store: &'s mut ImageStore,
 }
 
-impl<'a> Scan<'a> {
+impl<'a> Scan<'a, '_> {
     /// The next non-whitespace byte, not consumed.
     fn peek(&mut self) -> Option<u8> {
         let bytes = self.src.as_bytes();
@@ -365,7 +397,7 @@ impl<'a> Scan<'a> {
             if let Some((value, len)) = pre
                 .model
                 .flatten()
-                .and_then(|m| hook.decode(m, kind, side, rest))
+                .and_then(|m| hook.decode(m, kind, side, rest, self.store))
             {
                 let json = rest.get(..len)?;
                 self.pos += len;

@@ -35,7 +35,8 @@ impl ImageHook for CountingHook {
         _kind: Option<ChangeKind>,
         _side: ImageSide,
         json: &str,
-    ) -> Option<(DecodedImage, usize)> {
+        store: &mut ImageStore,
+    ) -> Option<(usize, usize)> {
         assert_eq!(model, 7);
         let n = self.calls.get() + 1;
         self.calls.set(n);
@@ -45,7 +46,7 @@ impl ImageHook for CountingHook {
         let mut values = serde_json::Deserializer::from_str(json).into_iter::<IgnoredAny>();
         values.next()?.ok()?;
         let len = values.byte_offset();
-        Some((Box::new(json[..len].to_string()), len))
+        Some((store.put(model, json[..len].to_string())?, len))
     }
 }
 
@@ -55,9 +56,13 @@ fn scan_path(json: &str, hook: bool) -> Option<String> {
         calls: std::cell::Cell::new(0),
         lookups: std::cell::Cell::new(0),
     };
-    let records = scan_with(json, hook.then_some(&counting as &dyn ImageHook), |w, p| {
-        (w, p)
-    })?;
+    let mut store = ImageStore::default();
+    let records = scan_with(
+        json,
+        hook.then_some(&counting as &dyn ImageHook),
+        &mut store,
+        |w, p| (w, p),
+    )?;
     let mut entries = Vec::new();
     for (wire, mut pre) in records {
         // A decoded image is the image the record carries.
@@ -66,8 +71,8 @@ fn scan_path(json: &str, hook: bool) -> Option<String> {
             wire.dynamodb.old_image.as_ref().map(|i| i.0),
         );
         for (decoded, text) in [(pre.new.take(), new), (pre.old.take(), old)] {
-            if let Some(d) = decoded {
-                let d = d.downcast::<String>().expect("the hook's value");
+            if let Some(slot) = decoded {
+                let d = store.take::<String>(7, slot).expect("the hook's value");
                 assert_eq!(Some(d.as_str()), text);
             }
         }
@@ -292,7 +297,7 @@ fn typical_events_take_the_fast_path() {
     let aws = r#"{"Records":[{"eventID":"1","eventName":"INSERT","eventVersion":"1.0","eventSource":"aws:dynamodb","awsRegion":"us-east-1",
         "dynamodb":{"Keys":{"Id":{"N":"101"}},"NewImage":{"Message":{"S":"New item!"},"Id":{"N":"101"}},"SequenceNumber":"111","SizeBytes":26,"StreamViewType":"NEW_AND_OLD_IMAGES"},
         "eventSourceARN":"arn:aws:dynamodb:us-east-1:123456789012:table/T/stream/2015-06-27T00:48:05.899"}]}"#;
-    assert!(scan(aws, None).is_some());
+    assert!(scan(aws, None, &mut ImageStore::default()).is_some());
     assert_eq!(scan_path(aws, false), serde_path(aws));
     // Each thing the scan leaves to serde.
     for odd in [
@@ -304,9 +309,12 @@ fn typical_events_take_the_fast_path() {
         r#"{"Records":null}"#,
         r#"{}"#,
     ] {
-        assert!(scan(odd, None).is_none(), "{odd}");
+        assert!(
+            scan(odd, None, &mut ImageStore::default()).is_none(),
+            "{odd}"
+        );
     }
-    assert!(scan(r#" {"Records" : [ ] } "#, None).is_some());
+    assert!(scan(r#" {"Records" : [ ] } "#, None, &mut ImageStore::default()).is_some());
 }
 
 /// The generator is not vacuous: many of its events are whole batches serde reads (so the
@@ -318,7 +326,7 @@ fn generated_events_are_often_readable() {
     let (mut readable, mut records) = (0, 0);
     for _ in 0..400 {
         let json = event().new_tree(&mut runner).expect("tree").current();
-        if let Some(entries) = scan(&json, None) {
+        if let Some(entries) = scan(&json, None, &mut ImageStore::default()) {
             readable += 1;
             records += entries.len();
         }
