@@ -223,14 +223,46 @@ impl fmt::Display for KeyValue<'_> {
     }
 }
 
+/// A key attribute: its name and value.
+pub type KeyAttribute<'a> = (Cow<'a, str>, KeyValue<'a>);
+
 /// A record's `Keys`: attribute name → value, in the order sent.
+///
+/// A table's key has one or two attributes, held inline; more (which DynamoDB never sends)
+/// go to the heap. Build one with [`Keys::push`] or `collect()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Keys<'a>(pub Vec<(Cow<'a, str>, KeyValue<'a>)>);
+pub struct Keys<'a> {
+    head: [Option<KeyAttribute<'a>>; 2],
+    rest: Vec<KeyAttribute<'a>>,
+}
 
 impl<'a> Keys<'a> {
+    /// Adds an attribute after the others.
+    pub fn push(&mut self, name: Cow<'a, str>, value: KeyValue<'a>) {
+        match self.head.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some((name, value)),
+            None => self.rest.push((name, value)),
+        }
+    }
+
+    /// The attributes in the order sent.
+    pub fn iter(&self) -> impl Iterator<Item = &KeyAttribute<'a>> + '_ {
+        self.head.iter().flatten().chain(&self.rest)
+    }
+
+    /// How many attributes there are.
+    pub fn len(&self) -> usize {
+        self.head.iter().flatten().count() + self.rest.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.head[0].is_none()
+    }
+
     /// The value of key attribute `name`.
     pub fn get(&self, name: &str) -> Option<&KeyValue<'a>> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 
     /// The string value of key attribute `name`.
@@ -240,18 +272,28 @@ impl<'a> Keys<'a> {
 
     /// An owned copy.
     pub fn into_owned(self) -> Keys<'static> {
-        Keys(
-            self.0
-                .into_iter()
-                .map(|(n, v)| (Cow::Owned(n.into_owned()), v.into_owned()))
-                .collect(),
-        )
+        self.head
+            .into_iter()
+            .flatten()
+            .chain(self.rest)
+            .map(|(n, v)| (Cow::Owned(n.into_owned()), v.into_owned()))
+            .collect()
+    }
+}
+
+impl<'a> FromIterator<KeyAttribute<'a>> for Keys<'a> {
+    fn from_iter<I: IntoIterator<Item = KeyAttribute<'a>>>(iter: I) -> Self {
+        let mut keys = Keys::default();
+        for (name, value) in iter {
+            keys.push(name, value);
+        }
+        keys
     }
 }
 
 impl fmt::Display for Keys<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (n, v)) in self.0.iter().enumerate() {
+        for (i, (n, v)) in self.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }
@@ -270,12 +312,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Keys<'a> {
                 f.write_str("a map of key attributes")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Keys<'de>, A::Error> {
-                let mut out = Vec::with_capacity(2);
+                let mut out = Keys::default();
                 while let Some(CowStr(name)) = map.next_key::<CowStr<'de>>()? {
                     let value: KeyAttr<'de> = map.next_value()?;
-                    out.push((name, value.0));
+                    out.push(name, value.0);
                 }
-                Ok(Keys(out))
+                Ok(out)
             }
         }
         d.deserialize_map(V)
@@ -665,6 +707,31 @@ mod tests {
 
     fn rec(body: &str) -> String {
         format!(r#"{{"Records":[{body}]}}"#)
+    }
+
+    #[test]
+    fn keys_keep_their_order_past_the_inline_two() {
+        let attr = |n: &'static str, v: &'static str| (Cow::Borrowed(n), KeyValue::S(v.into()));
+        let mut keys = Keys::default();
+        assert!(keys.is_empty());
+        keys.push("PK".into(), KeyValue::S("a".into()));
+        keys.push("SK".into(), KeyValue::N("1".into()));
+        keys.push("GSI1PK".into(), KeyValue::S("c".into()));
+        assert!(!keys.is_empty());
+        assert_eq!(keys.len(), 3);
+        let names: Vec<&str> = keys.iter().map(|(n, _)| n.as_ref()).collect();
+        assert_eq!(names, ["PK", "SK", "GSI1PK"]);
+        assert_eq!(keys.s("GSI1PK"), Some("c"));
+        assert_eq!(keys.s("SK"), None, "an N key has no string value");
+        assert_eq!(keys.get("SK"), Some(&KeyValue::N("1".into())));
+        assert_eq!(keys.to_string(), r#"PK="a", SK=N:1, GSI1PK="c""#);
+        let owned = keys.clone().into_owned();
+        assert_eq!(owned, keys);
+        let collected: Keys<'_> = [attr("PK", "a"), attr("SK", "b"), attr("X", "c")]
+            .into_iter()
+            .collect();
+        assert_eq!(collected.iter().count(), 3);
+        assert_eq!(collected.s("X"), Some("c"));
     }
 
     #[test]

@@ -94,6 +94,9 @@ pub(crate) trait ImageHook {
     ) -> Option<(usize, usize)>;
 }
 
+/// The most records Lambda delivers in one DynamoDB Streams batch (`BatchSize` ≤ 10,000).
+const MAX_BATCH: usize = 10_000;
+
 /// Reads a whole event; `None` when the serde path must read it instead.
 pub(crate) fn scan<'a>(
     json: &'a str,
@@ -129,8 +132,17 @@ pub(crate) fn scan_with<'a, T>(
             s.pos += 1;
         } else {
             loop {
+                let start = s.pos;
                 let (wire, pre) = s.record(hook)?;
                 out.push(each(wire, pre));
+                if out.len() == 1 {
+                    // Records of a batch are alike in size: room for the rest, judged by the
+                    // first, saves growing (and copying) the entries step by step. Lambda
+                    // delivers at most 10,000 records, which bounds a short first record's
+                    // guess.
+                    let first = (s.pos - start).max(1);
+                    out.reserve(((s.src.len() - s.pos) / first + 1).min(MAX_BATCH));
+                }
                 match s.peek()? {
                     b',' => s.pos += 1,
                     b']' => {
@@ -354,7 +366,7 @@ impl<'a> Scan<'a, '_> {
     /// which also makes the record's error message.
     fn keys(&mut self) -> Option<Keys<'a>> {
         let start = self.pos;
-        let mut out = Vec::with_capacity(2);
+        let mut out = Keys::default();
         let plain = self.object(|s, name| {
             s.expect(b'{')?;
             let make: fn(Cow<'a, str>) -> KeyValue<'a> = match &*s.string()? {
@@ -369,11 +381,11 @@ impl<'a> Scan<'a, '_> {
             }
             let value = s.string()?;
             s.expect(b'}')?;
-            out.push((name, make(value)));
+            out.push(name, make(value));
             Some(())
         });
         if plain.is_some() {
-            return Some(Keys(out));
+            return Some(out);
         }
         self.pos = start;
         self.value::<Keys<'a>>()
