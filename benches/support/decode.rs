@@ -1,4 +1,7 @@
-//! Decoding a 1000-record mixed batch (all five example models, INSERT/MODIFY/REMOVE, images
+//! The decoding benchmark's body, shared by `benches/decode.rs` (the system allocator) and
+//! `benches/decode_mimalloc.rs` (mimalloc, as the example Lambda ships).
+//!
+//! It decodes a 1000-record mixed batch (all five example models, INSERT/MODIFY/REMOVE, images
 //! with attributes of every type), three ways in one run:
 //!
 //! - `a_scan_floor`: `serde_json::from_slice::<IgnoredAny>`, the cost of reading the bytes;
@@ -9,17 +12,15 @@
 //!
 //! Plus registry lookup with 1 model and with 200. Ratios are printed at the end.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{self, mean_ns, out_dir};
 use aws_lambda_events::event::dynamodb::Event;
 use criterion::Criterion;
 use dynastream::key::Pattern;
 use dynastream::registry::{ModelSpec, Registry};
 use dynastream_example_models::{Board, OrderLine, Story, Task, UserProfile};
 use std::hint::black_box;
-use support::{mean_ns, out_dir};
 
 /// What a user writes today: match the key prefix by hand, decode each image with serde_dynamo.
 fn hand_written(bytes: &[u8]) -> usize {
@@ -83,7 +84,15 @@ fn registry(first: usize, count: usize) -> Registry {
     Registry::new(specs).expect("disjoint models")
 }
 
-fn main() {
+/// Runs the benchmark. `allocator` names the global allocator the bench binary was built
+/// with; it labels the output, and every allocator but the first (`system`) writes its results
+/// under its own criterion group and skips the allocation-free lookup bench.
+pub fn main(allocator: &str) {
+    let group = if allocator == "system" {
+        "batch_1000".to_string()
+    } else {
+        format!("batch_1000_{allocator}")
+    };
     let bytes = support::batch();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -100,7 +109,7 @@ fn main() {
     );
     let images = hand_written(&bytes);
     println!(
-        "batch: {} records, {} bytes, {} images",
+        "allocator: {allocator}\nbatch: {} records, {} bytes, {} images",
         report.records.len(),
         bytes.len(),
         images
@@ -111,7 +120,7 @@ fn main() {
         .measurement_time(Duration::from_secs(5))
         .configure_from_args();
     {
-        let mut g = c.benchmark_group("batch_1000");
+        let mut g = c.benchmark_group(&group);
         g.throughput(criterion::Throughput::Bytes(bytes.len() as u64));
         g.bench_function("a_scan_floor", |b| {
             b.iter(|| {
@@ -129,7 +138,7 @@ fn main() {
         });
         g.finish();
     }
-    {
+    if allocator == "system" {
         // The same model (M199) and key, alone and as the last of 200 registered models.
         let one = registry(199, 1);
         let many = registry(0, 200);
@@ -189,7 +198,9 @@ fn main() {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    println!("\n== interleaved, {rounds} rounds, median of per-round ratios ==");
+    println!(
+        "\n== interleaved, {rounds} rounds, median of per-round ratios ({allocator} allocator) =="
+    );
     println!(
         "(b)/(c) = {:.2}x faster than hand-written (target >= 3x)",
         median(&mut bc)
@@ -200,13 +211,16 @@ fn main() {
     );
 
     let (a, b, cc) = (
-        mean_ns("batch_1000", "a_scan_floor"),
-        mean_ns("batch_1000", "b_hand_written"),
-        mean_ns("batch_1000", "c_dynastream"),
+        mean_ns(&group, "a_scan_floor"),
+        mean_ns(&group, "b_hand_written"),
+        mean_ns(&group, "c_dynastream"),
     );
     if let (Some(a), Some(b), Some(cc)) = (a, b, cc) {
         let mbps = |ns: f64| bytes.len() as f64 / ns * 1e9 / 1e6;
-        println!("\n== batch of 1000 records, {} bytes ==", bytes.len());
+        println!(
+            "\n== batch of 1000 records, {} bytes ({allocator} allocator) ==",
+            bytes.len()
+        );
         println!(
             "(a) scan floor       {:>9.3} ms  {:>7.1} MB/s",
             a / 1e6,
@@ -228,7 +242,8 @@ fn main() {
         );
         println!("(c)/(a) = {:.2}x the scan floor (target <= 2x)", cc / a);
     }
-    if let (Some(l1), Some(l200)) = (
+    if let (true, Some(l1), Some(l200)) = (
+        allocator == "system",
         mean_ns("lookup", "models_1"),
         mean_ns("lookup", "models_200"),
     ) {
