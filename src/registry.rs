@@ -123,12 +123,99 @@ impl<T> Trie<T> {
         &mut self.nodes[at].value
     }
 
+    /// Visits every value whose literal is a prefix of `key`, shortest first, a byte at a
+    /// time. The lookups use [`Radix::walk`]; this is the reference it is tested against.
+    #[cfg(test)]
     fn walk<'t>(&'t self, key: &str, mut f: impl FnMut(&'t T)) {
         let mut at = 0usize;
         let bytes = key.as_bytes();
         let mut i = 0;
         loop {
             let node = &self.nodes[at];
+            if let Some(v) = &node.value {
+                f(v);
+            }
+            let Some(&b) = bytes.get(i) else { return };
+            match node.edges.binary_search_by_key(&b, |e| e.0) {
+                Ok(k) => at = node.edges[k].1 as usize,
+                Err(_) => return,
+            }
+            i += 1;
+        }
+    }
+
+    /// The trie for lookups: each run of nodes without a value and with one edge becomes one
+    /// node's label, so a walk takes a step per branch or value, not per byte. `f` converts
+    /// the values.
+    fn freeze<U>(mut self, mut f: impl FnMut(T) -> U) -> Radix<U> {
+        let mut out = Vec::with_capacity(self.nodes.len());
+        self.freeze_at(0, &mut f, &mut out);
+        Radix { nodes: out }
+    }
+
+    /// Freezes the subtree at `at` into `out`; returns its index there. Each node is reached
+    /// once (a trie is a tree), so its value and edges are moved out.
+    fn freeze_at<U>(
+        &mut self,
+        mut at: usize,
+        f: &mut impl FnMut(T) -> U,
+        out: &mut Vec<RadixNode<U>>,
+    ) -> u32 {
+        let mut label = Vec::new();
+        while let Some(node) = self.nodes.get(at) {
+            match node.edges.as_slice() {
+                [(b, next)] if node.value.is_none() => {
+                    label.push(*b);
+                    at = *next as usize;
+                }
+                _ => break,
+            }
+        }
+        let (value, edges) = match self.nodes.get_mut(at) {
+            Some(node) => (node.value.take(), std::mem::take(&mut node.edges)),
+            None => (None, Vec::new()),
+        };
+        let index = out.len();
+        out.push(RadixNode {
+            label: label.into(),
+            edges: Box::default(),
+            value: value.map(&mut *f),
+        });
+        let edges: Box<[(u8, u32)]> = edges
+            .into_iter()
+            .map(|(b, next)| (b, self.freeze_at(next as usize, f, out)))
+            .collect();
+        out[index].edges = edges;
+        index as u32
+    }
+}
+
+/// A [`Trie`] frozen for lookups (path-compressed).
+#[derive(Debug)]
+struct Radix<T> {
+    nodes: Vec<RadixNode<T>>,
+}
+
+#[derive(Debug)]
+struct RadixNode<T> {
+    /// The bytes a key must have, after the edge byte that led here, to reach this node.
+    label: Box<[u8]>,
+    /// The next byte after the label, and the node it leads to; sorted by byte.
+    edges: Box<[(u8, u32)]>,
+    value: Option<T>,
+}
+
+impl<T> Radix<T> {
+    /// Visits every value whose literal is a prefix of `key`, shortest first.
+    fn walk<'t>(&'t self, key: &str, mut f: impl FnMut(&'t T)) {
+        let bytes = key.as_bytes();
+        let mut i = 0;
+        let mut at = 0usize;
+        while let Some(node) = self.nodes.get(at) {
+            match bytes.get(i..) {
+                Some(rest) if rest.starts_with(&node.label) => i += node.label.len(),
+                _ => return,
+            }
             if let Some(v) = &node.value {
                 f(v);
             }
@@ -147,7 +234,7 @@ impl<T> Trie<T> {
 struct Group {
     pk_attr: Cow<'static, str>,
     sk_attr: Cow<'static, str>,
-    index: Trie<Trie<Vec<u32>>>,
+    index: Radix<Radix<Vec<u32>>>,
 }
 
 /// The registered models, validated: no two can match the same (PK, SK).
@@ -169,24 +256,21 @@ impl Registry {
                 return Err(RegistryError::DuplicateEntity(s.entity.to_string()));
             }
         }
-        let mut groups: Vec<Group> = Vec::new();
+        // Built as byte tries, then frozen for lookups.
+        let mut building: Vec<(&ModelSpec, Trie<Trie<Vec<u32>>>)> = Vec::new();
         for (i, s) in specs.iter().enumerate() {
-            let g = match groups
+            let g = match building
                 .iter()
-                .position(|g| g.pk_attr == s.pk_attr && g.sk_attr == s.sk_attr)
+                .position(|(first, _)| first.pk_attr == s.pk_attr && first.sk_attr == s.sk_attr)
             {
                 Some(g) => g,
                 None => {
-                    groups.push(Group {
-                        pk_attr: s.pk_attr.clone(),
-                        sk_attr: s.sk_attr.clone(),
-                        index: Trie::new(),
-                    });
-                    groups.len() - 1
+                    building.push((s, Trie::new()));
+                    building.len() - 1
                 }
             };
-            let sk_trie = groups[g]
-                .index
+            let sk_trie = building[g]
+                .1
                 .slot(s.pk.leading_literal())
                 .get_or_insert_with(Trie::new);
             sk_trie
@@ -194,6 +278,14 @@ impl Registry {
                 .get_or_insert_with(Vec::new)
                 .push(i as u32);
         }
+        let groups = building
+            .into_iter()
+            .map(|(first, index)| Group {
+                pk_attr: first.pk_attr.clone(),
+                sk_attr: first.sk_attr.clone(),
+                index: index.freeze(|sk_trie| sk_trie.freeze(|models| models)),
+            })
+            .collect();
         for (i, a) in specs.iter().enumerate() {
             for b in &specs[i + 1..] {
                 if a.pk_attr != b.pk_attr || a.sk_attr != b.sk_attr {
@@ -419,6 +511,40 @@ fn common_key(a: &Pattern, b: &Pattern) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The frozen trie visits exactly the values the byte trie visits, in the same order:
+        /// literals over a small alphabet share prefixes, so chains, branches and values on
+        /// inner nodes all occur.
+        #[test]
+        fn frozen_trie_walks_like_the_byte_trie(
+            literals in proptest::collection::vec("[AB#]{0,6}", 0..12),
+            keys in proptest::collection::vec("[AB#C]{0,9}", 1..12),
+        ) {
+            let mut trie = Trie::new();
+            for (i, literal) in literals.iter().enumerate() {
+                trie.slot(literal).get_or_insert_with(Vec::new).push(i);
+            }
+            // Keys that reach the literals, and go past them.
+            let keys: Vec<String> = keys
+                .into_iter()
+                .chain(literals.iter().flat_map(|l| [l.clone(), format!("{l}A#")]))
+                .collect();
+            let mut reference = Vec::new();
+            for key in &keys {
+                let mut seen = Vec::new();
+                trie.walk(key, |v: &Vec<usize>| seen.push(v.clone()));
+                reference.push(seen);
+            }
+            let radix = trie.freeze(|v| v);
+            for (key, want) in keys.iter().zip(&reference) {
+                let mut seen = Vec::new();
+                radix.walk(key, |v| seen.push(v.clone()));
+                prop_assert_eq!(&seen, want, "key {:?}", key);
+            }
+        }
+    }
 
     fn p(s: &str) -> Pattern {
         Pattern::parse(s).unwrap()
