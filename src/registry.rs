@@ -212,9 +212,13 @@ impl<T> Radix<T> {
         let mut i = 0;
         let mut at = 0usize;
         while let Some(node) = self.nodes.get(at) {
-            match bytes.get(i..) {
-                Some(rest) if rest.starts_with(&node.label) => i += node.label.len(),
-                _ => return,
+            // Where the literals branch at every byte the labels are empty: no comparison.
+            let label = &node.label[..];
+            if !label.is_empty() {
+                match bytes.get(i..) {
+                    Some(rest) if rest.starts_with(label) => i += label.len(),
+                    _ => return,
+                }
             }
             if let Some(v) = &node.value {
                 f(v);
