@@ -608,11 +608,19 @@ pub(crate) fn parse_batch_with<'a>(
     hook: Option<&dyn ImageHook>,
     store: &mut ImageStore,
 ) -> Result<Vec<Entry<'a>>, EventError> {
-    // UTF-8 is checked once for the whole event (fast); parsing from a str then borrows every
-    // raw image without checking it again.
-    let json = std::str::from_utf8(json).map_err(|e| EventError::Unreadable {
-        message: format!("not UTF-8: {e}"),
-    })?;
+    // UTF-8 is checked once for the whole event, with SIMD; parsing from a str then borrows
+    // every raw image without checking it again. Only a failure is checked again, by the
+    // standard library, for its message (where the bad byte is).
+    let json = match simdutf8::basic::from_utf8(json) {
+        Ok(json) => json,
+        Err(_) => {
+            let message = match std::str::from_utf8(json) {
+                Err(e) => format!("not UTF-8: {e}"),
+                Ok(_) => "not UTF-8".to_string(),
+            };
+            return Err(EventError::Unreadable { message });
+        }
+    };
     // Fast path: the whole batch in one hand-written pass, images decoded on the way.
     if let Some(entries) = scan::scan(json, hook, store) {
         return Ok(entries);
@@ -804,5 +812,28 @@ mod tests {
             Err(EventError::NoSequenceNumber { index: 0, .. })
         ));
         assert!(parse_batch(b"{\"Records\":[]}").unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_event_that_is_not_utf8_names_the_bad_byte() {
+        // Multi-byte text reads (the scan's SIMD check accepts it); a lone continuation byte,
+        // a truncated sequence or an overlong encoding is an invocation error saying where.
+        let ok = rec(
+            r#"{"eventName":"INSERT","dynamodb":{"Keys":{"PK":{"S":"é→𝄞"}},"SequenceNumber":"1"}}"#,
+        );
+        let entries = parse_batch(ok.as_bytes()).unwrap();
+        assert!(matches!(&entries[0], Entry::Record(r) if r.keys.s("PK") == Some("é→𝄞")));
+        for bad in [&b"\x80"[..], b"\xe2\x86", b"\xc0\xaf"] {
+            let mut ev = ok.clone().into_bytes();
+            let at = ok.find('é').unwrap();
+            ev.splice(at..at + 2, bad.iter().copied());
+            match parse_batch(&ev) {
+                Err(EventError::Unreadable { message }) => assert!(
+                    message.starts_with("not UTF-8") && message.contains(&format!("index {at}")),
+                    "{message}"
+                ),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
     }
 }
