@@ -20,7 +20,7 @@ pub mod store;
 pub use change::{Change, Context, Op};
 pub use dynastream_derive::Model;
 pub use error::{BoxError, EventError, ImageSide, RecordError, RegistryError};
-pub use event::{ChangeKind, RecordMeta, StreamViewType, Timestamp};
+pub use event::{ChangeKind, RecordMeta, SequenceNumber, StreamViewType, Timestamp};
 pub use handler::{Fallback, Handler, Unmatched};
 pub use model::{Model, ModelKey};
 pub use registry::Registry;

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::error::RecordError;
-use crate::event::ChangeKind;
+use crate::event::{ChangeKind, SequenceNumber};
 
 /// The outcome of one record.
 #[derive(Debug)]
@@ -34,8 +34,8 @@ impl Outcome {
 /// One record's line in a [`BatchReport`].
 #[derive(Debug)]
 pub struct RecordReport {
-    /// The record's sequence number.
-    pub sequence_number: String,
+    /// The record's sequence number (shared with the record's [`crate::RecordMeta`]).
+    pub sequence_number: SequenceNumber,
     /// The model its keys matched, if any.
     pub model: Option<&'static str>,
     /// The change kind, if the envelope was readable.
@@ -71,7 +71,7 @@ impl BatchReport {
             batch_item_failures: self
                 .first_failure()
                 .map(|r| ItemFailure {
-                    item_identifier: r.sequence_number.clone(),
+                    item_identifier: r.sequence_number.to_string(),
                 })
                 .into_iter()
                 .collect(),

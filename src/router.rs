@@ -208,7 +208,7 @@ impl<M: Model, S: Send + Sync + 'static> ModelRoute<M, S> {
         decode_image::<M>(raw, [M::PK_ATTR, M::SK_ATTR])
             .map(Some)
             .map_err(|e| RecordError::Decode {
-                sequence_number: rec.meta.sequence_number.clone(),
+                sequence_number: rec.meta.sequence_number.to_string(),
                 model: M::ENTITY,
                 side,
                 field: e.field,
@@ -322,7 +322,7 @@ impl<M: Model, S: Send + Sync + 'static> Route<S> for ModelRoute<M, S> {
             }),
             Err(panic) => {
                 let e = RecordError::Panic {
-                    sequence_number: report.sequence_number.clone(),
+                    sequence_number: report.sequence_number.to_string(),
                     model: M::ENTITY,
                     kind: rec.kind,
                     message: panic_message(&*panic),
@@ -620,7 +620,7 @@ impl<S: Send + Sync + 'static> Router<S> {
                 Ok(row) => rows.push(row),
                 Err(message) => {
                     let e = RecordError::Mirror {
-                        sequence_number: rec.meta.sequence_number.clone(),
+                        sequence_number: rec.meta.sequence_number.to_string(),
                         message,
                     };
                     match self.policies.undecodable {
@@ -648,7 +648,7 @@ impl<S: Send + Sync + 'static> Router<S> {
                 .map(|entry| {
                     let mut r = self.deferred(entry);
                     r.outcome = Outcome::Failed(RecordError::Mirror {
-                        sequence_number: r.sequence_number.clone(),
+                        sequence_number: r.sequence_number.to_string(),
                         message: message.to_string(),
                     });
                     r
@@ -774,7 +774,7 @@ impl<S: Send + Sync + 'static> Router<S> {
                     message: b.message.clone(),
                 };
                 let report = RecordReport {
-                    sequence_number: b.sequence_number.clone(),
+                    sequence_number: b.sequence_number.as_str().into(),
                     model: None,
                     kind: None,
                     outcome: apply(self.policies.undecodable, e),
@@ -791,7 +791,7 @@ impl<S: Send + Sync + 'static> Router<S> {
             Ok(None) => self.unmatched(rec, ctx),
             Err(panic) => {
                 let e = RecordError::Panic {
-                    sequence_number: rec.meta.sequence_number.clone(),
+                    sequence_number: rec.meta.sequence_number.to_string(),
                     model: "decode",
                     kind: rec.kind,
                     message: panic_message(&*panic),
@@ -869,7 +869,7 @@ impl<S: Send + Sync + 'static> Router<S> {
                 (Ok(new), Ok(old)) => (new, old),
                 (Err(e), _) | (_, Err(e)) => {
                     let e = RecordError::Envelope {
-                        sequence_number: seq,
+                        sequence_number: seq.to_string(),
                         message: format!("image is not JSON: {e}"),
                     };
                     report.outcome = apply(self.policies.undecodable, e);
@@ -889,7 +889,7 @@ impl<S: Send + Sync + 'static> Router<S> {
             };
         }
         let e = RecordError::Unmatched {
-            sequence_number: seq,
+            sequence_number: seq.to_string(),
             keys: rec.keys.to_string(),
         };
         report.outcome = match self.policies.unmatched {
@@ -941,7 +941,7 @@ impl<S: Send + Sync + 'static> Router<S> {
     fn deferred(&self, entry: &Entry<'_>) -> RecordReport {
         match entry {
             Entry::Broken(b) => RecordReport {
-                sequence_number: b.sequence_number.clone(),
+                sequence_number: b.sequence_number.as_str().into(),
                 model: None,
                 kind: None,
                 outcome: Outcome::Deferred,

@@ -108,7 +108,7 @@ async fn handler(change: Change<UserProfile>, ctx: Context<State>) -> Result<(),
         .fail_once
         .lock()
         .map_err(|e| e.to_string())?
-        .remove(seq)
+        .remove(seq.as_str())
     {
         return Err(format!("injected failure at {seq}"));
     }

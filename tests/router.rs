@@ -552,3 +552,36 @@ async fn unreadable_events_are_invocation_errors() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_records_report_and_its_change_share_one_sequence_number() {
+    let kept: Arc<Mutex<Vec<dynastream::SequenceNumber>>> = Arc::default();
+    let keep = Arc::clone(&kept);
+    let router = Router::builder(())
+        .on::<Item, _>(move |change: Change<Item>, _ctx: Context<()>| {
+            keep.lock()
+                .unwrap()
+                .push(change.meta.sequence_number.clone());
+            std::future::ready(Ok::<(), String>(()))
+        })
+        .build()
+        .unwrap();
+    let report = router
+        .handle_event(
+            &batch(vec![
+                insert(7, "a", 1, json!({})),
+                insert(8, "b", 2, json!({})),
+            ]),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let kept = kept.lock().unwrap();
+    assert_eq!(kept.len(), 2);
+    for (seen, line) in kept.iter().zip(&report.records) {
+        assert_eq!(seen, &line.sequence_number);
+        // The same text, not a copy of it.
+        assert_eq!(seen.as_ptr(), line.sequence_number.as_ptr());
+    }
+    assert_eq!(report.records[0].sequence_number, "7");
+}

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
@@ -435,13 +436,111 @@ struct SequenceOnlyInner {
     sequence_number: String,
 }
 
+/// A record's `dynamodb.SequenceNumber`: the identifier Lambda's batch response names a failed
+/// record by. The record's metadata (handed to the handler) and its line in the batch report
+/// share one copy of the text; cloning is a reference-count increment. Reads as a `str`.
+///
+/// ```
+/// use dynastream::SequenceNumber;
+///
+/// let seq = SequenceNumber::from("4420000000000000001");
+/// let report_copy = seq.clone();
+/// assert_eq!(report_copy, "4420000000000000001");
+/// assert!(seq.starts_with("442"));
+/// assert_eq!(seq.to_string(), "4420000000000000001");
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SequenceNumber(Arc<str>);
+
+impl SequenceNumber {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for SequenceNumber {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for SequenceNumber {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for SequenceNumber {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for SequenceNumber {
+    fn from(text: &str) -> Self {
+        SequenceNumber(Arc::from(text))
+    }
+}
+
+impl From<String> for SequenceNumber {
+    fn from(text: String) -> Self {
+        SequenceNumber(Arc::from(text))
+    }
+}
+
+impl From<SequenceNumber> for String {
+    fn from(seq: SequenceNumber) -> Self {
+        seq.0.to_string()
+    }
+}
+
+impl PartialEq<str> for SequenceNumber {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for SequenceNumber {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for SequenceNumber {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+/// Written like a `str`'s (quoted), so reports and changes print as they did with a `String`.
+impl fmt::Debug for SequenceNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for SequenceNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl serde::Serialize for SequenceNumber {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
 /// Everything about a record except its images, owned; handed to handlers with the change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordMeta {
     /// `eventID`.
     pub event_id: Option<String>,
     /// `dynamodb.SequenceNumber`: the identifier Lambda's batch response uses.
-    pub sequence_number: String,
+    pub sequence_number: SequenceNumber,
     /// `dynamodb.ApproximateCreationDateTime`, exact; `None` when absent.
     pub approximate_creation_time: Option<Timestamp>,
     /// `dynamodb.SizeBytes`.
@@ -454,19 +553,17 @@ pub struct RecordMeta {
 }
 
 impl RecordMeta {
-    /// Moves the metadata out, leaving empty values (no allocation).
+    /// Moves the metadata out, leaving empty values, except the sequence number, which is
+    /// shared (no allocation either way).
     pub(crate) fn take(&mut self) -> RecordMeta {
-        std::mem::replace(
-            self,
-            RecordMeta {
-                event_id: None,
-                sequence_number: String::new(),
-                approximate_creation_time: None,
-                size_bytes: None,
-                stream_view_type: None,
-                ttl_expired: false,
-            },
-        )
+        RecordMeta {
+            event_id: self.event_id.take(),
+            sequence_number: self.sequence_number.clone(),
+            approximate_creation_time: self.approximate_creation_time.take(),
+            size_bytes: self.size_bytes.take(),
+            stream_view_type: self.stream_view_type.take(),
+            ttl_expired: std::mem::take(&mut self.ttl_expired),
+        }
     }
 }
 
@@ -527,9 +624,9 @@ impl Entry<'_> {
 
 impl<'a> WireRecord<'a> {
     fn into_record(self, predecoded: Predecoded) -> Result<Record<'a>, BrokenRecord> {
-        let seq = self.dynamodb.sequence_number.into_owned();
+        let seq = self.dynamodb.sequence_number;
         let broken = |message: String| BrokenRecord {
-            sequence_number: seq.clone(),
+            sequence_number: seq.to_string(),
             message,
         };
         if seq.is_empty() {
@@ -568,7 +665,7 @@ impl<'a> WireRecord<'a> {
             old_image: null(self.dynamodb.old_image),
             meta: RecordMeta {
                 event_id: self.event_id.map(Cow::into_owned),
-                sequence_number: seq,
+                sequence_number: SequenceNumber::from(&*seq),
                 approximate_creation_time,
                 size_bytes: self.dynamodb.size_bytes,
                 stream_view_type: self

@@ -74,7 +74,7 @@ pub(crate) fn row(
         entity,
         schema_version,
         data,
-        seq: seq.clone(),
+        seq: seq.to_string(),
         event_time: rec.meta.approximate_creation_time.map(|t| t.to_string()),
         deleted,
     })

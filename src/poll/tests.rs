@@ -28,7 +28,7 @@ async fn on_item(change: Change<Item>, ctx: Context<Seen>) -> Result<(), std::io
         return Err(std::io::Error::other(format!("poison {}", change.key.id)));
     }
     if let Ok(mut seen) = ctx.state().0.lock() {
-        seen.push(change.meta.sequence_number.clone());
+        seen.push(change.meta.sequence_number.to_string());
     }
     Ok(())
 }
