@@ -23,11 +23,11 @@ mod poll;
 mod secret;
 
 /// mimalloc instead of glibc's malloc. A batch allocates every decoded string and key it hands
-/// to the handlers (about 12,000 allocations for 1000 records in the benchmark batch), and
-/// glibc's malloc spends part of each batch consolidating its fast bins; with mimalloc the
-/// decoding benchmark runs the same batch in fewer instructions and less time (README,
-/// "Performance": `cargo bench --bench decode` against `--bench decode_mimalloc`). The
-/// framework itself leaves the choice to the app, as this one makes it.
+/// to the handlers (about 10,800 allocations for the benchmark's 1000 records), and glibc's
+/// malloc spends part of each batch consolidating its fast bins; with mimalloc the same batch
+/// runs about 9% fewer instructions (README, "Performance": `cargo bench --bench decode`
+/// against `--bench decode_mimalloc`), for about a millisecond more cold start (README,
+/// "Deploy"). The framework itself leaves the choice to the app, as this one makes it.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
