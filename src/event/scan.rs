@@ -81,9 +81,9 @@ pub(crate) trait ImageHook {
     /// The model whose patterns and key types accept `keys`.
     fn model(&self, keys: &Keys<'_>) -> Option<usize>;
     /// Decodes the image at the start of `json` into `model`, if a handler will want it (`kind`
-    /// is `None` when `eventName` comes later in the record). Returns the value and the length
-    /// of the image's JSON; `None` leaves the image to be decoded when it is needed, which is
-    /// also where a bad image is reported. The value goes into `store`; the slot is returned.
+    /// is `None` when `eventName` comes later in the record), and puts the value in `store`.
+    /// Returns its slot there and the length of the image's JSON; `None` leaves the image to be
+    /// decoded when it is needed, which is also where a bad image is reported.
     fn decode(
         &self,
         model: usize,
