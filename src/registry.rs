@@ -80,7 +80,8 @@ impl ModelSpec {
     }
 }
 
-/// A byte trie over literal prefixes; walking a key visits every value whose literal is a
+/// A byte trie over literal prefixes, built a byte at a time when the registry is made, then
+/// frozen into a [`Radix`] for lookups. Walking a key visits every value whose literal is a
 /// prefix of the key, in O(length of the longest literal) whatever the number of values.
 #[derive(Debug, Default)]
 struct Trie<T> {

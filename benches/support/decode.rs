@@ -10,7 +10,8 @@
 //! - `c_dynastream`: the router decoding every record, all images, into typed changes delivered
 //!   to no-op handlers.
 //!
-//! Plus registry lookup with 1 model and with 200. Ratios are printed at the end.
+//! Plus registry lookup with 1 model and with 200 (in the system-allocator run only: it does
+//! not allocate). Ratios are printed at the end.
 
 use std::time::Duration;
 
