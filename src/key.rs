@@ -231,7 +231,7 @@ impl Pattern {
         let mut i = 0;
         while i < segs.len() {
             match &segs[i] {
-                Segment::Literal(l) => match rest.strip_prefix(l.as_ref()) {
+                Segment::Literal(l) => match crate::bytes::strip_prefix(rest, l.as_ref()) {
                     Some(r) => rest = r,
                     None => return false,
                 },
@@ -394,7 +394,7 @@ fn find_literal(hay: &str, lit: &str) -> Option<usize> {
     let mut from = 0;
     while let Some(off) = h.get(from..)?.iter().position(|&b| b == first) {
         let at = from + off;
-        if h.get(at + 1..)?.starts_with(tail) {
+        if crate::bytes::starts_with(h.get(at + 1..)?, tail) {
             return Some(at);
         }
         from = at + 1;

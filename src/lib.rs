@@ -2,6 +2,7 @@
 
 extern crate self as dynastream;
 
+mod bytes;
 pub mod change;
 pub mod decode;
 pub mod error;
@@ -20,7 +21,7 @@ pub mod store;
 pub use change::{Change, Context, Op};
 pub use dynastream_derive::Model;
 pub use error::{BoxError, EventError, ImageSide, RecordError, RegistryError};
-pub use event::{ChangeKind, RecordMeta, SequenceNumber, StreamViewType, Timestamp};
+pub use event::{ChangeKind, RecordMeta, SequenceNumber, SharedStr, StreamViewType, Timestamp};
 pub use handler::{Fallback, Handler, Unmatched};
 pub use model::{Model, ModelKey};
 pub use registry::Registry;

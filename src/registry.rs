@@ -217,7 +217,7 @@ impl<T> Radix<T> {
             let label = &node.label[..];
             if !label.is_empty() {
                 match bytes.get(i..) {
-                    Some(rest) if rest.starts_with(label) => i += label.len(),
+                    Some(rest) if crate::bytes::starts_with(rest, label) => i += label.len(),
                     _ => return,
                 }
             }
@@ -340,7 +340,9 @@ impl Registry {
         mut f: impl FnMut(usize),
     ) {
         for g in &self.groups {
-            if g.pk_attr != pk_attr || g.sk_attr != sk_attr {
+            if !crate::bytes::same(g.pk_attr.as_bytes(), pk_attr.as_bytes())
+                || !crate::bytes::same(g.sk_attr.as_bytes(), sk_attr.as_bytes())
+            {
                 continue;
             }
             g.index.walk(pk, |sk_trie| {

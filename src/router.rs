@@ -667,23 +667,25 @@ impl<S: Send + Sync + 'static> Router<S> {
 
     async fn run_sequential(
         &self,
-        entries: Vec<Entry<'_>>,
+        mut entries: Vec<Entry<'_>>,
         store: &mut ImageStore,
         ctx: &Context<S>,
         mut stop: Stop,
     ) -> BatchReport {
         let mut records = Vec::with_capacity(entries.len());
         let mut failed = false;
-        for (i, mut entry) in entries.into_iter().enumerate() {
+        // Entries are worked on in place: a record is a few hundred bytes, and moving each out
+        // of the vector would copy them all once more.
+        for (i, entry) in entries.iter_mut().enumerate() {
             if failed {
-                records.push(self.deferred(&entry));
+                records.push(self.deferred(entry));
                 continue;
             }
             let prepared = match stop.take() {
-                Some((at, e)) if at == i => self.stopped(&entry, e),
+                Some((at, e)) if at == i => self.stopped(entry, e),
                 other => {
                     stop = other;
-                    self.prepare(&mut entry, store, ctx)
+                    self.prepare(entry, store, ctx)
                 }
             };
             let report = self.finish(prepared).await;

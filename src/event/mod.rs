@@ -263,7 +263,9 @@ impl<'a> Keys<'a> {
 
     /// The value of key attribute `name`.
     pub fn get(&self, name: &str) -> Option<&KeyValue<'a>> {
-        self.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.iter()
+            .find(|(n, _)| crate::bytes::same(n.as_bytes(), name.as_bytes()))
+            .map(|(_, v)| v)
     }
 
     /// The string value of key attribute `name`.
@@ -436,9 +438,219 @@ struct SequenceOnlyInner {
     sequence_number: String,
 }
 
+/// Text from a batch's envelope that records and reports share: the text of all of a batch's
+/// sequence numbers and event ids is one allocation, and each value is a range of it, so
+/// reading a batch does not allocate per value and cloning is a reference-count increment.
+/// Reads as a `str`; compares, orders and hashes as its text.
+///
+/// ```
+/// use dynastream::event::SharedStr;
+///
+/// let id = SharedStr::from("c81e728d9d4c2f636f067f89cc14862c");
+/// assert_eq!(id, "c81e728d9d4c2f636f067f89cc14862c");
+/// assert_eq!(id.clone().len(), 32);
+/// assert_eq!(id.to_string(), id.as_str());
+/// ```
+#[derive(Clone)]
+pub struct SharedStr {
+    text: Arc<str>,
+    /// The value's range of `text`; `end == WHOLE` means all of it (a value too long for a
+    /// `u32` range, made on its own).
+    start: u32,
+    end: u32,
+}
+
+const WHOLE: u32 = u32::MAX;
+
+impl SharedStr {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        if self.end == WHOLE {
+            &self.text
+        } else {
+            // Ranges are made by `BatchText`, on character boundaries of the text it made.
+            self.text
+                .get(self.start as usize..self.end as usize)
+                .unwrap_or_default()
+        }
+    }
+}
+
+impl std::ops::Deref for SharedStr {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for SharedStr {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for SharedStr {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for SharedStr {
+    fn from(text: &str) -> Self {
+        SharedStr::whole(Arc::from(text))
+    }
+}
+
+impl From<String> for SharedStr {
+    fn from(text: String) -> Self {
+        SharedStr::whole(Arc::from(text))
+    }
+}
+
+impl SharedStr {
+    fn whole(text: Arc<str>) -> Self {
+        let end = u32::try_from(text.len()).ok().filter(|&n| n != WHOLE);
+        SharedStr {
+            text,
+            start: 0,
+            end: end.unwrap_or(WHOLE),
+        }
+    }
+}
+
+impl From<SharedStr> for String {
+    fn from(s: SharedStr) -> Self {
+        s.as_str().to_string()
+    }
+}
+
+impl PartialEq for SharedStr {
+    fn eq(&self, other: &SharedStr) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for SharedStr {}
+
+impl PartialOrd for SharedStr {
+    fn partial_cmp(&self, other: &SharedStr) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SharedStr {
+    fn cmp(&self, other: &SharedStr) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+/// As its text, so that it agrees with [`Borrow<str>`](std::borrow::Borrow).
+impl std::hash::Hash for SharedStr {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl PartialEq<str> for SharedStr {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for SharedStr {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for SharedStr {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+/// Written like a `str`'s (quoted).
+impl fmt::Debug for SharedStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for SharedStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for SharedStr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Collects a batch's shared text while its records are read; [`BatchText::finish`] then
+/// makes it one allocation and points every record's values at it. Until then the records'
+/// values are ranges of a text that does not exist yet, so nothing may read them: only
+/// [`parse_batch_with`] (and tests) hold a `BatchText`.
+pub(crate) struct BatchText {
+    buf: String,
+    /// An empty text the pending values point at until `finish`.
+    pending: Arc<str>,
+}
+
+impl BatchText {
+    pub(crate) fn new() -> Self {
+        BatchText {
+            buf: String::new(),
+            pending: Arc::from(""),
+        }
+    }
+
+    /// A value to be made shared by `finish`.
+    fn add(&mut self, text: &str) -> SharedStr {
+        let start = u32::try_from(self.buf.len()).ok();
+        let end = u32::try_from(self.buf.len() + text.len()).ok();
+        match (start, end) {
+            (Some(start), Some(end)) if end != WHOLE => {
+                self.buf.push_str(text);
+                SharedStr {
+                    text: Arc::clone(&self.pending),
+                    start,
+                    end,
+                }
+            }
+            // Past 4 GiB of text (Lambda's payload limit is 6 MB): a value of its own.
+            _ => SharedStr::from(text),
+        }
+    }
+
+    /// Makes the collected text one shared allocation and points the entries' values at it.
+    pub(crate) fn finish(self, entries: &mut [Entry<'_>]) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let text: Arc<str> = Arc::from(self.buf);
+        let point = |s: &mut SharedStr| {
+            if Arc::ptr_eq(&s.text, &self.pending) {
+                s.text = Arc::clone(&text);
+            }
+        };
+        for e in entries {
+            if let Entry::Record(r) = e {
+                point(&mut r.meta.sequence_number.0);
+                if let Some(id) = &mut r.meta.event_id {
+                    point(id);
+                }
+            }
+        }
+    }
+}
+
 /// A record's `dynamodb.SequenceNumber`: the identifier Lambda's batch response names a failed
 /// record by. The record's metadata (handed to the handler) and its line in the batch report
-/// share one copy of the text; cloning is a reference-count increment. Reads as a `str`.
+/// share one copy of the text (with the rest of the batch's, see [`SharedStr`]); cloning is a
+/// reference-count increment. Reads as a `str`.
 ///
 /// ```
 /// use dynastream::SequenceNumber;
@@ -450,12 +662,12 @@ struct SequenceOnlyInner {
 /// assert_eq!(seq.to_string(), "4420000000000000001");
 /// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SequenceNumber(Arc<str>);
+pub struct SequenceNumber(SharedStr);
 
 impl SequenceNumber {
     /// The text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 }
 
@@ -463,74 +675,74 @@ impl std::ops::Deref for SequenceNumber {
     type Target = str;
 
     fn deref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl AsRef<str> for SequenceNumber {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl std::borrow::Borrow<str> for SequenceNumber {
     fn borrow(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl From<&str> for SequenceNumber {
     fn from(text: &str) -> Self {
-        SequenceNumber(Arc::from(text))
+        SequenceNumber(SharedStr::from(text))
     }
 }
 
 impl From<String> for SequenceNumber {
     fn from(text: String) -> Self {
-        SequenceNumber(Arc::from(text))
+        SequenceNumber(SharedStr::from(text))
     }
 }
 
 impl From<SequenceNumber> for String {
     fn from(seq: SequenceNumber) -> Self {
-        seq.0.to_string()
+        seq.as_str().to_string()
     }
 }
 
 impl PartialEq<str> for SequenceNumber {
     fn eq(&self, other: &str) -> bool {
-        &*self.0 == other
+        self.as_str() == other
     }
 }
 
 impl PartialEq<&str> for SequenceNumber {
     fn eq(&self, other: &&str) -> bool {
-        &*self.0 == *other
+        self.as_str() == *other
     }
 }
 
 impl PartialEq<String> for SequenceNumber {
     fn eq(&self, other: &String) -> bool {
-        *self.0 == **other
+        self.as_str() == other.as_str()
     }
 }
 
 /// Written like a `str`'s (quoted), so reports and changes print as they did with a `String`.
 impl fmt::Debug for SequenceNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
 impl fmt::Display for SequenceNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl serde::Serialize for SequenceNumber {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -538,7 +750,7 @@ impl serde::Serialize for SequenceNumber {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordMeta {
     /// `eventID`.
-    pub event_id: Option<String>,
+    pub event_id: Option<SharedStr>,
     /// `dynamodb.SequenceNumber`: the identifier Lambda's batch response uses.
     pub sequence_number: SequenceNumber,
     /// `dynamodb.ApproximateCreationDateTime`, exact; `None` when absent.
@@ -623,7 +835,11 @@ impl Entry<'_> {
 }
 
 impl<'a> WireRecord<'a> {
-    fn into_record(self, predecoded: Predecoded) -> Result<Record<'a>, BrokenRecord> {
+    fn into_record(
+        self,
+        predecoded: Predecoded,
+        texts: &mut BatchText,
+    ) -> Result<Record<'a>, BrokenRecord> {
         let seq = self.dynamodb.sequence_number;
         let broken = |message: String| BrokenRecord {
             sequence_number: seq.to_string(),
@@ -664,8 +880,8 @@ impl<'a> WireRecord<'a> {
             new_image: null(self.dynamodb.new_image),
             old_image: null(self.dynamodb.old_image),
             meta: RecordMeta {
-                event_id: self.event_id.map(Cow::into_owned),
-                sequence_number: SequenceNumber::from(&*seq),
+                event_id: self.event_id.map(|id| texts.add(&id)),
+                sequence_number: SequenceNumber(texts.add(&seq)),
                 approximate_creation_time,
                 size_bytes: self.dynamodb.size_bytes,
                 stream_view_type: self
@@ -682,8 +898,8 @@ impl<'a> WireRecord<'a> {
     }
 }
 
-fn entry(wire: WireRecord<'_>, predecoded: Predecoded) -> Entry<'_> {
-    match wire.into_record(predecoded) {
+fn entry<'a>(wire: WireRecord<'a>, predecoded: Predecoded, texts: &mut BatchText) -> Entry<'a> {
+    match wire.into_record(predecoded, texts) {
         Ok(r) => Entry::Record(r),
         Err(b) => Entry::Broken(b),
     }
@@ -705,6 +921,19 @@ pub(crate) fn parse_batch_with<'a>(
     hook: Option<&dyn ImageHook>,
     store: &mut ImageStore,
 ) -> Result<Vec<Entry<'a>>, EventError> {
+    let mut texts = BatchText::new();
+    let mut entries = read_batch(json, hook, store, &mut texts)?;
+    texts.finish(&mut entries);
+    Ok(entries)
+}
+
+/// [`parse_batch_with`] before the batch's shared text is made (`texts` collects it).
+fn read_batch<'a>(
+    json: &'a [u8],
+    hook: Option<&dyn ImageHook>,
+    store: &mut ImageStore,
+    texts: &mut BatchText,
+) -> Result<Vec<Entry<'a>>, EventError> {
     // UTF-8 is checked once for the whole event, with SIMD; parsing from a str then borrows
     // every raw image without checking it again. Only a failure is checked again, by the
     // standard library, for its message (where the bad byte is).
@@ -719,7 +948,7 @@ pub(crate) fn parse_batch_with<'a>(
         }
     };
     // Fast path: the whole batch in one hand-written pass, images decoded on the way.
-    if let Some(entries) = scan::scan(json, hook, store) {
+    if let Some(entries) = scan::scan(json, hook, store, texts) {
         return Ok(entries);
     }
     // The whole batch through serde.
@@ -727,7 +956,7 @@ pub(crate) fn parse_batch_with<'a>(
         return Ok(ev
             .records
             .into_iter()
-            .map(|w| entry(w, Predecoded::default()))
+            .map(|w| entry(w, Predecoded::default(), texts))
             .collect());
     }
     // Slow path: isolate the bad records.
@@ -737,7 +966,7 @@ pub(crate) fn parse_batch_with<'a>(
     let mut out = Vec::with_capacity(loose.records.len());
     for (index, raw) in loose.records.into_iter().enumerate() {
         match serde_json::from_str::<WireRecord<'_>>(raw.get()) {
-            Ok(w) => out.push(entry(w, Predecoded::default())),
+            Ok(w) => out.push(entry(w, Predecoded::default(), texts)),
             Err(e) => match serde_json::from_str::<SequenceOnly>(raw.get()) {
                 Ok(s) if !s.dynamodb.sequence_number.is_empty() => {
                     out.push(Entry::Broken(BrokenRecord {
@@ -932,5 +1161,83 @@ mod tests {
                 other => panic!("{bad:?}: {other:?}"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod shared_text_tests {
+    use super::*;
+
+    fn record(seq: &str, id: &str) -> String {
+        format!(
+            r#"{{"eventID":"{id}","eventName":"INSERT","dynamodb":{{"Keys":{{"PK":{{"S":"a"}}}},"SequenceNumber":"{seq}"}}}}"#
+        )
+    }
+
+    fn texts(entries: &[Entry<'_>]) -> Vec<(String, Option<String>)> {
+        entries
+            .iter()
+            .map(|e| match e {
+                Entry::Record(r) => (
+                    r.meta.sequence_number.to_string(),
+                    r.meta.event_id.as_deref().map(str::to_string),
+                ),
+                Entry::Broken(b) => (b.sequence_number.clone(), None),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sequence_numbers_and_event_ids_read_back_from_one_shared_text() {
+        let records = [record("111", "e-1"), record("2222", "é-2"), record("3", "")];
+        let fast = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+        // A record whose Keys are not an object: the scan gives up at it, after the records
+        // before it added their text, and so does serde for the whole batch; the records are
+        // then read one by one, the bad one broken on its own.
+        let broken = r#"{"eventName":"INSERT","dynamodb":{"Keys":5,"SequenceNumber":"9"}}"#;
+        let slow = format!(r#"{{"Records":[{},{broken}]}}"#, records.join(","));
+        let mut want = vec![
+            ("111".to_string(), Some("e-1".to_string())),
+            ("2222".to_string(), Some("é-2".to_string())),
+            ("3".to_string(), Some(String::new())),
+        ];
+        for json in [&fast, &slow] {
+            let entries = parse_batch(json.as_bytes()).expect("readable");
+            if json == &slow {
+                want.push(("9".to_string(), None));
+                assert!(matches!(entries[3], Entry::Broken(_)));
+            }
+            assert_eq!(texts(&entries), want, "{json}");
+            let all: Vec<&SharedStr> = entries
+                .iter()
+                .filter_map(|e| match e {
+                    Entry::Record(r) => Some(&r.meta.sequence_number.0),
+                    Entry::Broken(_) => None,
+                })
+                .collect();
+            assert!(
+                all.iter().all(|s| Arc::ptr_eq(&s.text, &all[0].text)),
+                "one text"
+            );
+        }
+    }
+
+    #[test]
+    fn shared_text_compares_and_hashes_as_its_text() {
+        use std::collections::HashSet;
+        let mut t = BatchText::new();
+        let a = t.add("xyz");
+        let b = t.add("abc");
+        let mut entries = Vec::new();
+        t.finish(&mut entries);
+        // Pending values (not pointed at a text by `finish`) are never read outside the
+        // module; made on their own, values compare by text.
+        let (x, y) = (SharedStr::from("xyz"), SharedStr::from("abc"));
+        assert_eq!((a.start, a.end, b.start, b.end), (0, 3, 3, 6));
+        assert!(y < x);
+        let set: HashSet<SharedStr> = [x.clone(), SharedStr::from(String::from("xyz"))].into();
+        assert_eq!(set.len(), 1);
+        assert!(set.contains("xyz"), "Borrow<str> agrees with Hash");
+        assert_eq!(String::from(x), "xyz");
     }
 }

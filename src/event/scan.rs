@@ -16,7 +16,8 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use super::{
-    entry, ChangeKind, Entry, Image, KeyValue, Keys, StreamRecord, UserIdentity, WireRecord,
+    entry, BatchText, ChangeKind, Entry, Image, KeyValue, Keys, StreamRecord, UserIdentity,
+    WireRecord,
 };
 use crate::decode::attr::CowStr;
 use crate::error::ImageSide;
@@ -27,8 +28,38 @@ use crate::error::ImageSide;
 /// router takes each one out once.
 #[derive(Default)]
 pub(crate) struct ImageStore {
-    /// Indexed by model; each is a `Vec<Option<T>>` for that model's decoded type `T`.
+    /// Indexed by model; each is a [`Column`] of that model's decoded type.
     columns: Vec<Option<Box<dyn Any + Send>>>,
+}
+
+/// One model's decoded images, in chunks of [`CHUNK`] slots that never move once filled: a
+/// growing `Vec` would copy every image decoded so far each time it doubled.
+struct Column<T> {
+    chunks: Vec<Vec<Option<T>>>,
+}
+
+/// Slots per chunk of a [`Column`]: a few kilobytes for the example models, so a small batch
+/// stays small and a large one allocates a chunk per 32 images.
+const CHUNK: usize = 32;
+
+impl<T> Column<T> {
+    fn push(&mut self, value: T) -> usize {
+        let full = self.chunks.last().is_none_or(|c| c.len() == CHUNK);
+        if full {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        let n = self.chunks.len() - 1;
+        let last = &mut self.chunks[n];
+        last.push(Some(value));
+        n * CHUNK + last.len() - 1
+    }
+
+    fn take(&mut self, slot: usize) -> Option<T> {
+        self.chunks
+            .get_mut(slot / CHUNK)?
+            .get_mut(slot % CHUNK)?
+            .take()
+    }
 }
 
 impl ImageStore {
@@ -37,10 +68,9 @@ impl ImageStore {
         if self.columns.len() <= model {
             self.columns.resize_with(model + 1, || None);
         }
-        let column = self.columns[model].get_or_insert_with(|| Box::new(Vec::<Option<T>>::new()));
-        let column = column.downcast_mut::<Vec<Option<T>>>()?;
-        column.push(Some(value));
-        Some(column.len() - 1)
+        let column =
+            self.columns[model].get_or_insert_with(|| Box::new(Column::<T> { chunks: Vec::new() }));
+        Some(column.downcast_mut::<Column<T>>()?.push(value))
     }
 
     /// Takes the value in `model`'s column at `slot`; `None` when it is not there (already
@@ -49,9 +79,8 @@ impl ImageStore {
         self.columns
             .get_mut(model)?
             .as_mut()?
-            .downcast_mut::<Vec<Option<T>>>()?
-            .get_mut(slot)?
-            .take()
+            .downcast_mut::<Column<T>>()?
+            .take(slot)
     }
 }
 
@@ -102,8 +131,9 @@ pub(crate) fn scan<'a>(
     json: &'a str,
     hook: Option<&dyn ImageHook>,
     store: &mut ImageStore,
+    texts: &mut BatchText,
 ) -> Option<Vec<Entry<'a>>> {
-    scan_with(json, hook, store, entry)
+    scan_with(json, hook, store, |wire, pre| entry(wire, pre, texts))
 }
 
 /// [`scan`], turning each record into `T` as it is read.

@@ -10,11 +10,13 @@ use crate::event::{entry, Entry, WireEvent};
 /// What the serde path makes of `json` (`None`: it rejects the batch as a whole).
 fn serde_path(json: &str) -> Option<String> {
     let ev: WireEvent<'_> = serde_json::from_str(json).ok()?;
-    let entries: Vec<Entry<'_>> = ev
+    let mut texts = BatchText::new();
+    let mut entries: Vec<Entry<'_>> = ev
         .records
         .into_iter()
-        .map(|w| entry(w, Predecoded::default()))
+        .map(|w| entry(w, Predecoded::default(), &mut texts))
         .collect();
+    texts.finish(&mut entries);
     Some(format!("{entries:?}"))
 }
 
@@ -64,6 +66,7 @@ fn scan_path(json: &str, hook: bool) -> Option<String> {
         |w, p| (w, p),
     )?;
     let mut entries = Vec::new();
+    let mut texts = BatchText::new();
     for (wire, mut pre) in records {
         // A decoded image is the image the record carries.
         let (new, old) = (
@@ -81,8 +84,9 @@ fn scan_path(json: &str, hook: bool) -> Option<String> {
             let found = wire.dynamodb.keys.get("PK").map(|_| 7);
             assert_eq!(pre.model, Some(found));
         }
-        entries.push(entry(wire, Predecoded::default()));
+        entries.push(entry(wire, Predecoded::default(), &mut texts));
     }
+    texts.finish(&mut entries);
     // Each record's model is looked up once at most, matched or not.
     assert!(
         counting.lookups.get() <= entries.len(),
@@ -297,7 +301,7 @@ fn typical_events_take_the_fast_path() {
     let aws = r#"{"Records":[{"eventID":"1","eventName":"INSERT","eventVersion":"1.0","eventSource":"aws:dynamodb","awsRegion":"us-east-1",
         "dynamodb":{"Keys":{"Id":{"N":"101"}},"NewImage":{"Message":{"S":"New item!"},"Id":{"N":"101"}},"SequenceNumber":"111","SizeBytes":26,"StreamViewType":"NEW_AND_OLD_IMAGES"},
         "eventSourceARN":"arn:aws:dynamodb:us-east-1:123456789012:table/T/stream/2015-06-27T00:48:05.899"}]}"#;
-    assert!(scan(aws, None, &mut ImageStore::default()).is_some());
+    assert!(scan(aws, None, &mut ImageStore::default(), &mut BatchText::new()).is_some());
     assert_eq!(scan_path(aws, false), serde_path(aws));
     // Each thing the scan leaves to serde.
     for odd in [
@@ -310,11 +314,17 @@ fn typical_events_take_the_fast_path() {
         r#"{}"#,
     ] {
         assert!(
-            scan(odd, None, &mut ImageStore::default()).is_none(),
+            scan(odd, None, &mut ImageStore::default(), &mut BatchText::new()).is_none(),
             "{odd}"
         );
     }
-    assert!(scan(r#" {"Records" : [ ] } "#, None, &mut ImageStore::default()).is_some());
+    assert!(scan(
+        r#" {"Records" : [ ] } "#,
+        None,
+        &mut ImageStore::default(),
+        &mut BatchText::new()
+    )
+    .is_some());
 }
 
 /// The generator is not vacuous: many of its events are whole batches serde reads (so the
@@ -326,7 +336,12 @@ fn generated_events_are_often_readable() {
     let (mut readable, mut records) = (0, 0);
     for _ in 0..400 {
         let json = event().new_tree(&mut runner).expect("tree").current();
-        if let Some(entries) = scan(&json, None, &mut ImageStore::default()) {
+        if let Some(entries) = scan(
+            &json,
+            None,
+            &mut ImageStore::default(),
+            &mut BatchText::new(),
+        ) {
             readable += 1;
             records += entries.len();
         }
@@ -335,4 +350,21 @@ fn generated_events_are_often_readable() {
         readable >= 40 && records >= 40,
         "{readable} readable events, {records} records"
     );
+}
+
+#[test]
+fn the_store_gives_back_each_image_once_across_chunks() {
+    let mut store = ImageStore::default();
+    // Two models interleaved, each past several chunk boundaries.
+    let slots: Vec<(usize, usize, String)> = (0..3 * CHUNK + 5)
+        .flat_map(|i| [(0, format!("a{i}")), (2, format!("b{i}"))])
+        .map(|(model, v)| (model, store.put(model, v.clone()).expect("slot"), v))
+        .collect();
+    assert_eq!(store.take::<u32>(0, 0), None, "another type is not there");
+    for (model, slot, v) in &slots {
+        assert_eq!(store.take::<String>(*model, *slot).as_ref(), Some(v));
+        assert_eq!(store.take::<String>(*model, *slot), None, "taken once");
+    }
+    assert_eq!(store.take::<String>(1, 0), None, "no column for model 1");
+    assert_eq!(store.take::<String>(0, 3 * CHUNK + 5), None, "past the end");
 }
