@@ -101,10 +101,21 @@ fn zero_bytes(x: u64) -> u64 {
 }
 
 /// The index of the first byte of `bytes` from `i` on that ends a plain run of JSON string
-/// text: a quote, a backslash or a control character (or the end of `bytes`). Eight bytes at a
-/// time. The envelope scan uses it too.
+/// text: a quote, a backslash or a control character (or the end of `bytes`). Sixteen bytes
+/// at a time with SSE2 on x86_64, then eight at a time in a word. The envelope scan uses it
+/// too.
 #[inline]
 pub(crate) fn plain_run(bytes: &[u8], mut i: usize) -> usize {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while let Some(chunk) = bytes.get(i..i + 16) {
+        // SAFETY: `special` needs SSE2, which this build targets (the cfg above): every
+        // x86_64 CPU has it.
+        let special = unsafe { sse2::special(chunk) };
+        if special != 0 {
+            return i + special.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
     while let Some(chunk) = bytes.get(i..i + 8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
@@ -124,6 +135,37 @@ pub(crate) fn plain_run(bytes: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
+}
+
+/// Sixteen bytes at once, with SSE2 (part of every x86_64 CPU). The bytes are loaded as two
+/// words, with bounds checks and no pointer; the only unsafe step is calling a function that
+/// needs a target feature, which the build has.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod sse2 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_set_epi64x,
+    };
+
+    /// Bit `k` is set when byte `k` of `chunk` (16 bytes) is a quote, a backslash or below
+    /// 0x20.
+    #[target_feature(enable = "sse2")]
+    pub(super) fn special(chunk: &[u8]) -> u32 {
+        let word = |at: usize| {
+            let mut w = [0u8; 8];
+            if let Some(b) = chunk.get(at..at + 8) {
+                w.copy_from_slice(b);
+            }
+            i64::from_le_bytes(w)
+        };
+        let v = _mm_set_epi64x(word(8), word(0));
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned v <= 0x1f exactly when max(v, 0x1f) == 0x1f.
+        let low = _mm_set1_epi8(0x1f);
+        let control = _mm_cmpeq_epi8(_mm_max_epu8(v, low), low);
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+    }
 }
 
 impl<'de, 's> Reader<'de, 's> {

@@ -427,9 +427,10 @@ fn deep_nesting_is_left_to_the_reference() {
 }
 
 #[test]
-fn strings_end_where_the_eight_byte_scan_says() {
-    // Quotes, backslashes and control characters at every offset within and across words.
-    for len in 0..20 {
+fn strings_end_where_the_chunked_scan_says() {
+    // Quotes, backslashes and control characters at every offset within and across words
+    // and sixteen-byte chunks.
+    for len in 0..40 {
         let plain = "x".repeat(len);
         for (text, want) in [
             (
@@ -566,4 +567,28 @@ fn sample_event_images_obey_the_law() {
         direct * 10 >= images * 9,
         "{direct} of {images} decoded directly"
     );
+}
+
+/// Bytes mostly plain, with every kind of byte that ends a run or sits next to one in value.
+fn run_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        8 => Just(b'x'),
+        1 => prop::sample::select(vec![b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0x9f, 0xa2, 0xdc, 0xff]),
+        1 => any::<u8>(),
+    ];
+    proptest::collection::vec(byte, 0..70)
+}
+
+proptest! {
+    // Every chunk width (16 with SSE2, 8 in a word, then bytes) and every alignment of the
+    // stopping byte against them.
+    #[test]
+    fn plain_run_stops_at_the_first_quote_backslash_or_control(bytes in run_bytes(), start in 0usize..72) {
+        let start = start.min(bytes.len());
+        let want = bytes[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            .map_or(bytes.len(), |k| start + k);
+        prop_assert_eq!(crate::decode::plain_run(&bytes, start), want);
+    }
 }
