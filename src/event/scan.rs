@@ -218,6 +218,8 @@ impl<'a> Scan<'a, '_> {
     }
 
     /// A string, borrowed when it has no escapes; anything unusual goes to serde_json.
+    /// Inlined, as the reader's: most envelope strings are short and plain.
+    #[inline]
     fn string(&mut self) -> Option<Cow<'a, str>> {
         if self.peek()? != b'"' {
             return None;
@@ -229,6 +231,12 @@ impl<'a> Scan<'a, '_> {
             return self.src.get(start..end).map(Cow::Borrowed);
         }
         // Escapes (or control characters, which JSON forbids): serde_json decides.
+        self.unusual_string()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unusual_string(&mut self) -> Option<Cow<'a, str>> {
         self.value::<CowStr<'a>>().map(|c| c.0)
     }
 
