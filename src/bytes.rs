@@ -1,4 +1,5 @@
-//! Byte-string comparison for the short names and literals keys are made of.
+//! Small string helpers on the hot path: comparison for the short names and literals keys are
+//! made of, and slicing a string's text out of the event.
 //!
 //! `==` on slices calls the C library's `memcmp` once the lengths agree. Key attribute names
 //! (`PK`), pattern literals (`#TASK#`) and trie labels are a few bytes long, and they are
@@ -42,6 +43,14 @@ pub(crate) fn strip_prefix<'h>(hay: &'h str, prefix: &str) -> Option<&'h str> {
     }
 }
 
+/// `text.get(start..end)`, written as two one-sided slices: the compiler inlines those where
+/// it left the two-sided one as a call, which made up about 7% of a batch's instructions when
+/// every string read by the reader and the scan went through it.
+#[inline]
+pub(crate) fn between(text: &str, start: usize, end: usize) -> Option<&str> {
+    text.get(..end)?.get(start..)
+}
+
 #[inline]
 fn word4(s: &[u8], at: usize) -> Option<[u8; 4]> {
     s.get(at..at + 4)?.try_into().ok()
@@ -76,6 +85,11 @@ mod tests {
         #[test]
         fn starts_with_is_std(h in proptest::collection::vec(0u8..3, 0..30), p in proptest::collection::vec(0u8..3, 0..12)) {
             prop_assert_eq!(starts_with(&h, &p), h.starts_with(&p));
+        }
+
+        #[test]
+        fn between_is_get(t in "[ab\"é→𝄞]{0,12}", start in 0usize..40, end in 0usize..40) {
+            prop_assert_eq!(between(&t, start, end), t.get(start..end));
         }
 
         #[test]

@@ -143,7 +143,7 @@ pub(crate) mod attr;
 pub(crate) mod number;
 mod reader;
 
-pub(crate) use reader::plain_run;
+pub(crate) use reader::{first_special16, plain_run};
 
 use serde::de::{Deserialize, DeserializeOwned};
 

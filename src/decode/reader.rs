@@ -137,6 +137,22 @@ pub(crate) fn plain_run(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The index of the first quote, backslash or control byte among the 16 bytes of `chunk`.
+#[inline]
+pub(crate) fn first_special16(chunk: &[u8]) -> Option<usize> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        // SAFETY: `special` needs SSE2, which this build targets (the cfg above).
+        let special = unsafe { sse2::special(chunk) };
+        (special != 0).then(|| special.trailing_zeros() as usize)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        let k = plain_run(chunk.get(..16)?, 0);
+        (k < 16).then_some(k)
+    }
+}
+
 /// Sixteen bytes at once, with SSE2 (part of every x86_64 CPU). The bytes are loaded as two
 /// words, with bounds checks and no pointer; the only unsafe step is calling a function that
 /// needs a target feature, which the build has.
@@ -222,17 +238,41 @@ impl<'de, 's> Reader<'de, 's> {
         self.depth -= 1;
     }
 
-    /// A JSON string, borrowed from the text when it has no escapes. Inlined: it is called
-    /// for every name and string value, and most are short and plain; escapes go out of line.
+    /// A JSON string, borrowed from the text when it has no escapes.
+    ///
+    /// It is called for every name and string value, and most are short and plain: a string
+    /// that starts right here and ends within sixteen bytes is read by a few inlined
+    /// instructions; any other goes to [`Reader::long_string`].
     #[inline]
     fn string(&mut self) -> Result<Cow<'de, str>, Bail> {
+        let bytes = self.text.as_bytes();
+        let start = self.pos + 1;
+        if bytes.get(self.pos) == Some(&b'"') {
+            if let Some(end) = bytes.get(start..start + 16).and_then(first_special16) {
+                let end = start + end;
+                if bytes.get(end) == Some(&b'"') {
+                    self.pos = end + 1;
+                    return crate::bytes::between(self.text, start, end)
+                        .map(Cow::Borrowed)
+                        .ok_or(Bail);
+                }
+            }
+        }
+        self.long_string()
+    }
+
+    /// [`Reader::string`] for any string: after whitespace, of any length, with escapes.
+    #[inline(never)]
+    fn long_string(&mut self) -> Result<Cow<'de, str>, Bail> {
         self.eat(b'"')?;
         let start = self.pos;
         let end = plain_run(self.text.as_bytes(), start);
         match self.text.as_bytes().get(end) {
             Some(b'"') => {
                 self.pos = end + 1;
-                self.text.get(start..end).map(Cow::Borrowed).ok_or(Bail)
+                crate::bytes::between(self.text, start, end)
+                    .map(Cow::Borrowed)
+                    .ok_or(Bail)
             }
             Some(b'\\') => self.escaped(start, end).map(Cow::Owned),
             _ => Err(Bail),

@@ -221,6 +221,27 @@ impl<'a> Scan<'a, '_> {
     /// Inlined, as the reader's: most envelope strings are short and plain.
     #[inline]
     fn string(&mut self) -> Option<Cow<'a, str>> {
+        // Most start right here and end within sixteen bytes.
+        let bytes = self.src.as_bytes();
+        let start = self.pos + 1;
+        if bytes.get(self.pos) == Some(&b'"') {
+            if let Some(end) = bytes
+                .get(start..start + 16)
+                .and_then(crate::decode::first_special16)
+            {
+                let end = start + end;
+                if bytes.get(end) == Some(&b'"') {
+                    self.pos = end + 1;
+                    return crate::bytes::between(self.src, start, end).map(Cow::Borrowed);
+                }
+            }
+        }
+        self.long_string()
+    }
+
+    /// [`Scan::string`] for any string.
+    #[inline(never)]
+    fn long_string(&mut self) -> Option<Cow<'a, str>> {
         if self.peek()? != b'"' {
             return None;
         }
@@ -228,7 +249,7 @@ impl<'a> Scan<'a, '_> {
         let end = crate::decode::plain_run(self.src.as_bytes(), start);
         if self.src.as_bytes().get(end) == Some(&b'"') {
             self.pos = end + 1;
-            return self.src.get(start..end).map(Cow::Borrowed);
+            return crate::bytes::between(self.src, start, end).map(Cow::Borrowed);
         }
         // Escapes (or control characters, which JSON forbids): serde_json decides.
         self.unusual_string()
