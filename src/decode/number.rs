@@ -8,6 +8,7 @@ use std::str::FromStr;
 use serde::de::{self, Deserializer, Unexpected, Visitor};
 
 use super::attr::Want;
+use crate::bytes::between;
 
 /// A decimal number split into sign, digits and a power-of-ten exponent:
 /// value = sign * digits * 10^exp, `digits` without leading zeros.
@@ -44,8 +45,8 @@ pub(crate) fn split(text: &str) -> Option<Decimal<'_>> {
         None => 0,
     };
     let (int, frac) = match point {
-        Some(p) => (text.get(start..p)?, text.get(p + 1..end)?),
-        None => (text.get(start..end)?, ""),
+        Some(p) => (between(text, start, p)?, between(text, p + 1, end)?),
+        None => (between(text, start, end)?, ""),
     };
     if int.is_empty() && frac.is_empty() {
         return None;
