@@ -438,6 +438,78 @@ struct SequenceOnlyInner {
     sequence_number: String,
 }
 
+/// The traits of a type that reads as a `str` (by its `as_str`): deref, borrow, comparison
+/// with text, formatting like a `str` (`Debug` quoted, so values print as `String`s did) and
+/// serializing as a string.
+macro_rules! reads_as_str {
+    ($t:ty) => {
+        impl std::ops::Deref for $t {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                self.as_str()
+            }
+        }
+
+        impl AsRef<str> for $t {
+            fn as_ref(&self) -> &str {
+                self.as_str()
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $t {
+            fn borrow(&self) -> &str {
+                self.as_str()
+            }
+        }
+
+        impl From<$t> for String {
+            fn from(s: $t) -> Self {
+                s.as_str().to_string()
+            }
+        }
+
+        impl PartialEq<str> for $t {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl PartialEq<String> for $t {
+            fn eq(&self, other: &String) -> bool {
+                self.as_str() == other.as_str()
+            }
+        }
+
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(self.as_str(), f)
+            }
+        }
+
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+reads_as_str!(SharedStr);
+reads_as_str!(SequenceNumber);
+
 /// Text from a batch's envelope that records and reports share: the text of all of a batch's
 /// sequence numbers and event ids is one allocation, and each value is a range of it, so
 /// reading a batch does not allocate per value and cloning is a reference-count increment.
@@ -476,26 +548,6 @@ impl SharedStr {
     }
 }
 
-impl std::ops::Deref for SharedStr {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl AsRef<str> for SharedStr {
-    fn as_ref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl std::borrow::Borrow<str> for SharedStr {
-    fn borrow(&self) -> &str {
-        self.as_str()
-    }
-}
-
 impl From<&str> for SharedStr {
     fn from(text: &str) -> Self {
         SharedStr::whole(Arc::from(text))
@@ -516,12 +568,6 @@ impl SharedStr {
             start: 0,
             end: end.unwrap_or(WHOLE),
         }
-    }
-}
-
-impl From<SharedStr> for String {
-    fn from(s: SharedStr) -> Self {
-        s.as_str().to_string()
     }
 }
 
@@ -549,43 +595,6 @@ impl Ord for SharedStr {
 impl std::hash::Hash for SharedStr {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.as_str().hash(state)
-    }
-}
-
-impl PartialEq<str> for SharedStr {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<&str> for SharedStr {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl PartialEq<String> for SharedStr {
-    fn eq(&self, other: &String) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
-/// Written like a `str`'s (quoted).
-impl fmt::Debug for SharedStr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl fmt::Display for SharedStr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl serde::Serialize for SharedStr {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
     }
 }
 
@@ -671,26 +680,6 @@ impl SequenceNumber {
     }
 }
 
-impl std::ops::Deref for SequenceNumber {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl AsRef<str> for SequenceNumber {
-    fn as_ref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl std::borrow::Borrow<str> for SequenceNumber {
-    fn borrow(&self) -> &str {
-        self.as_str()
-    }
-}
-
 impl From<&str> for SequenceNumber {
     fn from(text: &str) -> Self {
         SequenceNumber(SharedStr::from(text))
@@ -700,49 +689,6 @@ impl From<&str> for SequenceNumber {
 impl From<String> for SequenceNumber {
     fn from(text: String) -> Self {
         SequenceNumber(SharedStr::from(text))
-    }
-}
-
-impl From<SequenceNumber> for String {
-    fn from(seq: SequenceNumber) -> Self {
-        seq.as_str().to_string()
-    }
-}
-
-impl PartialEq<str> for SequenceNumber {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<&str> for SequenceNumber {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl PartialEq<String> for SequenceNumber {
-    fn eq(&self, other: &String) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
-/// Written like a `str`'s (quoted), so reports and changes print as they did with a `String`.
-impl fmt::Debug for SequenceNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl fmt::Display for SequenceNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl serde::Serialize for SequenceNumber {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
     }
 }
 
