@@ -596,3 +596,40 @@ fn board_task_counts_through_the_dynamodb_store() {
         .unwrap();
     assert_eq!(board.task_count, 2);
 }
+
+/// The README's excerpt of the quickstart's output is what the quickstart prints, columns and
+/// all: each line of it is a line of the replay, run from the repository root as a new user
+/// runs it.
+#[test]
+fn readme_excerpt_is_what_replay_prints() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let excerpt: Vec<&str> = readme
+        .split("```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README has a text excerpt")
+        .lines()
+        .collect();
+    let files: Vec<&str> = excerpt
+        .iter()
+        .filter_map(|l| l.strip_prefix("events/"))
+        .filter_map(|l| l.split(':').next())
+        .collect();
+    assert_eq!(files.len(), 3, "{excerpt:?}");
+    let out = Command::new(env!("CARGO_BIN_EXE_handler"))
+        .current_dir(&root)
+        .arg("replay")
+        .args(files.iter().map(|f| format!("events/{f}")))
+        .env_remove("AWS_LAMBDA_LOG_FORMAT")
+        .output()
+        .expect("run handler");
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8");
+    for line in &excerpt {
+        assert!(
+            stdout.lines().any(|l| l == *line),
+            "README line not printed:\n{line}\nreplay printed:\n{stdout}"
+        );
+    }
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -493,9 +493,10 @@ macro_rules! reads_as_str {
             }
         }
 
+        /// Honors width, alignment and precision, as a `str` does (`{:<28}`).
         impl fmt::Display for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
             }
         }
 
@@ -1185,5 +1186,17 @@ mod shared_text_tests {
         assert_eq!(set.len(), 1);
         assert!(set.contains("xyz"), "Borrow<str> agrees with Hash");
         assert_eq!(String::from(x), "xyz");
+    }
+
+    #[test]
+    fn shared_text_formats_like_a_str() {
+        // The replay's columns pad sequence numbers (`{:<28}`).
+        let seq = SequenceNumber::from("12");
+        assert_eq!(
+            format!("[{seq:<5}][{seq:>4}][{seq:.1}][{seq:?}]"),
+            "[12   ][  12][1][\"12\"]"
+        );
+        let id = SharedStr::from("ab");
+        assert_eq!(format!("[{id:^4}]"), "[ ab ]");
     }
 }
