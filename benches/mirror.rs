@@ -19,7 +19,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion};
-use dynastream::mirror::MirrorConfig;
+use dynastream::postgres::MirrorConfig;
 use futures_util::SinkExt as _;
 use futures_util::StreamExt as _;
 use support::{mean_ns, out_dir};
@@ -80,9 +80,9 @@ fn main() {
         .expect("url")
         .table(&format!("{SCHEMA}.items"))
         .expect("table");
-    let router = support::models_only(config);
-    let mirror = router.mirror().expect("mirror on");
-    rt.block_on(mirror.connect()).expect("connect");
+    let mirror = std::sync::Arc::new(dynastream::postgres::Mirror::new(config));
+    let router = support::models_only(std::sync::Arc::clone(&mirror));
+    rt.block_on(router.start()).expect("connect");
 
     let value: serde_json::Value = serde_json::from_slice(&support::batch()).expect("batch json");
     let bytes = shifted(&value, 0);

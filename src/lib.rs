@@ -1,29 +1,21 @@
 #![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
-extern crate self as dynastream;
+pub use dynastream_core::*;
 
-mod bytes;
-pub mod change;
-pub mod decode;
-pub mod error;
-pub mod event;
-pub mod handler;
-pub mod key;
-pub mod lambda;
-pub mod mirror;
-pub mod model;
-pub mod poll;
-pub mod registry;
-pub mod report;
-pub mod router;
-pub mod store;
+/// Postgres: the mirror ([`Mirror`](postgres::Mirror), a batch hook), the Postgres store
+/// ([`PgStore`](postgres::PgStore)) and the poller's checkpoints. Feature `postgres`.
+#[cfg(feature = "postgres")]
+pub mod postgres {
+    pub use dynastream_postgres::*;
+}
 
-pub use change::{Change, Context, Op};
-pub use dynastream_derive::Model;
-pub use error::{BoxError, EventError, ImageSide, RecordError, RegistryError};
-pub use event::{ChangeKind, RecordMeta, SequenceNumber, SharedStr, StreamViewType, Timestamp};
-pub use handler::{Fallback, Handler, Unmatched};
-pub use model::{Model, ModelKey};
-pub use registry::Registry;
-pub use report::{BatchReport, BatchResponse, Outcome};
-pub use router::{Action, Concurrency, Policies, Router, RouterBuilder};
+/// DynamoDB through the AWS SDK: the store ([`DynamoStore`](dynamodb::DynamoStore)) and the
+/// stream source ([`AwsStream`](dynamodb::AwsStream)). Feature `dynamodb`.
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb {
+    pub use dynastream_dynamodb::*;
+}
+
+#[cfg(feature = "app")]
+pub mod app;

@@ -6,10 +6,11 @@
 
 mod support;
 
+use dynastream::postgres::Mirror;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 
-use dynastream::mirror::MirrorConfig;
+use dynastream::postgres::MirrorConfig;
 use dynastream::{Change, Context, Router};
 use dynastream_example_models::UserProfile;
 use proptest::prelude::*;
@@ -206,17 +207,17 @@ fn the_mirror_converges_to_the_table_however_batches_are_delivered() {
         let schema = pg::fresh_schema("convergence").await;
         let router = Router::builder(State::default())
             .on::<UserProfile, _>(handler)
-            .mirror(
+            .hook(Mirror::new(
                 MirrorConfig::new(&pg::database_url())
                     .unwrap()
                     .schema(&schema)
                     .unwrap()
                     .table("items")
                     .unwrap(),
-            )
+            ))
             .build()
             .unwrap();
-        router.mirror().unwrap().connect().await.unwrap();
+        router.start().await.unwrap();
         (router, schema)
     });
     let client = rt.block_on(pg::client());

@@ -4,13 +4,15 @@
 
 mod support;
 
+use dynastream::postgres::Mirror;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use dynastream::mirror::MirrorConfig;
-use dynastream::poll::{AwsStream, Checkpoints, PollConfig, PollStats, Poller, RetryPolicy};
-use dynastream::store::{DynamoStore, Store};
+use dynastream::dynamodb::{AwsStream, DynamoStore};
+use dynastream::poll::{Checkpoints, PollConfig, PollStats, Poller, RetryPolicy};
+use dynastream::postgres::MirrorConfig;
+use dynastream::store::Store;
 use dynastream::{BoxError, Change, ChangeKind, Concurrency, Context, Router};
 use dynastream_example_models::{Task, TaskKey, TaskStatus, UserProfile, UserProfileKey};
 use proptest::prelude::*;
@@ -65,7 +67,7 @@ async fn on_profile(change: Change<UserProfile>, ctx: Context<Seen>) -> Result<(
 fn router(mirror: Option<MirrorConfig>) -> Router<Seen> {
     let b = Router::builder(Seen::default());
     let b = match mirror {
-        Some(m) => b.mirror(m),
+        Some(m) => b.hook(Mirror::new(m)),
         None => b,
     };
     b.on::<Task, _>(on_task)
@@ -470,7 +472,11 @@ fn a_restart_resumes_from_the_checkpoint_in_postgres() {
         let (first, router1) = drain(
             router(Some(mirror.clone())),
             stream_of(&store).await,
-            Checkpoints::postgres(&mirror).await.unwrap(),
+            Checkpoints::custom(
+                dynastream::postgres::PgCheckpoints::connect(&mirror)
+                    .await
+                    .unwrap(),
+            ),
             config(),
         )
         .await;
@@ -481,7 +487,11 @@ fn a_restart_resumes_from_the_checkpoint_in_postgres() {
         let (second, router2) = drain(
             router(Some(mirror.clone())),
             stream_of(&store).await,
-            Checkpoints::postgres(&mirror).await.unwrap(),
+            Checkpoints::custom(
+                dynastream::postgres::PgCheckpoints::connect(&mirror)
+                    .await
+                    .unwrap(),
+            ),
             config(),
         )
         .await;

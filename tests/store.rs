@@ -7,7 +7,8 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use dynastream::key::{KeyError, RenderError};
-use dynastream::store::{PgStore, Query, Store, StoreError, Transaction};
+use dynastream::postgres::PgStore;
+use dynastream::store::{Query, Store, StoreError, Transaction};
 use dynastream::Model;
 use futures_util::TryStreamExt as _;
 use rust_decimal::Decimal;
@@ -606,13 +607,17 @@ async fn table_missing<S: Store>(store: S) {
 
 // ---- backends ----------------------------------------------------------------------------
 
-async fn dynamo(name: &str) -> dynastream::store::DynamoStore {
-    support::dynamo::fresh_store(name, &dynastream::store::index_attrs(Employee::indexes())).await
+async fn dynamo(name: &str) -> dynastream::dynamodb::DynamoStore {
+    support::dynamo::fresh_store(
+        name,
+        &dynastream::dynamodb::index_attrs(Employee::indexes()),
+    )
+    .await
 }
 
 async fn postgres(name: &str) -> PgStore {
     let schema = support::pg::fresh_schema(&format!("store_{name}")).await;
-    let config = dynastream::mirror::MirrorConfig::new(&support::pg::database_url())
+    let config = dynastream::postgres::MirrorConfig::new(&support::pg::database_url())
         .unwrap()
         .schema(&schema)
         .unwrap()
@@ -656,7 +661,7 @@ conformance!(
 
 #[tokio::test]
 async fn table_missing_on_dynamodb() {
-    table_missing(dynastream::store::DynamoStore::new(
+    table_missing(dynastream::dynamodb::DynamoStore::new(
         support::dynamo::client(),
         "no_such_table",
     ))
@@ -670,7 +675,7 @@ async fn table_missing_on_postgres() {
             .await
             .unwrap();
     tokio::spawn(conn);
-    let config = dynastream::mirror::MirrorConfig::new(&support::pg::database_url())
+    let config = dynastream::postgres::MirrorConfig::new(&support::pg::database_url())
         .unwrap()
         .table("no_such_schema_x.items")
         .unwrap();
@@ -719,7 +724,7 @@ async fn postgres_operations_are_one_round_trip_when_warm() {
     use std::sync::atomic::Ordering;
     let _ = postgres("round_trips").await; // creates the table
     let proxy = support::pg::Proxy::start().await;
-    let config = dynastream::mirror::MirrorConfig::new(&support::pg::url_via(proxy.port))
+    let config = dynastream::postgres::MirrorConfig::new(&support::pg::url_via(proxy.port))
         .unwrap()
         .schema("t_store_round_trips")
         .unwrap()

@@ -1,5 +1,6 @@
 //! The batch and router the decoding benchmark and the profiling example share.
 
+use dynastream::postgres::Mirror;
 use dynastream::{Change, Context, Model, Router};
 use dynastream_example_models::{sample, Board, OrderLine, Story, Task, UserProfile};
 
@@ -45,9 +46,9 @@ fn models() -> dynastream::router::RouterBuilder<()> {
 /// Every example model registered without handlers: records are matched and acknowledged, not
 /// decoded. With a mirror, this measures the mirror alone.
 #[allow(dead_code)] // not used by every bench or example that includes this module
-pub fn models_only(mirror: dynastream::mirror::MirrorConfig) -> Router<()> {
+pub fn models_only(mirror: std::sync::Arc<Mirror>) -> Router<()> {
     models()
-        .mirror(mirror)
+        .hook(mirror)
         .build()
         .expect("example models are disjoint")
 }

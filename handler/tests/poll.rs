@@ -66,7 +66,7 @@ fn fresh(table: &str) -> PathBuf {
         "create-table",
         "--table",
         table,
-        "--dynamodb-endpoint",
+        "--endpoint-url",
         &endpoint(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
@@ -106,7 +106,7 @@ fn seed_poll_mirror_restart_record_and_replay() {
             .unwrap();
     });
     let e = endpoint();
-    let o = handler(&["seed", "--table", table, "--endpoint", &e]);
+    let o = handler(&["seed", "--table", table, "--endpoint-url", &e]);
     assert!(o.status.success(), "{}", text(&o));
 
     let mirror_table = format!("{schema}.items");
@@ -116,7 +116,7 @@ fn seed_poll_mirror_restart_record_and_replay() {
         "poll",
         "--table",
         table,
-        "--endpoint",
+        "--endpoint-url",
         &e,
         "--until-idle",
         "--batching-window",
@@ -205,7 +205,7 @@ fn seed_poll_mirror_restart_record_and_replay() {
         "record",
         "--table",
         table,
-        "--endpoint",
+        "--endpoint-url",
         &e,
         "--out",
         &recorded,
@@ -230,7 +230,7 @@ fn seed_poll_mirror_restart_record_and_replay() {
         "record",
         "--table",
         table,
-        "--endpoint",
+        "--endpoint-url",
         &e,
         "--out",
         &recorded,
@@ -276,12 +276,13 @@ fn an_undecodable_item_goes_to_the_on_failure_file_which_replays() {
         "poll",
         "--table",
         table,
-        "--endpoint",
+        "--endpoint-url",
         &e,
         "--until-idle",
         "--batching-window",
         "0",
-        "--no-store",
+        "--store",
+        "none",
         "--max-retries",
         "1",
         "--checkpoint",
@@ -327,7 +328,7 @@ fn ctrl_c_stops_cleanly_with_the_checkpoint_written() {
     let table = "t_cli_poll_sigint";
     let dir = fresh(table);
     let e = endpoint();
-    let o = handler(&["seed", "--table", table, "--endpoint", &e]);
+    let o = handler(&["seed", "--table", table, "--endpoint-url", &e]);
     assert!(o.status.success(), "{}", text(&o));
     let checkpoint = path(&dir, "c.json");
     let mut child = Command::new(env!("CARGO_BIN_EXE_handler"))
@@ -335,9 +336,10 @@ fn ctrl_c_stops_cleanly_with_the_checkpoint_written() {
             "poll",
             "--table",
             table,
-            "--endpoint",
+            "--endpoint-url",
             &e,
-            "--no-store",
+            "--store",
+            "none",
             "--quiet",
             "--checkpoint",
             &checkpoint,

@@ -311,7 +311,7 @@ fn several_files_and_exit_status() {
     assert_eq!(r.code, 2);
     let r = replay(&[], &[]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("usage: handler replay"));
+    assert!(r.stderr.contains("Usage: handler replay"), "{}", r.stderr);
 }
 
 #[test]
@@ -491,18 +491,7 @@ fn store_option_errors_are_clear() {
     assert_eq!(r.code, 2);
     assert!(
         r.stderr
-            .contains("--store takes dynamodb://TABLE or a postgres:// URL"),
-        "{}",
-        r.stderr
-    );
-    let r = replay(
-        &["--dynamodb-endpoint", "http://127.0.0.1:1", "insert.json"],
-        &[],
-    );
-    assert_eq!(r.code, 2);
-    assert!(
-        r.stderr
-            .contains("--dynamodb-endpoint needs --store dynamodb://TABLE"),
+            .contains("--store takes dynamodb://TABLE, a postgres:// URL or none"),
         "{}",
         r.stderr
     );
@@ -512,7 +501,8 @@ fn store_option_errors_are_clear() {
 /// replayed batch says tasks changed, and the handler sets the board's count from the table.
 #[test]
 fn board_task_counts_through_the_dynamodb_store() {
-    use dynastream::store::{DynamoStore, Store};
+    use dynastream::dynamodb::DynamoStore;
+    use dynastream::store::Store;
     use dynastream_example_models::{Board, BoardKey, Task, TaskStatus};
 
     let endpoint = std::env::var("DYNAMODB_ENDPOINT")
@@ -542,7 +532,7 @@ fn board_task_counts_through_the_dynamodb_store() {
             "create-table",
             "--table",
             table,
-            "--dynamodb-endpoint",
+            "--endpoint-url",
             &endpoint,
         ])
         .envs(env)
@@ -580,7 +570,7 @@ fn board_task_counts_through_the_dynamodb_store() {
         &[
             "--store",
             &store_arg,
-            "--dynamodb-endpoint",
+            "--endpoint-url",
             &endpoint,
             "board-tasks.json",
         ],
@@ -632,4 +622,33 @@ fn readme_excerpt_is_what_replay_prints() {
         );
     }
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn every_command_has_help_and_usage_errors_exit_2() {
+    for cmd in [
+        &["--help"][..],
+        &["replay", "--help"],
+        &["poll", "--help"],
+        &["record", "--help"],
+        &["create-table", "--help"],
+        &["serve", "--help"],
+        &["seed", "--help"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+            .args(cmd)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{cmd:?}: {stdout}");
+        assert!(stdout.contains("Usage: handler"), "{cmd:?}: {stdout}");
+    }
+    for bad in [&["poll", "--bogus"][..], &["replay"], &["nonsense"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+            .args(bad)
+            .env_remove("AWS_LAMBDA_RUNTIME_API")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
 }

@@ -5,7 +5,7 @@
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::Client;
-use dynastream::store::DynamoStore;
+use dynastream::dynamodb::DynamoStore;
 
 /// The server's URL.
 pub fn endpoint() -> String {

@@ -1,0 +1,846 @@
+//! A serde `Deserializer` over DynamoDB JSON (`{"S": "..."}`, `{"N": "1"}`, `{"M": {...}}`, ...)
+//! that drives the target type's `Deserialize` directly from the JSON text: no intermediate
+//! attribute-value tree, borrowed strings where the target borrows, exact numbers.
+//!
+//! Every deserializer here is generic over the underlying JSON deserializer and shares its
+//! error type, so positions and messages stay serde_json's. A [`Ctx`] collects the attribute
+//! path on the way out of an error (only on the error path).
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt;
+use std::marker::PhantomData;
+
+use base64::Engine as _;
+use serde::de::{
+    self, DeserializeSeed, Deserializer, EnumAccess, Error as _, IgnoredAny, MapAccess, SeqAccess,
+    VariantAccess, Visitor,
+};
+use serde::Deserialize as _;
+
+use super::number;
+
+/// One step of an attribute path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PathSeg {
+    Key(String),
+    Index(usize),
+}
+
+/// Per-image decoding state: the attribute path of an error, the attributes the model does not
+/// see (the key attributes) and the captured `schema_version`.
+pub(crate) struct Ctx<'s> {
+    pub(crate) path: RefCell<Vec<PathSeg>>,
+    pub(crate) skip: [&'s str; 2],
+    pub(crate) schema_version: RefCell<Option<String>>,
+    /// Strings may stand for binary values (base64), as in the Postgres store's JSON: an `S`
+    /// read where the target wants bytes is decoded from base64.
+    pub(crate) base64_strings: bool,
+}
+
+impl<'s> Ctx<'s> {
+    pub(crate) fn new(skip: [&'s str; 2]) -> Self {
+        Ctx {
+            path: RefCell::new(Vec::new()),
+            skip,
+            schema_version: RefCell::new(None),
+            base64_strings: false,
+        }
+    }
+
+    /// The attribute path of the error, outermost first (`meta.items[2].qty`).
+    pub(crate) fn path_text(&self) -> Option<String> {
+        let path = self.path.borrow();
+        if path.is_empty() {
+            return None;
+        }
+        let mut s = String::new();
+        for seg in path.iter().rev() {
+            match seg {
+                PathSeg::Key(k) => {
+                    if !s.is_empty() {
+                        s.push('.');
+                    }
+                    s.push_str(k);
+                }
+                PathSeg::Index(i) => s.push_str(&format!("[{i}]")),
+            }
+        }
+        Some(s)
+    }
+}
+
+/// The DynamoDB type tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Tag {
+    S,
+    N,
+    B,
+    Bool,
+    Null,
+    M,
+    L,
+    Ss,
+    Ns,
+    Bs,
+}
+
+impl Tag {
+    /// The tag a type name such as `"SS"` stands for.
+    pub fn from_name(name: &str) -> Option<Tag> {
+        Some(match name {
+            "S" => Tag::S,
+            "N" => Tag::N,
+            "B" => Tag::B,
+            "BOOL" => Tag::Bool,
+            "NULL" => Tag::Null,
+            "M" => Tag::M,
+            "L" => Tag::L,
+            "SS" => Tag::Ss,
+            "NS" => Tag::Ns,
+            "BS" => Tag::Bs,
+            _ => return None,
+        })
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Tag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Tag;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a DynamoDB type tag (S, N, B, BOOL, NULL, M, L, SS, NS, BS)")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Tag, E> {
+                Tag::from_name(v)
+                    .ok_or_else(|| E::custom(format_args!("unknown DynamoDB type tag {v:?}")))
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+/// A string that borrows from the input when it has no escapes.
+pub struct CowStr<'de>(pub Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<CowStr<'de>, E> {
+                Ok(CowStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<CowStr<'de>, E> {
+                Ok(CowStr(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<CowStr<'de>, E> {
+                Ok(CowStr(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// What the target asked for; replayed once the type tag is known.
+#[derive(Clone, Copy)]
+pub(crate) enum Want {
+    Any,
+    Bool,
+    I8,
+    I16,
+    I32,
+    I64,
+    I128,
+    U8,
+    U16,
+    U32,
+    U64,
+    U128,
+    F32,
+    F64,
+    Char,
+    Str,
+    String,
+    Bytes,
+    ByteBuf,
+    Option,
+    Unit,
+    UnitStruct(&'static str),
+    NewtypeStruct(&'static str),
+    Seq,
+    Tuple(usize),
+    TupleStruct(&'static str, usize),
+    Map,
+    Struct(&'static str, &'static [&'static str]),
+    Enum(&'static str, &'static [&'static str]),
+    Identifier,
+    IgnoredAny,
+}
+
+impl Want {
+    /// Calls the matching `deserialize_*` method of `d`.
+    pub(crate) fn call<'de, D: Deserializer<'de>, V: Visitor<'de>>(
+        self,
+        d: D,
+        v: V,
+    ) -> Result<V::Value, D::Error> {
+        match self {
+            Want::Any => d.deserialize_any(v),
+            Want::Bool => d.deserialize_bool(v),
+            Want::I8 => d.deserialize_i8(v),
+            Want::I16 => d.deserialize_i16(v),
+            Want::I32 => d.deserialize_i32(v),
+            Want::I64 => d.deserialize_i64(v),
+            Want::I128 => d.deserialize_i128(v),
+            Want::U8 => d.deserialize_u8(v),
+            Want::U16 => d.deserialize_u16(v),
+            Want::U32 => d.deserialize_u32(v),
+            Want::U64 => d.deserialize_u64(v),
+            Want::U128 => d.deserialize_u128(v),
+            Want::F32 => d.deserialize_f32(v),
+            Want::F64 => d.deserialize_f64(v),
+            Want::Char => d.deserialize_char(v),
+            Want::Str => d.deserialize_str(v),
+            Want::String => d.deserialize_string(v),
+            Want::Bytes => d.deserialize_bytes(v),
+            Want::ByteBuf => d.deserialize_byte_buf(v),
+            Want::Option => d.deserialize_option(v),
+            Want::Unit => d.deserialize_unit(v),
+            Want::UnitStruct(n) => d.deserialize_unit_struct(n, v),
+            Want::NewtypeStruct(n) => d.deserialize_newtype_struct(n, v),
+            Want::Seq => d.deserialize_seq(v),
+            Want::Tuple(l) => d.deserialize_tuple(l, v),
+            Want::TupleStruct(n, l) => d.deserialize_tuple_struct(n, l, v),
+            Want::Map => d.deserialize_map(v),
+            Want::Struct(n, f) => d.deserialize_struct(n, f, v),
+            Want::Enum(n, vs) => d.deserialize_enum(n, vs, v),
+            Want::Identifier => d.deserialize_identifier(v),
+            Want::IgnoredAny => d.deserialize_ignored_any(v),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The image (top level): an attribute map without a type tag.
+
+/// Deserializes a whole image (`{"attr": {"S": ...}, ...}`) from a JSON deserializer.
+pub(crate) struct ImageDe<'c, 's, D> {
+    pub(crate) de: D,
+    pub(crate) ctx: &'c Ctx<'s>,
+}
+
+impl<'de, D: Deserializer<'de>> ImageDe<'_, '_, D> {
+    fn dispatch<V: Visitor<'de>>(self, want: Want, v: V) -> Result<V::Value, D::Error> {
+        match want {
+            Want::Option => v.visit_some(self),
+            Want::NewtypeStruct(_) => v.visit_newtype_struct(self),
+            Want::IgnoredAny => self.de.deserialize_ignored_any(v),
+            _ => self.de.deserialize_map(MapVisitor {
+                v,
+                ctx: self.ctx,
+                top: true,
+            }),
+        }
+    }
+}
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for ImageDe<'_, '_, D> {
+    type Error = D::Error;
+    dispatch_methods!();
+}
+
+// ---------------------------------------------------------------------------------------------
+// One attribute value `{"T": value}`.
+
+/// Deserializes one attribute value (`{"T": v}`) read from `de`.
+pub(crate) struct AttrDe<'c, 's, D> {
+    de: D,
+    ctx: &'c Ctx<'s>,
+}
+
+impl<'de, D: Deserializer<'de>> AttrDe<'_, '_, D> {
+    fn dispatch<V: Visitor<'de>>(self, want: Want, v: V) -> Result<V::Value, D::Error> {
+        self.de.deserialize_map(Tagged {
+            v,
+            want,
+            ctx: self.ctx,
+        })
+    }
+}
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for AttrDe<'_, '_, D> {
+    type Error = D::Error;
+    dispatch_methods!();
+}
+
+/// Visits the one-entry map `{"T": v}`.
+struct Tagged<'c, 's, V> {
+    v: V,
+    want: Want,
+    ctx: &'c Ctx<'s>,
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for Tagged<'_, '_, V> {
+    type Value = V::Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a DynamoDB attribute value such as {\"S\": \"...\"}")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<V::Value, A::Error> {
+        let Some(tag) = map.next_key::<Tag>()? else {
+            return Err(A::Error::custom("attribute value has no type tag"));
+        };
+        let value = Pending {
+            map: &mut map,
+            tag,
+            ctx: self.ctx,
+        }
+        .dispatch(self.want, self.v)?;
+        if map.next_key::<IgnoredAny>()?.is_some() {
+            return Err(A::Error::custom(
+                "attribute value has more than one type tag",
+            ));
+        }
+        Ok(value)
+    }
+}
+
+/// The value of a tagged map whose tag has been read.
+struct Pending<'m, 'c, 's, A> {
+    map: &'m mut A,
+    tag: Tag,
+    ctx: &'c Ctx<'s>,
+}
+
+impl<'de, A: MapAccess<'de>> Pending<'_, '_, '_, A> {
+    fn dispatch<V: Visitor<'de>>(self, want: Want, v: V) -> Result<V::Value, A::Error> {
+        match want {
+            Want::Option if self.tag == Tag::Null => {
+                self.map.next_value::<IgnoredAny>()?;
+                return v.visit_none();
+            }
+            Want::Option => return v.visit_some(self),
+            Want::NewtypeStruct(_) => return v.visit_newtype_struct(self),
+            Want::IgnoredAny => return self.validate(v),
+            _ => {}
+        }
+        let ctx = self.ctx;
+        match self.tag {
+            Tag::S if ctx.base64_strings && matches!(want, Want::Bytes | Want::ByteBuf) => {
+                let text = self.map.next_value::<CowStr<'de>>()?;
+                want.call(BytesDe::<A::Error>::new(&text.0), v)
+            }
+            // JSON strings and booleans are what the target expects for S and BOOL.
+            Tag::S | Tag::Bool | Tag::Ss => self.map.next_value_seed(Raw { want, v }),
+            Tag::Null => {
+                self.map.next_value::<IgnoredAny>()?;
+                v.visit_unit()
+            }
+            Tag::N => {
+                let text = self.map.next_value::<CowStr<'de>>()?;
+                want.call(number::NumberDe::<A::Error>::new(&text.0), v)
+            }
+            Tag::B => {
+                let text = self.map.next_value::<CowStr<'de>>()?;
+                want.call(BytesDe::<A::Error>::new(&text.0), v)
+            }
+            Tag::M => match want {
+                Want::Enum(..) => self.map.next_value_seed(EnumSeed { v, ctx }),
+                _ => self.map.next_value_seed(MapSeed { v, ctx }),
+            },
+            Tag::L => self.map.next_value_seed(SeqSeed {
+                v,
+                ctx,
+                elem: Elem::Attr,
+            }),
+            Tag::Ns => self.map.next_value_seed(SeqSeed {
+                v,
+                ctx,
+                elem: Elem::Number,
+            }),
+            Tag::Bs => self.map.next_value_seed(SeqSeed {
+                v,
+                ctx,
+                elem: Elem::Binary,
+            }),
+        }
+    }
+}
+
+impl<'de, A: MapAccess<'de>> Pending<'_, '_, '_, A> {
+    /// An attribute the target ignores is still checked: a bad record (bad base64, an unknown
+    /// tag, a malformed number) fails wherever the damage is.
+    fn validate<V: Visitor<'de>>(self, v: V) -> Result<V::Value, A::Error> {
+        let ctx = self.ctx;
+        match self.tag {
+            Tag::S => {
+                self.map.next_value::<CowStr<'de>>()?;
+            }
+            Tag::N => {
+                let text = self.map.next_value::<CowStr<'de>>()?;
+                number::validate::<A::Error>(&text.0)?;
+            }
+            Tag::B => {
+                let text = self.map.next_value::<CowStr<'de>>()?;
+                BytesDe::<A::Error>::check(&text.0)?;
+            }
+            Tag::Bool | Tag::Null => {
+                self.map.next_value::<bool>()?;
+            }
+            Tag::M => return self.map.next_value_seed(MapSeed { v, ctx }),
+            Tag::L => {
+                return self.map.next_value_seed(SeqSeed {
+                    v,
+                    ctx,
+                    elem: Elem::Attr,
+                })
+            }
+            Tag::Ss => {
+                return self.map.next_value_seed(SeqSeed {
+                    v,
+                    ctx,
+                    elem: Elem::Str,
+                })
+            }
+            Tag::Ns => {
+                return self.map.next_value_seed(SeqSeed {
+                    v,
+                    ctx,
+                    elem: Elem::Number,
+                })
+            }
+            Tag::Bs => {
+                return self.map.next_value_seed(SeqSeed {
+                    v,
+                    ctx,
+                    elem: Elem::Binary,
+                })
+            }
+        }
+        v.visit_unit()
+    }
+}
+
+impl<'de, A: MapAccess<'de>> Deserializer<'de> for Pending<'_, '_, '_, A> {
+    type Error = A::Error;
+    dispatch_methods!();
+}
+
+/// Hands the raw JSON value to the target unchanged.
+struct Raw<V> {
+    want: Want,
+    v: V,
+}
+
+impl<'de, V: Visitor<'de>> DeserializeSeed<'de> for Raw<V> {
+    type Value = V::Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        self.want.call(d, self.v)
+    }
+}
+
+/// Binary values: base64 in the JSON, bytes (or a sequence of `u8`) for the target. The text
+/// is decoded when the target asks for it; a target that ignores the value only has it checked,
+/// without allocating.
+pub(crate) struct BytesDe<'t, E> {
+    text: &'t str,
+    _e: PhantomData<E>,
+}
+
+fn base64_error<E: de::Error>(e: impl fmt::Display) -> E {
+    E::custom(format_args!("invalid base64 in binary attribute: {e}"))
+}
+
+impl<'t, E: de::Error> BytesDe<'t, E> {
+    pub(crate) fn new(text: &'t str) -> Self {
+        BytesDe {
+            text,
+            _e: PhantomData,
+        }
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, E> {
+        base64::engine::general_purpose::STANDARD
+            .decode(self.text)
+            .map_err(base64_error)
+    }
+
+    /// Checks the text is base64, as [`BytesDe::bytes`] would, decoding short values into a
+    /// buffer on the stack.
+    pub(crate) fn check(text: &str) -> Result<(), E> {
+        let mut buf = [0u8; 768];
+        if base64::decoded_len_estimate(text.len()) > buf.len() {
+            return BytesDe::<E>::new(text).bytes().map(drop);
+        }
+        match base64::engine::general_purpose::STANDARD.decode_slice(text, &mut buf) {
+            Ok(_) => Ok(()),
+            Err(base64::DecodeSliceError::DecodeError(e)) => Err(base64_error(e)),
+            // The estimate says it fits; should it not, decode the usual way.
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+                BytesDe::<E>::new(text).bytes().map(drop)
+            }
+        }
+    }
+}
+
+impl<'de, E: de::Error> BytesDe<'_, E> {
+    fn dispatch<V: Visitor<'de>>(self, want: Want, v: V) -> Result<V::Value, E> {
+        match want {
+            Want::Option => v.visit_some(self),
+            Want::NewtypeStruct(_) => v.visit_newtype_struct(self),
+            Want::Seq | Want::Tuple(_) | Want::TupleStruct(..) => {
+                let mut seq = de::value::SeqDeserializer::new(self.bytes()?.into_iter());
+                let out = v.visit_seq(&mut seq)?;
+                seq.end()?;
+                Ok(out)
+            }
+            Want::IgnoredAny => {
+                Self::check(self.text)?;
+                v.visit_unit()
+            }
+            _ => v.visit_byte_buf(self.bytes()?),
+        }
+    }
+}
+
+impl<'de, E: de::Error> Deserializer<'de> for BytesDe<'_, E> {
+    type Error = E;
+    dispatch_methods!();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Maps (M and the image itself).
+
+struct MapSeed<'c, 's, V> {
+    v: V,
+    ctx: &'c Ctx<'s>,
+}
+
+impl<'de, V: Visitor<'de>> DeserializeSeed<'de> for MapSeed<'_, '_, V> {
+    type Value = V::Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        d.deserialize_map(MapVisitor {
+            v: self.v,
+            ctx: self.ctx,
+            top: false,
+        })
+    }
+}
+
+struct MapVisitor<'c, 's, V> {
+    v: V,
+    ctx: &'c Ctx<'s>,
+    top: bool,
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for MapVisitor<'_, '_, V> {
+    type Value = V::Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map of DynamoDB attributes")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.v.visit_map(AttrMap {
+            map,
+            ctx: self.ctx,
+            top: self.top,
+            key: Cow::Borrowed(""),
+        })
+    }
+}
+
+/// Attribute names map to the target's keys; values are attribute values.
+struct AttrMap<'c, 's, 'de, A> {
+    map: A,
+    ctx: &'c Ctx<'s>,
+    top: bool,
+    key: Cow<'de, str>,
+}
+
+impl<'de, A: MapAccess<'de>> AttrMap<'_, '_, 'de, A> {
+    fn note_key<E>(&self, e: E) -> E {
+        self.ctx
+            .path
+            .borrow_mut()
+            .push(PathSeg::Key(self.key.clone().into_owned()));
+        e
+    }
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for AttrMap<'_, '_, 'de, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        loop {
+            let Some(CowStr(key)) = self.map.next_key::<CowStr<'de>>()? else {
+                return Ok(None);
+            };
+            if self.top {
+                if self.ctx.skip.contains(&key.as_ref()) {
+                    self.map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                if key == super::SCHEMA_VERSION_ATTR {
+                    self.key = key;
+                    let v: Option<String> = self
+                        .map
+                        .next_value_seed(AttrSeed {
+                            seed: PhantomData,
+                            ctx: self.ctx,
+                        })
+                        .map_err(|e| self.note_key(e))?;
+                    *self.ctx.schema_version.borrow_mut() = v;
+                    continue;
+                }
+            }
+            self.key = key;
+            let out = match &self.key {
+                Cow::Borrowed(k) => seed.deserialize(de::value::BorrowedStrDeserializer::new(k)),
+                Cow::Owned(k) => seed.deserialize(de::value::StrDeserializer::new(k)),
+            };
+            return out.map(Some);
+        }
+    }
+
+    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
+        self.map
+            .next_value_seed(AttrSeed {
+                seed,
+                ctx: self.ctx,
+            })
+            .map_err(|e| self.note_key(e))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.map.size_hint()
+    }
+}
+
+/// Deserializes the target seed from an attribute value.
+struct AttrSeed<'c, 's, S> {
+    seed: S,
+    ctx: &'c Ctx<'s>,
+}
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for AttrSeed<'_, '_, S> {
+    type Value = S::Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<S::Value, D::Error> {
+        self.seed.deserialize(AttrDe {
+            de: d,
+            ctx: self.ctx,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lists and sets.
+
+#[derive(Clone, Copy)]
+enum Elem {
+    /// L: each element is an attribute value.
+    Attr,
+    /// NS: each element is a number string.
+    Number,
+    /// BS: each element is a base64 string.
+    Binary,
+    /// SS when ignored: each element must be a string.
+    Str,
+}
+
+struct SeqSeed<'c, 's, V> {
+    v: V,
+    ctx: &'c Ctx<'s>,
+    elem: Elem,
+}
+
+impl<'de, V: Visitor<'de>> DeserializeSeed<'de> for SeqSeed<'_, '_, V> {
+    type Value = V::Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for SeqSeed<'_, '_, V> {
+    type Value = V::Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list or set of DynamoDB values")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
+        self.v.visit_seq(AttrSeq {
+            seq,
+            ctx: self.ctx,
+            elem: self.elem,
+            index: 0,
+        })
+    }
+}
+
+struct AttrSeq<'c, 's, A> {
+    seq: A,
+    ctx: &'c Ctx<'s>,
+    elem: Elem,
+    index: usize,
+}
+
+impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for AttrSeq<'_, '_, A> {
+    type Error = A::Error;
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, A::Error> {
+        let out = self.seq.next_element_seed(ElemSeed {
+            seed,
+            ctx: self.ctx,
+            elem: self.elem,
+        });
+        if out.is_err() {
+            self.ctx.path.borrow_mut().push(PathSeg::Index(self.index));
+        }
+        self.index += 1;
+        out
+    }
+    fn size_hint(&self) -> Option<usize> {
+        self.seq.size_hint()
+    }
+}
+
+struct ElemSeed<'c, 's, T> {
+    seed: T,
+    ctx: &'c Ctx<'s>,
+    elem: Elem,
+}
+
+impl<'de, T: DeserializeSeed<'de>> DeserializeSeed<'de> for ElemSeed<'_, '_, T> {
+    type Value = T::Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T::Value, D::Error> {
+        match self.elem {
+            Elem::Attr => self.seed.deserialize(AttrDe {
+                de: d,
+                ctx: self.ctx,
+            }),
+            Elem::Number => {
+                let text = CowStr::deserialize(d)?;
+                self.seed
+                    .deserialize(number::NumberDe::<D::Error>::new(&text.0))
+            }
+            Elem::Binary => {
+                let text = CowStr::deserialize(d)?;
+                self.seed.deserialize(BytesDe::<D::Error>::new(&text.0))
+            }
+            Elem::Str => {
+                CowStr::deserialize(d)?;
+                self.seed
+                    .deserialize(de::value::UnitDeserializer::<D::Error>::new())
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enums with data: `{"M": {"Variant": <attribute value>}}`.
+
+struct EnumSeed<'c, 's, V> {
+    v: V,
+    ctx: &'c Ctx<'s>,
+}
+
+impl<'de, V: Visitor<'de>> DeserializeSeed<'de> for EnumSeed<'_, '_, V> {
+    type Value = V::Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for EnumSeed<'_, '_, V> {
+    type Value = V::Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an enum variant as a one-entry map")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<V::Value, A::Error> {
+        let out = self.v.visit_enum(AttrEnum {
+            map: &mut map,
+            ctx: self.ctx,
+        })?;
+        if map.next_key::<IgnoredAny>()?.is_some() {
+            return Err(A::Error::custom("enum variant map has more than one entry"));
+        }
+        Ok(out)
+    }
+}
+
+struct AttrEnum<'m, 'c, 's, A> {
+    map: &'m mut A,
+    ctx: &'c Ctx<'s>,
+}
+
+impl<'de, A: MapAccess<'de>> EnumAccess<'de> for AttrEnum<'_, '_, '_, A> {
+    type Error = A::Error;
+    type Variant = Self;
+    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Self), A::Error> {
+        match self.map.next_key_seed(seed)? {
+            Some(v) => Ok((v, self)),
+            None => Err(A::Error::invalid_length(
+                0,
+                &"a one-entry map naming the variant",
+            )),
+        }
+    }
+}
+
+impl<'de, A: MapAccess<'de>> VariantAccess<'de> for AttrEnum<'_, '_, '_, A> {
+    type Error = A::Error;
+    fn unit_variant(self) -> Result<(), A::Error> {
+        self.map.next_value::<IgnoredAny>().map(|_| ())
+    }
+    fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value, A::Error> {
+        self.map.next_value_seed(AttrSeed {
+            seed,
+            ctx: self.ctx,
+        })
+    }
+    fn tuple_variant<V: Visitor<'de>>(self, len: usize, v: V) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(AttrVisit {
+            want: Want::Tuple(len),
+            v,
+            ctx: self.ctx,
+        })
+    }
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(AttrVisit {
+            want: Want::Struct("", fields),
+            v,
+            ctx: self.ctx,
+        })
+    }
+}
+
+/// Deserializes an attribute value with a given visitor.
+struct AttrVisit<'c, 's, V> {
+    want: Want,
+    v: V,
+    ctx: &'c Ctx<'s>,
+}
+
+impl<'de, V: Visitor<'de>> DeserializeSeed<'de> for AttrVisit<'_, '_, V> {
+    type Value = V::Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        self.want.call(
+            AttrDe {
+                de: d,
+                ctx: self.ctx,
+            },
+            self.v,
+        )
+    }
+}

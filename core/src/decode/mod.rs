@@ -1,0 +1,244 @@
+//! Decoding DynamoDB images straight into model types.
+//!
+//! ```
+//! # extern crate dynastream_core as dynastream;
+//! #[derive(serde::Deserialize, Debug, PartialEq)]
+//! struct Item { name: String, qty: u32, tags: Vec<String>, price: Option<f64> }
+//!
+//! let json = r#"{"name":{"S":"pen"},"qty":{"N":"3"},"tags":{"SS":["a","b"]},"price":{"NULL":true}}"#;
+//! let item: Item = dynastream::decode::from_image(json).unwrap();
+//! assert_eq!(item, Item { name: "pen".into(), qty: 3, tags: vec!["a".into(), "b".into()], price: None });
+//!
+//! let err = dynastream::decode::from_image::<Item>(r#"{"name":{"S":"pen"},"qty":{"N":"3.5"},"tags":{"SS":[]}}"#).unwrap_err();
+//! assert_eq!(err.field.as_deref(), Some("qty"));
+//! assert!(err.message.contains("not an integer"), "{err}");
+//! ```
+
+/// Implements every `Deserializer` method as `self.dispatch(Want::X, visitor)`.
+macro_rules! dispatch_methods {
+    () => {
+        fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::Any, v)
+        }
+        fn deserialize_bool<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::Bool, v)
+        }
+        fn deserialize_i8<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::I8, v)
+        }
+        fn deserialize_i16<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::I16, v)
+        }
+        fn deserialize_i32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::I32, v)
+        }
+        fn deserialize_i64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::I64, v)
+        }
+        fn deserialize_i128<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::I128, v)
+        }
+        fn deserialize_u8<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::U8, v)
+        }
+        fn deserialize_u16<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::U16, v)
+        }
+        fn deserialize_u32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::U32, v)
+        }
+        fn deserialize_u64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::U64, v)
+        }
+        fn deserialize_u128<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::U128, v)
+        }
+        fn deserialize_f32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::F32, v)
+        }
+        fn deserialize_f64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::F64, v)
+        }
+        fn deserialize_char<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::Char, v)
+        }
+        fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::Str, v)
+        }
+        fn deserialize_string<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::String, v)
+        }
+        fn deserialize_bytes<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::Bytes, v)
+        }
+        fn deserialize_byte_buf<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::ByteBuf, v)
+        }
+        fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::Option, v)
+        }
+        fn deserialize_unit<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::Unit, v)
+        }
+        fn deserialize_unit_struct<V: Visitor<'de>>(
+            self,
+            n: &'static str,
+            v: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::UnitStruct(n), v)
+        }
+        fn deserialize_newtype_struct<V: Visitor<'de>>(
+            self,
+            n: &'static str,
+            v: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::NewtypeStruct(n), v)
+        }
+        fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::Seq, v)
+        }
+        fn deserialize_tuple<V: Visitor<'de>>(
+            self,
+            l: usize,
+            v: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::Tuple(l), v)
+        }
+        fn deserialize_tuple_struct<V: Visitor<'de>>(
+            self,
+            n: &'static str,
+            l: usize,
+            v: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::TupleStruct(n, l), v)
+        }
+        fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::Map, v)
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            n: &'static str,
+            f: &'static [&'static str],
+            v: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::Struct(n, f), v)
+        }
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            n: &'static str,
+            vs: &'static [&'static str],
+            v: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::Enum(n, vs), v)
+        }
+        fn deserialize_identifier<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::Identifier, v)
+        }
+        fn deserialize_ignored_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.dispatch(Want::IgnoredAny, v)
+        }
+    };
+}
+
+pub(crate) mod attr;
+pub(crate) mod number;
+mod reader;
+
+pub(crate) use reader::{first_special16, plain_run};
+
+use serde::de::{Deserialize, DeserializeOwned};
+
+/// An image that does not fit the target type: where (`field`, an attribute path such as
+/// `meta.items[2].qty`, when known) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default())]
+pub struct ImageError {
+    /// The attribute path of the offending value, outermost first.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The attribute the framework stores the writer's schema version in. The model never sees it.
+pub const SCHEMA_VERSION_ATTR: &str = "schema_version";
+
+/// Decodes an image into `T`, leaving out the `skip` attributes (the key attributes) and
+/// capturing `schema_version`.
+pub(crate) fn decode_image<'de, T: Deserialize<'de>>(
+    json: &'de str,
+    skip: [&str; 2],
+) -> Result<(T, Option<String>), ImageError> {
+    decode_image_with(json, skip, false)
+}
+
+/// [`decode_image`], optionally reading base64 strings as bytes where the target wants bytes.
+///
+/// The direct reader ([`reader`]) decodes the image when it can; otherwise (and for base64
+/// strings) the reference path does, and names the field of any error.
+pub(crate) fn decode_image_with<'de, T: Deserialize<'de>>(
+    json: &'de str,
+    skip: [&str; 2],
+    base64_strings: bool,
+) -> Result<(T, Option<String>), ImageError> {
+    if !base64_strings {
+        if let Some(done) = reader::decode(json, skip) {
+            return Ok(done);
+        }
+    }
+    decode_reference(json, skip, base64_strings)
+}
+
+/// [`decode_image_with`] by the reference path alone: serde_json's reader under the
+/// attribute deserializers, with the attribute path and message of any error.
+fn decode_reference<'de, T: Deserialize<'de>>(
+    json: &'de str,
+    skip: [&str; 2],
+    base64_strings: bool,
+) -> Result<(T, Option<String>), ImageError> {
+    let mut ctx = attr::Ctx::new(skip);
+    ctx.base64_strings = base64_strings;
+    let mut de = serde_json::Deserializer::from_str(json);
+    let result = T::deserialize(attr::ImageDe {
+        de: &mut de,
+        ctx: &ctx,
+    })
+    .and_then(|v| de.end().map(|()| v));
+    match result {
+        Ok(v) => Ok((v, ctx.schema_version.into_inner())),
+        Err(e) => Err(ImageError {
+            field: ctx.path_text(),
+            message: strip_position(&e),
+        }),
+    }
+}
+
+/// Decodes the image at the start of `json` (more text may follow) into model `M`: the value,
+/// its `schema_version`, and the length of the image's JSON. `None` when the direct reader
+/// gives up on it; [`decode_image`] on the image alone then decodes it the reference way, or
+/// says why it does not decode.
+pub(crate) fn decode_model_prefix<M: crate::model::Model>(
+    json: &str,
+) -> Option<((M, Option<String>), usize)> {
+    reader::decode_prefix(json, [M::PK_ATTR, M::SK_ATTR])
+}
+
+/// Decodes one DynamoDB image (an attribute map in DynamoDB JSON) into `T`. The
+/// `schema_version` attribute is left out; every other attribute is offered to `T` (serde
+/// ignores the ones it does not declare, unless `deny_unknown_fields`).
+pub fn from_image<T: DeserializeOwned>(json: &str) -> Result<T, ImageError> {
+    decode_image(json, ["", ""]).map(|(v, _)| v)
+}
+
+/// serde_json's message without " at line L column C": positions inside an image excerpt mean
+/// nothing to the reader; the attribute path says where.
+fn strip_position(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    match msg.strip_suffix(&suffix) {
+        Some(m) => m.to_string(),
+        None => msg,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,271 @@
+//! Exact DynamoDB numbers. An `N` is decimal text of up to 38 significant digits; integer
+//! targets get it only when it is an integer that fits, never rounded or truncated.
+
+use std::borrow::Cow;
+use std::marker::PhantomData;
+use std::str::FromStr;
+
+use serde::de::{self, Deserializer, Unexpected, Visitor};
+
+use super::attr::Want;
+use crate::bytes::between;
+
+/// A decimal number split into sign, digits and a power-of-ten exponent:
+/// value = sign * digits * 10^exp, `digits` without leading zeros.
+pub struct Decimal<'a> {
+    /// A minus sign.
+    pub negative: bool,
+    /// The digits before the point.
+    pub int: &'a str,
+    /// The digits after the point.
+    pub frac: &'a str,
+    /// The power of ten written after `e`.
+    pub exp: i64,
+}
+
+/// Splits a decimal number's text; `None` when it is not one.
+pub fn split(text: &str) -> Option<Decimal<'_>> {
+    // One pass over the bytes: sign, digits with at most one point, then an optional exponent.
+    let bytes = text.as_bytes();
+    let (negative, start) = match bytes.first()? {
+        b'-' => (true, 1),
+        b'+' => (false, 1),
+        _ => (false, 0),
+    };
+    let mut point = None;
+    let mut end = bytes.len();
+    for (i, &b) in bytes.iter().enumerate().skip(start) {
+        match b {
+            b'0'..=b'9' => {}
+            b'.' if point.is_none() => point = Some(i),
+            b'e' | b'E' => {
+                end = i;
+                break;
+            }
+            _ => return None,
+        }
+    }
+    let exp = match text.get(end + 1..) {
+        Some(e) => i64::from_str(e.strip_prefix('+').unwrap_or(e)).ok()?,
+        None => 0,
+    };
+    let (int, frac) = match point {
+        Some(p) => (between(text, start, p)?, between(text, p + 1, end)?),
+        None => (between(text, start, end)?, ""),
+    };
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    Some(Decimal {
+        negative,
+        int,
+        frac,
+        exp,
+    })
+}
+
+impl Decimal<'_> {
+    /// The digit at `i` of the digits (integer part then fraction), 0 outside them.
+    pub fn digit(&self, i: i64) -> u8 {
+        let (int, frac) = (self.int.as_bytes(), self.frac.as_bytes());
+        let Ok(i) = usize::try_from(i) else { return 0 };
+        let b = match int.get(i) {
+            Some(&b) => b,
+            None => match i.checked_sub(int.len()).and_then(|j| frac.get(j)) {
+                Some(&b) => b,
+                None => return 0,
+            },
+        };
+        b - b'0'
+    }
+}
+
+/// Why a number cannot be the requested integer.
+enum IntError {
+    NotANumber,
+    Fraction,
+    Range,
+}
+
+/// The canonical integer text of `text` (`"1E+2"` → `"100"`, `"5.0"` → `"5"`), or why not.
+fn integer_text(text: &str) -> Result<Cow<'_, str>, IntError> {
+    let plain = text.strip_prefix('-').unwrap_or(text);
+    if !plain.is_empty() && plain.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(Cow::Borrowed(text));
+    }
+    let d = split(text).ok_or(IntError::NotANumber)?;
+    // All digits, and where the decimal point falls among them.
+    let digits: String = d.int.chars().chain(d.frac.chars()).collect();
+    let point = d.int.len() as i64 + d.exp;
+    let (whole, fraction) = if point <= 0 {
+        ("", digits.as_str())
+    } else if point as usize >= digits.len() {
+        (digits.as_str(), "")
+    } else {
+        digits.split_at(point as usize)
+    };
+    if fraction.bytes().any(|b| b != b'0') {
+        return Err(IntError::Fraction);
+    }
+    let zeros = if point > 0 && point as usize > digits.len() {
+        point as usize - digits.len()
+    } else {
+        0
+    };
+    if zeros > 40 {
+        return Err(IntError::Range);
+    }
+    let whole = whole.trim_start_matches('0');
+    if whole.is_empty() {
+        return Ok(Cow::Borrowed("0"));
+    }
+    let mut s = String::with_capacity(whole.len() + zeros + 1);
+    if d.negative {
+        s.push('-');
+    }
+    s.push_str(whole);
+    s.extend(std::iter::repeat_n('0', zeros));
+    Ok(Cow::Owned(s))
+}
+
+fn int<T: FromStr, E: de::Error>(text: &str, ty: &str) -> Result<T, E> {
+    match integer_text(text) {
+        Ok(t) => T::from_str(&t)
+            .map_err(|_| E::custom(format_args!("number {text} is out of range for {ty}"))),
+        Err(IntError::Fraction) => Err(E::custom(format_args!(
+            "number {text} is not an integer (expected {ty})"
+        ))),
+        Err(IntError::Range) => Err(E::custom(format_args!(
+            "number {text} is out of range for {ty}"
+        ))),
+        Err(IntError::NotANumber) => Err(E::custom(format_args!("{text:?} is not a number"))),
+    }
+}
+
+fn float<T: FromStr, E: de::Error>(text: &str) -> Result<T, E> {
+    if split(text).is_none() {
+        return Err(E::custom(format_args!("{text:?} is not a number")));
+    }
+    T::from_str(text).map_err(|_| E::custom(format_args!("{text:?} is not a number")))
+}
+
+/// Checks that `text` is a decimal number.
+pub(crate) fn validate<E: de::Error>(text: &str) -> Result<(), E> {
+    match split(text) {
+        Some(_) => Ok(()),
+        None => Err(E::custom(format_args!("{text:?} is not a number"))),
+    }
+}
+
+/// Deserializes the text of one DynamoDB number.
+pub(crate) struct NumberDe<'t, E> {
+    text: &'t str,
+    _e: PhantomData<E>,
+}
+
+impl<'t, E> NumberDe<'t, E> {
+    pub(crate) fn new(text: &'t str) -> Self {
+        NumberDe {
+            text,
+            _e: PhantomData,
+        }
+    }
+}
+
+impl<'de, E: de::Error> NumberDe<'_, E> {
+    fn dispatch<V: Visitor<'de>>(self, want: Want, v: V) -> Result<V::Value, E> {
+        let t = self.text;
+        match want {
+            Want::I8 => v.visit_i8(int(t, "i8")?),
+            Want::I16 => v.visit_i16(int(t, "i16")?),
+            Want::I32 => v.visit_i32(int(t, "i32")?),
+            Want::I64 => v.visit_i64(int(t, "i64")?),
+            Want::I128 => v.visit_i128(int(t, "i128")?),
+            Want::U8 => v.visit_u8(int(t, "u8")?),
+            Want::U16 => v.visit_u16(int(t, "u16")?),
+            Want::U32 => v.visit_u32(int(t, "u32")?),
+            Want::U64 => v.visit_u64(int(t, "u64")?),
+            Want::U128 => v.visit_u128(int(t, "u128")?),
+            Want::F32 => v.visit_f32(float(t)?),
+            Want::F64 => v.visit_f64(float(t)?),
+            // Untyped targets (serde_json::Value, untagged enums, decimal types): integers as
+            // integers, everything else as its exact decimal text.
+            Want::Any => {
+                validate::<E>(t)?;
+                if let Ok(i) = i64::from_str(t) {
+                    v.visit_i64(i)
+                } else if let Ok(u) = u64::from_str(t) {
+                    v.visit_u64(u)
+                } else {
+                    v.visit_str(t)
+                }
+            }
+            Want::Option => v.visit_some(self),
+            Want::NewtypeStruct(_) => v.visit_newtype_struct(self),
+            Want::IgnoredAny => {
+                validate::<E>(t)?;
+                v.visit_unit()
+            }
+            _ => Err(E::invalid_type(Unexpected::Other("number"), &v)),
+        }
+    }
+}
+
+impl<'de, E: de::Error> Deserializer<'de> for NumberDe<'_, E> {
+    type Error = E;
+    dispatch_methods!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn it(t: &str) -> Result<String, &'static str> {
+        integer_text(t)
+            .map(|c| c.into_owned())
+            .map_err(|e| match e {
+                IntError::NotANumber => "nan",
+                IntError::Fraction => "fraction",
+                IntError::Range => "range",
+            })
+    }
+
+    #[test]
+    fn integer_text_is_exact() {
+        assert_eq!(it("42").unwrap(), "42");
+        assert_eq!(it("-42").unwrap(), "-42");
+        assert_eq!(it("1E+2").unwrap(), "100");
+        assert_eq!(it("1.5E1").unwrap(), "15");
+        assert_eq!(it("5.000").unwrap(), "5");
+        assert_eq!(it("-0.0").unwrap(), "0");
+        assert_eq!(it("0E-5").unwrap(), "0");
+        assert_eq!(it("1.5"), Err("fraction"));
+        assert_eq!(it("15E-1"), Err("fraction"));
+        assert_eq!(it("1E+100"), Err("range"));
+        assert_eq!(it("abc"), Err("nan"));
+        assert_eq!(it(""), Err("nan"));
+        assert_eq!(it("1e"), Err("nan"));
+        assert_eq!(it("1.2.3"), Err("nan"));
+        assert_eq!(it("1e5e3"), Err("nan"));
+        assert_eq!(it("."), Err("nan"));
+        assert_eq!(it("+7"), Ok("7".into()));
+    }
+
+    #[test]
+    fn ints_refuse_fractions_and_overflow() {
+        type E = serde::de::value::Error;
+        assert_eq!(int::<u8, E>("255", "u8").unwrap(), 255);
+        assert!(int::<u8, E>("256", "u8")
+            .unwrap_err()
+            .to_string()
+            .contains("out of range for u8"));
+        assert!(int::<u32, E>("-1", "u32").is_err());
+        assert!(int::<i64, E>("3.5", "i64")
+            .unwrap_err()
+            .to_string()
+            .contains("not an integer"));
+        let big = "99999999999999999999999999999999999999";
+        assert_eq!(int::<i128, E>(big, "i128").unwrap().to_string(), big);
+        assert!(int::<i64, E>(big, "i64").is_err());
+    }
+}

@@ -1,0 +1,189 @@
+//! Errors: of a whole event (an invocation error), of one record (reported to Lambda as that
+//! record's failure), and of a router's set-up.
+
+use crate::event::ChangeKind;
+
+/// A boxed error from a handler.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The event as a whole cannot be read. Only this becomes an invocation error: Lambda retries
+/// the whole batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// Not JSON, or not an object with a `Records` array.
+    #[error("unreadable DynamoDB Streams event (expected a JSON object with a \"Records\" array): {message}")]
+    Unreadable {
+        /// serde_json's description.
+        message: String,
+    },
+    /// A record whose sequence number cannot be read, so its failure could not be reported.
+    #[error("record {index} of the event has no readable dynamodb.SequenceNumber, so its failure cannot be reported to Lambda: {message}")]
+    NoSequenceNumber {
+        /// Position of the record in `Records`.
+        index: usize,
+        /// serde_json's description.
+        message: String,
+    },
+}
+
+/// Which image of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageSide {
+    /// `NewImage`.
+    New,
+    /// `OldImage`.
+    Old,
+}
+
+impl std::fmt::Display for ImageSide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ImageSide::New => "NewImage",
+            ImageSide::Old => "OldImage",
+        })
+    }
+}
+
+/// Why one record failed (or was skipped under a skip policy).
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The record's envelope could not be read.
+    #[error("record {sequence_number}: unreadable record: {message}")]
+    Envelope {
+        /// The record's sequence number.
+        sequence_number: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No registered model matches the record's keys.
+    #[error("record {sequence_number}: no registered model matches keys {keys}")]
+    Unmatched {
+        /// The record's sequence number.
+        sequence_number: String,
+        /// The record's keys, as text.
+        keys: String,
+    },
+    /// An image does not fit the model its keys matched.
+    #[error("record {sequence_number}: {side} does not fit model {model}: {}{message}", field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default())]
+    Decode {
+        /// The record's sequence number.
+        sequence_number: String,
+        /// The model's entity name.
+        model: &'static str,
+        /// Which image.
+        side: ImageSide,
+        /// The attribute path, when known.
+        field: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// The handler returned an error.
+    #[error("record {sequence_number}: {model} {kind} handler failed: {source}")]
+    Handler {
+        /// The record's sequence number.
+        sequence_number: String,
+        /// The model's entity name (or `fallback`).
+        model: &'static str,
+        /// The change kind.
+        kind: ChangeKind,
+        /// The handler's error.
+        source: BoxError,
+    },
+    /// The handler (or the model's Deserialize) panicked.
+    #[error("record {sequence_number}: {model} {kind} handler panicked: {message}")]
+    Panic {
+        /// The record's sequence number.
+        sequence_number: String,
+        /// The model's entity name (or `fallback`).
+        model: &'static str,
+        /// The change kind.
+        kind: ChangeKind,
+        /// The panic payload, when it is a string.
+        message: String,
+    },
+    /// A batch hook (the Postgres mirror, say) refused the record, or failed the whole batch.
+    #[error("record {sequence_number}: {hook}: {source}")]
+    Hook {
+        /// The record's sequence number.
+        sequence_number: String,
+        /// The hook's name ([`BatchHook::name`](crate::hook::BatchHook::name)).
+        hook: &'static str,
+        /// Why.
+        source: BoxError,
+    },
+}
+
+impl RecordError {
+    /// The sequence number of the record.
+    pub fn sequence_number(&self) -> &str {
+        match self {
+            RecordError::Envelope {
+                sequence_number, ..
+            }
+            | RecordError::Unmatched {
+                sequence_number, ..
+            }
+            | RecordError::Decode {
+                sequence_number, ..
+            }
+            | RecordError::Handler {
+                sequence_number, ..
+            }
+            | RecordError::Panic {
+                sequence_number, ..
+            }
+            | RecordError::Hook {
+                sequence_number, ..
+            } => sequence_number,
+        }
+    }
+}
+
+/// The router's models or handlers are inconsistent; found once, at start-up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// Two models can match the same (PK, SK): routing would depend on registration order.
+    #[error("{0}")]
+    Overlap(Box<Overlap>),
+    /// Two models share an entity name.
+    #[error("two models are named {0}; entity names must be unique")]
+    DuplicateEntity(String),
+    /// Two handlers for the same model and change kind.
+    #[error("model {model} has two handlers for {kind}")]
+    DuplicateHandler {
+        /// The model.
+        model: &'static str,
+        /// The change kind.
+        kind: ChangeKind,
+    },
+    /// A concurrency bound of zero.
+    #[error("concurrency must be at least 1")]
+    ZeroConcurrency,
+    /// A batch hook refused the set-up (a mirror whose views would share a name) or could not
+    /// start.
+    #[error("{hook}: {message}")]
+    Hook {
+        /// The hook's name.
+        hook: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Two models that can match the same key, with an example key both match.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("models {first} and {second} overlap: both can match {pk_attr}={pk:?}, {sk_attr}={sk:?}; make their key patterns disjoint")]
+pub struct Overlap {
+    /// One model.
+    pub first: String,
+    /// The other.
+    pub second: String,
+    /// The partition key attribute.
+    pub pk_attr: String,
+    /// The sort key attribute.
+    pub sk_attr: String,
+    /// An example partition key both match.
+    pub pk: String,
+    /// An example sort key both match.
+    pub sk: String,
+}

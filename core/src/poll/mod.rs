@@ -1,0 +1,1008 @@
+//! The local stream runner: reads a table's DynamoDB stream the way Lambda's event source
+//! mapping does and runs a [`Router`] over it, so the same handlers (and mirror) react to real
+//! writes on a local server or in AWS.
+//!
+//! - Shards are discovered with `DescribeStream` (again every [`PollConfig::shard_refresh`] and
+//!   whenever a shard closes); a child shard starts only once its parent is fully acknowledged.
+//!   Ready shards are read concurrently, one batch per shard at a time; a batch waiting for
+//!   its retry delay waits alone (the other shards go on).
+//! - A batch is up to [`PollConfig::batch_size`] records, gathered for at most
+//!   [`PollConfig::batching_window`] and cut before Lambda's 6 MB payload limit; it is delivered as the event Lambda would deliver
+//!   (`eventSourceARN` included) through [`Router::handle_event`].
+//! - The batch response is honoured as Lambda does (see [`RetryPolicy`]): records before the
+//!   lowest failed sequence number are acknowledged, the rest retried (with bisection), and
+//!   after the last retry written to the on-failure file with the reason.
+//! - Each shard's last acknowledged sequence number is saved in [`Checkpoints`] after every
+//!   invocation, so a restart resumes right after it. Stopping (the shutdown future resolving)
+//!   lets the invocation in flight finish, then returns; nothing unacknowledged is checkpointed.
+//!
+//! ```no_run
+//! # extern crate dynastream_core as dynastream;
+//! use dynastream::poll::{Checkpoints, PollConfig, Poller, StreamSource};
+//! # async fn example(router: dynastream::Router<()>, stream: impl StreamSource) -> Result<(), dynastream::poll::PollError> {
+//! // `stream`: a StreamSource, e.g. dynastream-dynamodb's AwsStream::connect("app", None).await?
+//! let poller = Poller::new(router, stream, Checkpoints::file(".dynastream/app.checkpoints.json")?)
+//!     .config(PollConfig { stop_when_idle: true, ..PollConfig::default() });
+//! // Runs until every shard is caught up; pass a Ctrl-C future to stop on a signal instead.
+//! let stats = poller.run(std::future::pending()).await?;
+//! println!("{} records", stats.records);
+//! # Ok(()) }
+//! ```
+
+pub mod checkpoint;
+pub mod delivery;
+pub mod record;
+pub mod source;
+
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{watch, Mutex};
+
+pub use checkpoint::{Checkpoints, ShardCheckpoint};
+pub use delivery::RetryPolicy;
+pub use record::{event_json, event_json_pretty, StreamRecord};
+pub use source::{parents_first, Page, Position, ShardInfo, SourceError, StreamSource};
+
+use crate::report::{BatchReport, Outcome};
+use crate::router::Router;
+use delivery::{Delivery, GaveUp, Verdict};
+
+/// Why the poller stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    /// The table or its stream cannot be used.
+    #[error("stream of table {table}: {message}")]
+    Stream {
+        /// The table.
+        table: String,
+        /// Why.
+        message: String,
+    },
+    /// Reading the stream failed in a way retrying cannot fix.
+    #[error("reading the stream: {0}")]
+    Source(#[from] SourceError),
+    /// A record the stream returned cannot be turned into Lambda's JSON.
+    #[error("record {}: {message}", sequence_number.as_deref().unwrap_or("(no sequence number)"))]
+    Record {
+        /// The record's sequence number, when it has one.
+        sequence_number: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// Checkpoints cannot be read or written (the poller stops rather than lose its place).
+    #[error("checkpoints in {target}: {message}")]
+    Checkpoint {
+        /// The file or table.
+        target: String,
+        /// Why.
+        message: String,
+    },
+    /// Records given up on cannot be written to the on-failure file (the poller stops rather
+    /// than drop them; they are not checkpointed and are read again on restart).
+    #[error("on-failure file {path}: {message}")]
+    OnFailure {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+}
+
+/// How the poller reads and retries. The defaults are those of `infra/template.yaml`'s event
+/// source mapping.
+#[derive(Debug, Clone)]
+pub struct PollConfig {
+    /// Most records per invocation (1 to 10,000; `GetRecords` returns at most 1,000 a call).
+    /// Default 100.
+    pub batch_size: usize,
+    /// Longest wait to fill a batch. Default 1 s.
+    pub batching_window: Duration,
+    /// Where a shard without a checkpoint starts. Default [`Position::TrimHorizon`].
+    pub starting_position: Position,
+    /// Retries, bisection and backoff for failing batches.
+    pub retry: RetryPolicy,
+    /// Where records given up on are appended (JSON Lines, one object per group of records:
+    /// the reason, the shard, the sequence numbers, and the records as `Records`, so each line
+    /// is itself an event `handler replay` can deliver again). `None` drops them with an error
+    /// log, as Lambda does without an on-failure destination.
+    pub on_failure: Option<PathBuf>,
+    /// Wait between reads of a caught-up stream. Default 500 ms.
+    pub poll_interval: Duration,
+    /// How often the shard list is read again to find new shards. Default 10 s.
+    pub shard_refresh: Duration,
+    /// Return once every shard is caught up (a round read no records) instead of waiting for
+    /// more. Default off.
+    pub stop_when_idle: bool,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        PollConfig {
+            batch_size: 100,
+            batching_window: Duration::from_secs(1),
+            starting_position: Position::TrimHorizon,
+            retry: RetryPolicy::default(),
+            on_failure: None,
+            poll_interval: Duration::from_millis(500),
+            shard_refresh: Duration::from_secs(10),
+            stop_when_idle: false,
+        }
+    }
+}
+
+/// Counts for one shard.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShardStats {
+    /// Records acknowledged after their handlers ran (ok or skipped).
+    pub records: u64,
+    /// Records given up on (written to the on-failure file).
+    pub given_up: u64,
+    /// Invocations of the router.
+    pub invocations: u64,
+    /// Invocations that reported a failure (each one is followed by a retry, a split or a
+    /// give-up).
+    pub failed_invocations: u64,
+    /// The last sequence number acknowledged.
+    pub last_sequence_number: Option<String>,
+    /// How old the last acknowledged record was when it was acknowledged (Lambda's
+    /// `IteratorAge`); zero once a read finds the shard caught up.
+    pub lag: Option<Duration>,
+    /// Closed and fully acknowledged.
+    pub finished: bool,
+}
+
+/// Counts for the whole run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PollStats {
+    /// Records acknowledged after their handlers ran.
+    pub records: u64,
+    /// Records given up on.
+    pub given_up: u64,
+    /// Invocations of the router.
+    pub invocations: u64,
+    /// Invocations that reported a failure.
+    pub failed_invocations: u64,
+    /// Per shard, by shard ID.
+    pub shards: BTreeMap<String, ShardStats>,
+}
+
+/// What the poller is doing, for progress output ([`Poller::on_event`]).
+#[derive(Debug)]
+pub enum PollEvent<'a> {
+    /// A shard starts being read.
+    ShardStarted {
+        /// The shard.
+        shard_id: &'a str,
+        /// From where.
+        position: &'a Position,
+    },
+    /// The router ran over a batch.
+    Invoked {
+        /// The shard.
+        shard_id: &'a str,
+        /// The records delivered.
+        records: &'a [StreamRecord],
+        /// Every record's outcome.
+        report: &'a BatchReport,
+        /// 1 for the first invocation of these records, 2 for the first retry, …
+        attempt: u32,
+    },
+    /// The event could not be read at all (an invocation error: the whole batch failed).
+    InvocationError {
+        /// The shard.
+        shard_id: &'a str,
+        /// Why.
+        error: &'a str,
+    },
+    /// The failed records were split in two, to be delivered separately.
+    Bisected {
+        /// The shard.
+        shard_id: &'a str,
+        /// Records in the first half.
+        left: usize,
+        /// Records in the second half.
+        right: usize,
+    },
+    /// The failed records are delivered again after `delay`.
+    Retrying {
+        /// The shard.
+        shard_id: &'a str,
+        /// How many records.
+        records: usize,
+        /// Retry number (1 = first retry).
+        retry: u32,
+        /// The wait before it.
+        delay: Duration,
+        /// Why the last attempt failed.
+        reason: &'a str,
+    },
+    /// Records were given up on.
+    GaveUp {
+        /// The shard.
+        shard_id: &'a str,
+        /// The records.
+        records: &'a [StreamRecord],
+        /// Why the last attempt failed.
+        reason: &'a str,
+        /// The on-failure file they were written to (`None`: dropped).
+        written_to: Option<&'a std::path::Path>,
+    },
+    /// A closed shard was fully acknowledged; its children can start.
+    ShardFinished {
+        /// The shard.
+        shard_id: &'a str,
+    },
+    /// Reading failed; it is tried again.
+    ReadError {
+        /// The shard, or `None` for the shard list.
+        shard_id: Option<&'a str>,
+        /// Why.
+        error: &'a SourceError,
+    },
+    /// The checkpointed position was trimmed from the stream (older than 24 hours): reading
+    /// restarts at the oldest record, and records in between were never delivered.
+    CheckpointTrimmed {
+        /// The shard.
+        shard_id: &'a str,
+        /// The checkpoint.
+        after: &'a str,
+    },
+    /// A round of reads delivered records.
+    Progress {
+        /// The totals so far.
+        stats: &'a PollStats,
+    },
+    /// Every shard is caught up (emitted once each time it becomes so).
+    Idle {
+        /// The totals so far.
+        stats: &'a PollStats,
+    },
+}
+
+type Observer = Box<dyn Fn(&PollEvent<'_>) + Send + Sync>;
+
+/// A shard being read.
+struct Shard {
+    id: String,
+    parent: Option<String>,
+    /// Where the next iterator starts: the checkpoint, then after each record read.
+    position: Position,
+    iterator: Option<String>,
+    /// `GetRecords` returned no next iterator: once the records read are through, the shard is
+    /// finished.
+    exhausted: bool,
+    /// Records read but cut off the last batch by the payload limit.
+    leftover: Vec<StreamRecord>,
+    /// A batch waiting for its next retry, and when that is due. Other shards go on meanwhile.
+    retrying: Option<(Delivery<StreamRecord>, Instant)>,
+    stats: ShardStats,
+    started: bool,
+}
+
+/// Reads a stream and runs a router over it. See the [module docs](self).
+pub struct Poller<S, Src> {
+    router: Router<S>,
+    source: Src,
+    config: PollConfig,
+    checkpoints: Mutex<Checkpoints>,
+    observer: Option<Observer>,
+}
+
+impl<S, Src> std::fmt::Debug for Poller<S, Src> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Poller")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
+    /// A poller with the default [`PollConfig`].
+    pub fn new(router: Router<S>, source: Src, checkpoints: Checkpoints) -> Self {
+        Poller {
+            router,
+            source,
+            config: PollConfig::default(),
+            checkpoints: Mutex::new(checkpoints),
+            observer: None,
+        }
+    }
+
+    /// Sets how it reads and retries.
+    pub fn config(mut self, config: PollConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Calls `f` with every [`PollEvent`] (progress output). Without it, events are logged
+    /// with `tracing`.
+    pub fn on_event(mut self, f: impl Fn(&PollEvent<'_>) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Box::new(f));
+        self
+    }
+
+    /// The router.
+    pub fn router(&self) -> &Router<S> {
+        &self.router
+    }
+
+    /// The router back (with its state), once the poller is done.
+    pub fn into_router(self) -> Router<S> {
+        self.router
+    }
+
+    /// Reads until `shutdown` resolves (or, with [`PollConfig::stop_when_idle`], until every
+    /// shard is caught up). On shutdown the invocation in flight finishes first; every
+    /// acknowledgement is already checkpointed.
+    pub async fn run(
+        &self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<PollStats, PollError> {
+        let (tx, rx) = watch::channel(false);
+        let main = self.run_rounds(rx);
+        tokio::pin!(main);
+        let signal = async move {
+            shutdown.await;
+            let _ = tx.send(true);
+            // Keeps the sender alive while the rounds wind down; never completes.
+            std::future::pending::<std::convert::Infallible>().await
+        };
+        tokio::select! {
+            result = &mut main => result,
+            never = signal => match never {},
+        }
+    }
+
+    fn emit(&self, event: PollEvent<'_>) {
+        match &self.observer {
+            Some(f) => f(&event),
+            None => log_event(&event),
+        }
+    }
+
+    async fn run_rounds(&self, stop: watch::Receiver<bool>) -> Result<PollStats, PollError> {
+        let arn = self.source.stream_arn().to_string();
+        let mut shards: Vec<Shard> = Vec::new();
+        let mut refreshed: Option<Instant> = None;
+        let mut was_idle = false;
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            if refreshed.is_none_or(|t| t.elapsed() >= self.config.shard_refresh) {
+                match self.refresh(&arn, &mut shards).await {
+                    Ok(()) => refreshed = Some(Instant::now()),
+                    Err(PollError::Source(e)) if !matches!(e, SourceError::NotFound { .. }) => {
+                        self.emit(PollEvent::ReadError {
+                            shard_id: None,
+                            error: &e,
+                        });
+                        pause(stop.clone(), self.config.poll_interval).await;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let finished: HashSet<String> = shards
+                .iter()
+                .filter(|s| s.stats.finished)
+                .map(|s| s.id.clone())
+                .collect();
+            let listed: HashSet<String> = shards.iter().map(|s| s.id.clone()).collect();
+            let ready = |s: &Shard| {
+                !s.stats.finished
+                    && s.parent
+                        .as_ref()
+                        .is_none_or(|p| finished.contains(p) || !listed.contains(p))
+            };
+            let steps = shards
+                .iter_mut()
+                .filter(|s| ready(s))
+                .map(|s| self.step(&arn, s, stop.clone()));
+            let results = futures_util::future::join_all(steps).await;
+            let (mut read, mut errors, mut closed) = (0usize, 0usize, false);
+            let mut next_retry: Option<Instant> = None;
+            for r in results {
+                let r = r?;
+                read += r.read;
+                errors += usize::from(r.error);
+                closed |= r.finished;
+                if let Some(due) = r.retry_due {
+                    next_retry = Some(next_retry.map_or(due, |n| n.min(due)));
+                }
+            }
+            if closed {
+                refreshed = None;
+            }
+            let stats = totals(&shards);
+            if read > 0 {
+                was_idle = false;
+                self.emit(PollEvent::Progress { stats: &stats });
+                continue;
+            }
+            if let Some(due) = next_retry {
+                // Not idle while a batch waits for its retry; sleep until it is due at most.
+                let wait = due.saturating_duration_since(Instant::now());
+                pause(stop.clone(), wait.min(self.config.poll_interval)).await;
+                continue;
+            }
+            if errors == 0 && !closed {
+                if !was_idle {
+                    self.emit(PollEvent::Idle { stats: &stats });
+                }
+                was_idle = true;
+                if self.config.stop_when_idle {
+                    break;
+                }
+            }
+            if !closed {
+                pause(stop.clone(), self.config.poll_interval).await;
+            }
+        }
+        Ok(totals(&shards))
+    }
+
+    /// Reads the shard list and adds shards not seen before, at their checkpoints.
+    async fn refresh(&self, arn: &str, shards: &mut Vec<Shard>) -> Result<(), PollError> {
+        let listed = parents_first(&self.source.shards().await?);
+        if listed.iter().all(|l| shards.iter().any(|s| s.id == l.id)) {
+            return Ok(());
+        }
+        let saved = self.checkpoints.lock().await.load(arn).await?;
+        let first_listing = shards.is_empty();
+        for info in listed {
+            if shards.iter().any(|s| s.id == info.id) {
+                continue;
+            }
+            let checkpoint = saved.get(&info.id).cloned().unwrap_or_default();
+            let position = match &checkpoint.sequence_number {
+                Some(seq) => Position::After(seq.clone()),
+                // A shard that appears while running (a split) starts at its beginning:
+                // its records are newer than everything read so far.
+                None if !first_listing => Position::TrimHorizon,
+                None => self.config.starting_position.clone(),
+            };
+            shards.push(Shard {
+                id: info.id,
+                parent: info.parent,
+                position,
+                iterator: None,
+                exhausted: false,
+                leftover: Vec::new(),
+                retrying: None,
+                stats: ShardStats {
+                    last_sequence_number: checkpoint.sequence_number,
+                    finished: checkpoint.finished,
+                    ..ShardStats::default()
+                },
+                started: false,
+            });
+        }
+        Ok(())
+    }
+
+    /// One batch of one shard: read it, deliver it, checkpoint it.
+    async fn step(
+        &self,
+        arn: &str,
+        shard: &mut Shard,
+        stop: watch::Receiver<bool>,
+    ) -> Result<StepResult, PollError> {
+        if !shard.started {
+            shard.started = true;
+            self.emit(PollEvent::ShardStarted {
+                shard_id: &shard.id,
+                position: &shard.position,
+            });
+        }
+        if let Some((_, due)) = &shard.retrying {
+            if Instant::now() < *due {
+                return Ok(StepResult {
+                    read: 0,
+                    error: false,
+                    finished: false,
+                    retry_due: Some(*due),
+                });
+            }
+        }
+        if let Some((delivery, _)) = shard.retrying.take() {
+            return match self.deliver(arn, shard, delivery, stop).await? {
+                Delivered::Waiting(due) => Ok(StepResult {
+                    read: 0,
+                    error: false,
+                    finished: false,
+                    retry_due: Some(due),
+                }),
+                // Acknowledged records count as progress, like a fresh batch.
+                Delivered::Done | Delivered::Stopped => Ok(StepResult {
+                    read: 1,
+                    error: false,
+                    finished: false,
+                    retry_due: None,
+                }),
+            };
+        }
+        let batch = match self.read_batch(shard, stop.clone()).await {
+            Ok(b) => b,
+            Err(e @ SourceError::NotFound { .. }) => return Err(e.into()),
+            Err(e) => {
+                self.emit(PollEvent::ReadError {
+                    shard_id: Some(&shard.id),
+                    error: &e,
+                });
+                return Ok(StepResult {
+                    read: 0,
+                    error: true,
+                    finished: false,
+                    retry_due: None,
+                });
+            }
+        };
+        let read = batch.len();
+        if read == 0 && !shard.exhausted && shard.leftover.is_empty() {
+            shard.stats.lag = Some(Duration::ZERO);
+        }
+        if read > 0 {
+            match self.deliver(arn, shard, Delivery::new(batch), stop).await? {
+                Delivered::Done => {}
+                Delivered::Stopped => {
+                    return Ok(StepResult {
+                        read,
+                        error: false,
+                        finished: false,
+                        retry_due: None,
+                    })
+                }
+                Delivered::Waiting(due) => {
+                    return Ok(StepResult {
+                        read,
+                        error: false,
+                        finished: false,
+                        retry_due: Some(due),
+                    })
+                }
+            }
+        }
+        let mut finished = false;
+        if shard.exhausted && shard.leftover.is_empty() {
+            shard.stats.finished = true;
+            finished = true;
+            self.save(arn, shard).await?;
+            self.emit(PollEvent::ShardFinished {
+                shard_id: &shard.id,
+            });
+        }
+        Ok(StepResult {
+            read,
+            error: false,
+            finished,
+            retry_due: None,
+        })
+    }
+
+    /// The next batch: records left over from the last one, then what the stream gives within
+    /// the batching window, cut at the batch size and at Lambda's 6 MB payload limit (what is
+    /// cut off opens the next batch).
+    async fn read_batch(
+        &self,
+        shard: &mut Shard,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Vec<StreamRecord>, SourceError> {
+        let mut batch = std::mem::take(&mut shard.leftover);
+        if batch.len() < self.config.batch_size.max(1) && !shard.exhausted {
+            if let Err(e) = self.fill(shard, &mut batch, stop).await {
+                // What was read is delivered; the error comes back on the next read.
+                if batch.is_empty() {
+                    return Err(e);
+                }
+            }
+        }
+        shard.leftover = batch.split_off(payload_cut(&batch, MAX_PAYLOAD_BYTES));
+        Ok(batch)
+    }
+
+    async fn fill(
+        &self,
+        shard: &mut Shard,
+        batch: &mut Vec<StreamRecord>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<(), SourceError> {
+        let deadline = Instant::now() + self.config.batching_window;
+        let want = self.config.batch_size.max(1);
+        let mut expired = 0;
+        loop {
+            let iterator = match shard.iterator.take() {
+                Some(it) => it,
+                None => self.fresh_iterator(shard).await?,
+            };
+            let page = match self.source.read(&iterator, want - batch.len()).await {
+                Ok(p) => p,
+                Err(SourceError::ExpiredIterator) if expired < 3 => {
+                    expired += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if let Some(last) = page.records.last() {
+                shard.position = Position::After(last.sequence_number.clone());
+            }
+            let empty = page.records.is_empty();
+            batch.extend(page.records);
+            match page.next {
+                Some(next) => shard.iterator = Some(next),
+                None => {
+                    shard.exhausted = true;
+                    return Ok(());
+                }
+            }
+            let now = Instant::now();
+            if batch.len() >= want || now >= deadline || *stop.borrow() {
+                return Ok(());
+            }
+            if empty {
+                pause(
+                    stop.clone(),
+                    (deadline - now).min(self.config.poll_interval),
+                )
+                .await;
+            }
+        }
+    }
+
+    async fn fresh_iterator(&self, shard: &mut Shard) -> Result<String, SourceError> {
+        match self.source.iterator(&shard.id, &shard.position).await {
+            Err(SourceError::Trimmed) => {
+                if let Position::After(seq) = &shard.position {
+                    self.emit(PollEvent::CheckpointTrimmed {
+                        shard_id: &shard.id,
+                        after: seq,
+                    });
+                }
+                shard.position = Position::TrimHorizon;
+                self.source.iterator(&shard.id, &shard.position).await
+            }
+            other => other,
+        }
+    }
+
+    /// Delivers a batch through retries and bisection, until it is through, stopped (the rest
+    /// is not acknowledged and is read again on the next start) or waiting for a retry (kept
+    /// in the shard; other shards go on meanwhile).
+    async fn deliver(
+        &self,
+        arn: &str,
+        shard: &mut Shard,
+        mut delivery: Delivery<StreamRecord>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Delivered, PollError> {
+        while let Some((unit, failures)) = delivery.current() {
+            if *stop.borrow() {
+                return Ok(Delivered::Stopped);
+            }
+            let event = event_json(unit);
+            shard.stats.invocations += 1;
+            let verdict = match self
+                .router
+                .handle_event(event.as_bytes(), lambda_runtime::Context::default())
+                .await
+            {
+                Ok(report) => {
+                    self.emit(PollEvent::Invoked {
+                        shard_id: &shard.id,
+                        records: unit,
+                        report: &report,
+                        attempt: failures + 1,
+                    });
+                    verdict(unit, &report)
+                }
+                Err(e) => {
+                    let error = e.to_string();
+                    self.emit(PollEvent::InvocationError {
+                        shard_id: &shard.id,
+                        error: &error,
+                    });
+                    Verdict::FailedAt {
+                        index: 0,
+                        reason: format!("invocation error: {error}"),
+                    }
+                }
+            };
+            let reason = match &verdict {
+                Verdict::FailedAt { reason, .. } => {
+                    shard.stats.failed_invocations += 1;
+                    reason.clone()
+                }
+                Verdict::Done => String::new(),
+            };
+            let step = delivery.apply(verdict, &self.config.retry);
+            if let Some(last) = step.acked.last() {
+                shard.stats.records += step.acked.len() as u64;
+                shard.stats.last_sequence_number = Some(last.sequence_number.clone());
+                shard.stats.lag = last.created.map(|t| {
+                    SystemTime::now()
+                        .duration_since(t.to_system_time())
+                        .unwrap_or_default()
+                });
+                self.save(arn, shard).await?;
+            }
+            if let Some(gave_up) = step.gave_up {
+                self.give_up(arn, shard, &gave_up).await?;
+            }
+            if let Some((left, right)) = step.bisected {
+                self.emit(PollEvent::Bisected {
+                    shard_id: &shard.id,
+                    left,
+                    right,
+                });
+            }
+            if let (Some(delay), Some((records, retry))) = (step.retry_after, delivery.current()) {
+                self.emit(PollEvent::Retrying {
+                    shard_id: &shard.id,
+                    records: records.len(),
+                    retry,
+                    delay,
+                    reason: &reason,
+                });
+                if !delay.is_zero() {
+                    let due = Instant::now() + delay;
+                    shard.retrying = Some((delivery, due));
+                    return Ok(Delivered::Waiting(due));
+                }
+            }
+        }
+        Ok(Delivered::Done)
+    }
+
+    async fn give_up(
+        &self,
+        arn: &str,
+        shard: &mut Shard,
+        gave_up: &GaveUp<StreamRecord>,
+    ) -> Result<(), PollError> {
+        let (Some(first), Some(last)) = (gave_up.records.first(), gave_up.records.last()) else {
+            return Ok(());
+        };
+        if let Some(path) = &self.config.on_failure {
+            let line = serde_json::json!({
+                "reason": gave_up.reason,
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": gave_up.invocations,
+                "streamArn": arn,
+                "shardId": shard.id,
+                "startSequenceNumber": first.sequence_number,
+                "endSequenceNumber": last.sequence_number,
+                "batchSize": gave_up.records.len(),
+                "Records": gave_up.records.iter().map(|r| &r.json).collect::<Vec<_>>(),
+            });
+            append_line(path, &line.to_string()).map_err(|message| PollError::OnFailure {
+                path: path.clone(),
+                message,
+            })?;
+        }
+        self.emit(PollEvent::GaveUp {
+            shard_id: &shard.id,
+            records: &gave_up.records,
+            reason: &gave_up.reason,
+            written_to: self.config.on_failure.as_deref(),
+        });
+        shard.stats.given_up += gave_up.records.len() as u64;
+        shard.stats.last_sequence_number = Some(last.sequence_number.clone());
+        self.save(arn, shard).await
+    }
+
+    async fn save(&self, arn: &str, shard: &Shard) -> Result<(), PollError> {
+        self.checkpoints
+            .lock()
+            .await
+            .save(
+                arn,
+                &shard.id,
+                &ShardCheckpoint {
+                    sequence_number: shard.stats.last_sequence_number.clone(),
+                    finished: shard.stats.finished,
+                },
+            )
+            .await
+    }
+}
+
+/// Lambda's limit on an invocation's payload: a batch is cut before it would pass it.
+const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// How many of `records` fit in one event of at most `limit` bytes (at least one: a single
+/// record is never held back).
+fn payload_cut(records: &[StreamRecord], limit: usize) -> usize {
+    let mut size = "{\"Records\":[]}".len();
+    for (i, r) in records.iter().enumerate() {
+        size += r.json.get().len() + usize::from(i > 0);
+        if size > limit && i > 0 {
+            return i;
+        }
+    }
+    records.len()
+}
+
+struct StepResult {
+    read: usize,
+    error: bool,
+    finished: bool,
+    /// The shard's batch waits for a retry due then.
+    retry_due: Option<Instant>,
+}
+
+enum Delivered {
+    Done,
+    Stopped,
+    Waiting(Instant),
+}
+
+/// The verdict Lambda would draw from the batch response: the lowest failed sequence number
+/// of the batch; an identifier that names no record of the batch fails all of it.
+fn verdict(unit: &[StreamRecord], report: &BatchReport) -> Verdict {
+    let response = report.response();
+    let mut lowest: Option<usize> = None;
+    for failure in &response.batch_item_failures {
+        let Some(i) = unit
+            .iter()
+            .position(|r| r.sequence_number == failure.item_identifier)
+        else {
+            return Verdict::FailedAt {
+                index: 0,
+                reason: format!(
+                    "the batch response names {:?}, which is not a record of the batch",
+                    failure.item_identifier
+                ),
+            };
+        };
+        lowest = Some(lowest.map_or(i, |l| l.min(i)));
+    }
+    let Some(index) = lowest else {
+        return Verdict::Done;
+    };
+    let seq = &unit[index].sequence_number;
+    let reason = report
+        .records
+        .iter()
+        .find(|r| &r.sequence_number == seq)
+        .map(|r| match &r.outcome {
+            Outcome::Failed(e) => e.to_string(),
+            other => format!("reported failed ({})", other.label()),
+        })
+        .unwrap_or_else(|| "reported failed".to_string());
+    Verdict::FailedAt { index, reason }
+}
+
+fn totals(shards: &[Shard]) -> PollStats {
+    let mut t = PollStats::default();
+    for s in shards {
+        t.records += s.stats.records;
+        t.given_up += s.stats.given_up;
+        t.invocations += s.stats.invocations;
+        t.failed_invocations += s.stats.failed_invocations;
+        t.shards.insert(s.id.clone(), s.stats.clone());
+    }
+    t
+}
+
+fn append_line(path: &std::path::Path, line: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    f.write_all(format!("{line}\n").as_bytes())
+        .and_then(|()| f.sync_data())
+        .map_err(|e| e.to_string())
+}
+
+/// Sleeps for `d` or until stopped.
+async fn pause(mut stop: watch::Receiver<bool>, d: Duration) {
+    tokio::select! {
+        () = tokio::time::sleep(d) => {}
+        _ = stop.wait_for(|s| *s) => {}
+    }
+}
+
+/// The default observer: one log line per event.
+fn log_event(event: &PollEvent<'_>) {
+    match event {
+        PollEvent::ShardStarted { shard_id, position } => {
+            tracing::info!(shard_id, ?position, "reading shard")
+        }
+        PollEvent::Invoked {
+            shard_id,
+            records,
+            report,
+            attempt,
+        } => tracing::debug!(
+            shard_id,
+            records = records.len(),
+            failed = report.has_failures(),
+            attempt,
+            "batch delivered"
+        ),
+        PollEvent::InvocationError { shard_id, error } => {
+            tracing::error!(shard_id, error, "invocation error")
+        }
+        PollEvent::Bisected {
+            shard_id,
+            left,
+            right,
+        } => tracing::warn!(shard_id, left, right, "failed batch split in two"),
+        PollEvent::Retrying {
+            shard_id,
+            records,
+            retry,
+            delay,
+            reason,
+        } => tracing::warn!(shard_id, records, retry, ?delay, reason, "retrying"),
+        PollEvent::GaveUp {
+            shard_id,
+            records,
+            reason,
+            written_to,
+        } => tracing::error!(
+            shard_id,
+            records = records.len(),
+            reason,
+            written_to = ?written_to,
+            "records given up on"
+        ),
+        PollEvent::ShardFinished { shard_id } => tracing::info!(shard_id, "shard finished"),
+        PollEvent::ReadError { shard_id, error } => {
+            tracing::warn!(shard_id = ?shard_id, %error, "read failed; retrying")
+        }
+        PollEvent::CheckpointTrimmed { shard_id, after } => tracing::error!(
+            shard_id,
+            after,
+            "checkpoint trimmed from the stream; restarting at the oldest record"
+        ),
+        PollEvent::Progress { stats } => tracing::info!(
+            records = stats.records,
+            given_up = stats.given_up,
+            "progress"
+        ),
+        PollEvent::Idle { stats } => tracing::info!(
+            records = stats.records,
+            given_up = stats.given_up,
+            "caught up"
+        ),
+    }
+}
+
+/// Every record the stream holds now, shards in parent-first order, each from `from` until a
+/// read comes back empty (for `handler record`). `limit` stops after that many records.
+pub async fn capture<Src: StreamSource>(
+    source: &Src,
+    from: &Position,
+    limit: Option<usize>,
+) -> Result<Vec<StreamRecord>, PollError> {
+    let mut out = Vec::new();
+    for shard in parents_first(&source.shards().await?) {
+        let mut iterator = source.iterator(&shard.id, from).await?;
+        loop {
+            let room = limit.map_or(1000, |l| l.saturating_sub(out.len()).min(1000));
+            if room == 0 {
+                return Ok(out);
+            }
+            let page = source.read(&iterator, room).await?;
+            let empty = page.records.is_empty();
+            out.extend(page.records);
+            match page.next {
+                Some(next) if !empty => iterator = next,
+                _ => break,
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,16 @@
+//! DynamoDB for dynastream, through the AWS SDK: the store backend ([`DynamoStore`]) and the
+//! stream source the local runner polls ([`AwsStream`]).
+//!
+//! Apps usually reach this crate through `dynastream` with the `dynamodb` feature. Both clients
+//! take the SDK's standard configuration (environment, profiles, region, `AWS_ENDPOINT_URL`).
+
+#![warn(missing_docs)]
+
+mod record;
+mod store;
+mod stream;
+pub mod value;
+
+pub use record::from_sdk as stream_record_from_sdk;
+pub use store::{index_attrs, sdk_config, BatchRetry, DynamoStore};
+pub use stream::AwsStream;

@@ -1,0 +1,98 @@
+//! `handler seed`: this app's own command, added to the entry point's with
+//! [`App::command`](dynastream::app::App::command).
+
+use std::process::ExitCode;
+
+use dynastream::app::{AppStore, Setup};
+use dynastream::store::Store;
+use dynastream::BoxError;
+use dynastream_example_models::{
+    Board, Decimal, OrderLine, Story, Task, TaskKey, TaskStatus, UserProfile,
+};
+
+/// The example app's commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Extra {
+    /// Write example items to the store (--table TABLE): a board, tasks, a profile, a story and
+    /// an order line, then close one task and delete another.
+    Seed,
+}
+
+pub async fn run(cmd: Extra, setup: Setup) -> Result<ExitCode, BoxError> {
+    let Extra::Seed = cmd;
+    let Some(store) = setup.store else {
+        return Err("seed needs a store: --table TABLE (or --store)".into());
+    };
+    let target = store.describe();
+    seed(&store)
+        .await
+        .map_err(|e| format!("writing to {target}: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn seed(store: &AppStore) -> Result<(), dynastream::store::StoreError> {
+    let task = |id: &str, title: &str, status| Task {
+        owner: "ann".into(),
+        task_id: id.into(),
+        title: title.into(),
+        status,
+    };
+    store
+        .save(&Board {
+            owner: "ann".into(),
+            board_id: "home".into(),
+            name: "Home".into(),
+            task_count: 0,
+        })
+        .await?;
+    println!("saved Board ann/home");
+    store
+        .save(&task("t1", "Water the plants", TaskStatus::Open))
+        .await?;
+    store
+        .save(&task("t2", "Fix the bike", TaskStatus::Open))
+        .await?;
+    println!("saved Task ann/t1, ann/t2");
+    store
+        .save(&UserProfile {
+            owner: "ann".into(),
+            display_name: "Ann".into(),
+            email: "ann@example.com".into(),
+            age: Some(34),
+        })
+        .await?;
+    println!("saved UserProfile ann");
+    store
+        .save(&Story {
+            owner: "ann".into(),
+            story_id: "s1".into(),
+            title: "Spring".into(),
+            content: "The garden wakes up.".into(),
+            tags: ["garden".to_string(), "spring".to_string()].into(),
+            word_count: 4,
+        })
+        .await?;
+    println!("saved Story ann/s1");
+    store
+        .save(&OrderLine {
+            order_id: "o1".into(),
+            line: 1,
+            sku: "SEED-1".into(),
+            qty: 3,
+            unit_price: Decimal::new(1999, 2),
+        })
+        .await?;
+    println!("saved OrderLine o1/1");
+    store
+        .save(&task("t1", "Water the plants", TaskStatus::Closed))
+        .await?;
+    println!("closed Task ann/t1");
+    store
+        .delete::<Task>(&TaskKey {
+            owner: "ann".into(),
+            task_id: "t2".into(),
+        })
+        .await?;
+    println!("deleted Task ann/t2");
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! Postgres for dynastream: the mirror (every stream record written into a table that converges
+//! to the DynamoDB table, plus a typed view per model), the Postgres store backend on the same
+//! table layout, and the local stream runner's checkpoints.
+//!
+//! Apps usually reach this crate through `dynastream` with the `postgres` feature.
+//!
+//! - [`Mirror`]: a [`BatchHook`](dynastream_core::BatchHook) that writes each batch before
+//!   its handlers run.
+//! - [`PgStore`]: the [`Store`](dynastream_core::store::Store) API on Postgres.
+//! - [`PgCheckpoints`]: where `poll` remembers its place.
+//! - [`MirrorConfig`]: where all three connect (one connection module, [`conn`](MirrorConfig)).
+
+#![warn(missing_docs)]
+
+mod checkpoint;
+mod conn;
+mod error;
+pub mod mirror;
+mod sql;
+mod store;
+
+pub use checkpoint::PgCheckpoints;
+pub use conn::MirrorConfig;
+pub use error::{describe, MirrorError};
+pub use mirror::{view_name, Mirror};
+pub use store::PgStore;

@@ -1,0 +1,343 @@
+//! DynamoDB JSON → plain JSON for the mirror's `data` column, in one streaming pass.
+//!
+//! N becomes a JSON number with its exact digits (jsonb keeps them), S a string, BOOL and NULL
+//! themselves, M an object, L an array, SS/NS/BS arrays, B its base64 text. The key attributes
+//! are left out; the item's `schema_version` attribute is picked up on the way.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::Engine as _;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use dynastream_core::__private::{split_number, CowStr, Tag};
+use dynastream_core::decode::SCHEMA_VERSION_ATTR;
+
+/// An image as plain JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageJson {
+    /// The attributes other than the keys, as a JSON object.
+    pub json: String,
+    /// The item's `schema_version` attribute, when it is a string.
+    pub schema_version: Option<String>,
+}
+
+/// Converts one image (a DynamoDB JSON map) to plain JSON, leaving out the attributes named in
+/// `skip` (the key attributes). The error says what is wrong and where.
+///
+/// ```
+/// let img = r#"{"PK":{"S":"A#1"},"n":{"N":"12345678901234567890123456789012345678"},"t":{"SS":["x","y"]},"m":{"M":{"b":{"BOOL":true},"z":{"NULL":true}}}}"#;
+/// let j = dynastream::mirror::image_to_json(img, &["PK", "SK"]).unwrap();
+/// assert_eq!(j.json, r#"{"n":12345678901234567890123456789012345678,"t":["x","y"],"m":{"b":true,"z":null}}"#);
+/// ```
+pub fn image_to_json(image: &str, skip: &[&str]) -> Result<ImageJson, String> {
+    let mut out = Vec::with_capacity(image.len());
+    let mut schema_version = None;
+    let mut de = serde_json::Deserializer::from_str(image);
+    ImageSeed {
+        out: &mut out,
+        skip,
+        schema_version: &mut schema_version,
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end())
+    .map_err(|e| e.to_string())?;
+    let json = String::from_utf8(out).map_err(|e| e.to_string())?;
+    Ok(ImageJson {
+        json,
+        schema_version,
+    })
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Writing a &str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// A JSON number with the same value and digits as DynamoDB number text: already valid JSON
+/// (the usual case) is kept as is; `+5`, `.5`, `5.` and `007` are rewritten.
+pub(crate) fn json_number(text: &str) -> Option<Cow<'_, str>> {
+    if is_json_number(text) {
+        return Some(Cow::Borrowed(text));
+    }
+    let d = split_number(text)?;
+    let int = d.int.trim_start_matches('0');
+    let mut s = String::with_capacity(text.len() + 2);
+    if d.negative {
+        s.push('-');
+    }
+    s.push_str(if int.is_empty() { "0" } else { int });
+    if !d.frac.is_empty() {
+        s.push('.');
+        s.push_str(d.frac);
+    }
+    if d.exp != 0 {
+        s.push('e');
+        s.push_str(&d.exp.to_string());
+    }
+    Some(Cow::Owned(s))
+}
+
+fn is_json_number(t: &str) -> bool {
+    let b = t.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    let start = i;
+    let n = digits(&mut i);
+    if n == 0 || (n > 1 && b[start] == b'0') {
+        return false;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+struct ImageSeed<'o> {
+    out: &'o mut Vec<u8>,
+    skip: &'o [&'o str],
+    schema_version: &'o mut Option<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for ImageSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ImageSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an image: a map of attribute names to DynamoDB values")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.out.push(b'{');
+        let mut first = true;
+        while let Some(CowStr(name)) = map.next_key::<CowStr<'de>>()? {
+            if self.skip.contains(&&*name) {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            if !first {
+                self.out.push(b',');
+            }
+            first = false;
+            write_str(self.out, &name);
+            self.out.push(b':');
+            let at = self.out.len();
+            map.next_value_seed(AttrSeed { out: self.out })
+                .map_err(|e| de::Error::custom(format_args!("attribute {name}: {e}")))?;
+            if name == SCHEMA_VERSION_ATTR {
+                *self.schema_version = serde_json::from_slice::<String>(&self.out[at..]).ok();
+            }
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+}
+
+/// One attribute value (`{"S": ...}`, `{"M": {...}}`, ...).
+struct AttrSeed<'o> {
+    out: &'o mut Vec<u8>,
+}
+
+impl<'de> DeserializeSeed<'de> for AttrSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AttrSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a DynamoDB attribute value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Some(tag) = map.next_key::<Tag>()? else {
+            return Err(de::Error::custom("attribute value has no type tag"));
+        };
+        let out = self.out;
+        match tag {
+            Tag::S => write_str(out, &map.next_value::<CowStr<'de>>()?.0),
+            Tag::N => write_number::<A::Error>(out, &map.next_value::<CowStr<'de>>()?.0)?,
+            Tag::B => write_binary::<A::Error>(out, &map.next_value::<CowStr<'de>>()?.0)?,
+            Tag::Bool => {
+                let b = map.next_value::<bool>()?;
+                out.extend_from_slice(if b { b"true" } else { b"false" });
+            }
+            Tag::Null => {
+                map.next_value::<bool>()?;
+                out.extend_from_slice(b"null");
+            }
+            Tag::M => map.next_value_seed(ImageSeed {
+                out,
+                skip: &[],
+                schema_version: &mut None,
+            })?,
+            Tag::L | Tag::Ss | Tag::Ns | Tag::Bs => map.next_value_seed(SeqSeed { out, tag })?,
+        }
+        if map.next_key::<IgnoredAny>()?.is_some() {
+            return Err(de::Error::custom(
+                "attribute value has more than one type tag",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn write_number<E: de::Error>(out: &mut Vec<u8>, text: &str) -> Result<(), E> {
+    match json_number(text) {
+        Some(n) => {
+            out.extend_from_slice(n.as_bytes());
+            Ok(())
+        }
+        None => Err(E::custom(format_args!("{text:?} is not a number"))),
+    }
+}
+
+fn write_binary<E: de::Error>(out: &mut Vec<u8>, text: &str) -> Result<(), E> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| E::custom(format_args!("invalid base64 in binary attribute: {e}")))?;
+    write_str(out, text);
+    Ok(())
+}
+
+/// The elements of an L, SS, NS or BS.
+struct SeqSeed<'o> {
+    out: &'o mut Vec<u8>,
+    tag: Tag,
+}
+
+impl<'de> DeserializeSeed<'de> for SeqSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SeqSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of values")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let out = self.out;
+        out.push(b'[');
+        let mut i = 0usize;
+        loop {
+            let at = out.len();
+            if i > 0 {
+                out.push(b',');
+            }
+            let more = match self.tag {
+                Tag::L => seq
+                    .next_element_seed(AttrSeed { out: &mut *out })?
+                    .is_some(),
+                _ => match seq.next_element::<CowStr<'de>>()? {
+                    None => false,
+                    Some(CowStr(s)) => {
+                        match self.tag {
+                            Tag::Ns => write_number::<A::Error>(out, &s),
+                            Tag::Bs => write_binary::<A::Error>(out, &s),
+                            _ => {
+                                write_str(out, &s);
+                                Ok(())
+                            }
+                        }
+                        .map_err(|e| de::Error::custom(format_args!("[{i}]: {e}")))?;
+                        true
+                    }
+                },
+            };
+            if !more {
+                out.truncate(at);
+                break;
+            }
+            i += 1;
+        }
+        out.push(b']');
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type() {
+        let img = r#"{"PK":{"S":"p"},"SK":{"S":"s"},"s":{"S":"é\"\n"},"n":{"N":"-1.50E+3"},"b":{"B":"AAE="},
+            "t":{"BOOL":false},"z":{"NULL":true},"m":{"M":{"PK":{"S":"nested keys stay"}}},
+            "l":{"L":[{"N":"1"},{"S":"x"},{"L":[]}]},"ss":{"SS":["a"]},"ns":{"NS":["1","2.5"]},"bs":{"BS":["AA=="]},
+            "schema_version":{"S":"abc"}}"#;
+        let j = image_to_json(img, &["PK", "SK"]).unwrap();
+        assert_eq!(
+            j.json,
+            r#"{"s":"é\"\n","n":-1.50E+3,"b":"AAE=","t":false,"z":null,"m":{"PK":"nested keys stay"},"l":[1,"x",[]],"ss":["a"],"ns":[1,2.5],"bs":["AA=="],"schema_version":"abc"}"#
+        );
+        assert_eq!(j.schema_version.as_deref(), Some("abc"));
+        let v: serde_json::Value = serde_json::from_str(&j.json).unwrap();
+        assert!(v.is_object());
+    }
+
+    #[test]
+    fn numbers_become_valid_json() {
+        for (dyn_text, json) in [
+            ("5", "5"),
+            ("+5", "5"),
+            (".5", "0.5"),
+            ("5.", "5"),
+            ("007", "7"),
+            ("-0.0", "-0.0"),
+            ("1e5", "1e5"),
+            ("1.0e+05", "1.0e+05"),
+            (
+                "12345678901234567890123456789012345678",
+                "12345678901234567890123456789012345678",
+            ),
+        ] {
+            let n = json_number(dyn_text).unwrap();
+            assert_eq!(n, json, "{dyn_text}");
+            assert!(serde_json::from_str::<serde_json::Value>(&n).is_ok(), "{n}");
+        }
+        assert!(json_number("1e").is_none());
+        assert!(json_number("abc").is_none());
+        assert!(json_number("").is_none());
+    }
+
+    #[test]
+    fn bad_values_name_the_attribute() {
+        let e = image_to_json(r#"{"a":{"M":{"b":{"B":"not*base64"}}}}"#, &[]).unwrap_err();
+        assert!(
+            e.contains("attribute a: attribute b: invalid base64"),
+            "{e}"
+        );
+        let e = image_to_json(r#"{"a":{"NS":["1","x"]}}"#, &[]).unwrap_err();
+        assert!(e.contains("[1]"), "{e}");
+        let e = image_to_json(r#"{"a":{"Q":"1"}}"#, &[]).unwrap_err();
+        assert!(e.contains("unknown DynamoDB type tag"), "{e}");
+        let e = image_to_json(r#"{"a":{"S":"1","N":"2"}}"#, &[]).unwrap_err();
+        assert!(e.contains("more than one type tag"), "{e}");
+    }
+}

@@ -1,0 +1,385 @@
+//! The Postgres mirror: every stream record written into a table that converges to the
+//! DynamoDB table, plus one typed SQL view per model.
+//!
+//! A [`Mirror`] is a [`BatchHook`]: register it with
+//! [`RouterBuilder::hook`](dynastream_core::RouterBuilder::hook). For each batch the router
+//! first has it write the batch's rows in one statement (one transaction, one round trip), and
+//! only then runs the handlers; if the write fails, every record of the batch is reported
+//! failed and Lambda delivers the batch again. A record the mirror cannot take (no key
+//! attribute, no new image) is refused alone, and the router's `undecodable` policy decides
+//! whether it fails or is skipped. A record is acknowledged only when the mirror and its
+//! handler both succeeded.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use dynastream_postgres::{Mirror, MirrorConfig};
+//! let mirror = Mirror::new(MirrorConfig::new("postgres://app@db.internal/analytics?sslmode=require")?.table("items")?)?;
+//! let router = dynastream_core::Router::builder(()).hook(mirror).build()?;
+//! router.start().await?; // connect and create the table and views now, not on the first batch
+//! # Ok(()) }
+//! ```
+//!
+//! The table (`pk`, `sk` in collation "C" so rows sort in DynamoDB's byte order; `entity`;
+//! `schema_version`; `data` jsonb with every attribute but the keys; `seq` numeric; `event_time`;
+//! `deleted`; `mirrored_at`) keeps a tombstone for a REMOVE, so a replayed older record cannot
+//! bring the item back: a row is replaced only by a record with a higher sequence number.
+
+mod json;
+mod rows;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use dynastream_core::hook::{Batch, BatchHook, BoxFuture, Refusal};
+use dynastream_core::registry::{ModelSpec, Registry};
+use dynastream_core::BoxError;
+use tokio::sync::Mutex;
+use tokio_postgres::{Client, Statement};
+
+use crate::conn::{dial, target};
+use crate::{sql, MirrorConfig, MirrorError};
+
+pub use json::{image_to_json, ImageJson};
+use rows::{newest_per_key, row, Row};
+
+/// The schema-qualified name of `model`'s view under `config` (`public.user_profile`).
+pub fn view_name(config: &MirrorConfig, model: &ModelSpec) -> String {
+    format!(
+        "{}.{}",
+        config.schema,
+        sql::view_name(&config.view_prefix, model)
+    )
+}
+
+struct Conn {
+    client: Client,
+    upsert: Statement,
+}
+
+/// A mirror with its connection: one per process, reused across invocations, replaced after
+/// a failure. A [`BatchHook`]: register it on the router (an `Arc<Mirror>` too, to keep a
+/// handle), which hands it the models whose views it creates.
+pub struct Mirror {
+    config: MirrorConfig,
+    upsert_sql: String,
+    /// The router's models, set when the router is built.
+    models: OnceLock<Vec<ModelSpec>>,
+    /// The table's key attribute names: the configuration's, else the models'.
+    key_attrs: OnceLock<(String, String)>,
+    conn: Mutex<Option<Conn>>,
+    ready: AtomicBool,
+    writes_sent: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for Mirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mirror")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mirror {
+    /// A mirror with `config`. It connects on [`Router::start`](dynastream_core::Router::start)
+    /// or the first batch; the views are those of the router it is registered on.
+    pub fn new(config: MirrorConfig) -> Self {
+        Mirror {
+            upsert_sql: sql::upsert(&config.schema, &config.table),
+            config,
+            models: OnceLock::new(),
+            key_attrs: OnceLock::new(),
+            conn: Mutex::new(None),
+            ready: AtomicBool::new(false),
+            writes_sent: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Checks that every model gets a view name of its own, and keeps the models.
+    fn set_models(&self, models: Vec<ModelSpec>) -> Result<(), MirrorError> {
+        let config = &self.config;
+        if config.views {
+            let mut names = std::collections::HashSet::new();
+            for m in &models {
+                let v = sql::view_name(&config.view_prefix, m);
+                sql::check_ident("view", &v).map_err(|e| {
+                    MirrorError::Config(format!(
+                        "{e} (model {}; set a view prefix or entity name)",
+                        m.entity()
+                    ))
+                })?;
+                if v == config.table || !names.insert(v.clone()) {
+                    return Err(MirrorError::Config(format!(
+                        "view name {v:?} for model {} is already taken; set a view prefix",
+                        m.entity()
+                    )));
+                }
+            }
+        }
+        self.models.set(models).map_err(|_| {
+            MirrorError::Config("this mirror is already registered on a router".into())
+        })
+    }
+
+    /// The table's key attribute names: the configuration's, else the models' (`PK`/`SK`
+    /// before the mirror is registered on a router).
+    pub fn key_attributes(&self) -> (&str, &str) {
+        match self.key_attrs.get() {
+            Some((p, s)) => (p, s),
+            None => self.config.key_attribute_names().unwrap_or(("PK", "SK")),
+        }
+    }
+
+    fn models(&self) -> &[ModelSpec] {
+        self.models.get().map_or(&[], Vec::as_slice)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MirrorConfig {
+        &self.config
+    }
+
+    /// How many batch writes (each one round trip on a warm connection) this mirror has sent.
+    pub fn writes(&self) -> u64 {
+        self.writes_sent.load(Ordering::Relaxed)
+    }
+
+    /// Connects (if needed), creates the table and views, and prepares the upsert. Called by
+    /// the first write; call it at start-up to fail fast.
+    pub async fn connect(&self) -> Result<(), MirrorError> {
+        let mut slot = self.conn.lock().await;
+        if slot.as_ref().is_some_and(|c| !c.client.is_closed()) {
+            return Ok(());
+        }
+        *slot = Some(self.open().await?);
+        Ok(())
+    }
+
+    /// Writes `rows` in one statement. On an error the connection is dropped, so the next batch
+    /// starts on a fresh one; a failure on a reused connection is retried once on a new
+    /// connection first (the write is idempotent).
+    async fn write(&self, rows: &[Row]) -> Result<(), MirrorError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut slot = self.conn.lock().await;
+        let reused = slot.as_ref().is_some_and(|c| !c.client.is_closed());
+        if !reused {
+            *slot = Some(self.open().await?);
+        }
+        let result = match slot.as_ref() {
+            Some(c) => self.send(c, rows).await,
+            None => return Err(MirrorError::Config("no connection".into())),
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                *slot = None;
+                if !reused {
+                    return Err(e);
+                }
+                tracing::warn!(error = %e, "mirror write failed on a reused connection; reconnecting once");
+                let c = self.open().await?;
+                let second = self.send(&c, rows).await;
+                if second.is_ok() {
+                    *slot = Some(c);
+                }
+                second
+            }
+        }
+    }
+
+    async fn send(&self, c: &Conn, rows: &[Row]) -> Result<(), MirrorError> {
+        let n = rows.len();
+        let mut pk = Vec::with_capacity(n);
+        let mut sk = Vec::with_capacity(n);
+        let mut entity = Vec::with_capacity(n);
+        let mut sv = Vec::with_capacity(n);
+        let mut data = Vec::with_capacity(n);
+        let mut seq = Vec::with_capacity(n);
+        let mut et = Vec::with_capacity(n);
+        let mut deleted = Vec::with_capacity(n);
+        for r in rows {
+            pk.push(r.pk.as_str());
+            sk.push(r.sk.as_str());
+            entity.push(r.entity);
+            sv.push(r.schema_version.as_deref());
+            data.push(r.data.as_deref());
+            seq.push(r.seq.as_str());
+            et.push(r.event_time.as_deref());
+            deleted.push(r.deleted);
+        }
+        self.writes_sent.fetch_add(1, Ordering::Relaxed);
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] =
+            [&pk, &sk, &entity, &sv, &data, &seq, &et, &deleted];
+        let fut = c.client.execute(&c.upsert, &params);
+        let limit = self.config.statement_timeout + Duration::from_secs(2);
+        match tokio::time::timeout(limit, fut).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(source)) => Err(MirrorError::Write {
+                rows: n,
+                target: target(&self.config.pg),
+                source,
+            }),
+            Err(_) => Err(MirrorError::Timeout {
+                what: "batch write",
+                after: limit,
+            }),
+        }
+    }
+
+    async fn open(&self) -> Result<Conn, MirrorError> {
+        let limit = self.config.connect_timeout;
+        let client = match tokio::time::timeout(limit, dial(&self.config)).await {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(MirrorError::Timeout {
+                    what: "connecting",
+                    after: limit,
+                })
+            }
+        };
+        if !self.ready.load(Ordering::Acquire) {
+            self.create(&client).await?;
+            self.ready.store(true, Ordering::Release);
+        }
+        let upsert = client
+            .prepare(&self.upsert_sql)
+            .await
+            .map_err(|source| MirrorError::Ddl {
+                what: format!("the upsert statement for {}", self.config.qualified_table()),
+                source,
+            })?;
+        tracing::info!(target_db = %target(&self.config.pg), table = %self.config.qualified_table(), "mirror connected");
+        Ok(Conn { client, upsert })
+    }
+
+    /// Creates the table and the views under a transaction-scoped advisory lock, so cold
+    /// starts racing each other take turns instead of colliding.
+    async fn create(&self, client: &Client) -> Result<(), MirrorError> {
+        let c = &self.config;
+        let ddl_err = |what: String| move |source| MirrorError::Ddl { what, source };
+        let table_what = format!("table {}", c.qualified_table());
+        client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(ddl_err(table_what.clone()))?;
+        let result = async {
+            client
+                .execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                    &[&format!("dynastream mirror {}", c.qualified_table())],
+                )
+                .await
+                .map_err(ddl_err(table_what.clone()))?;
+            client
+                .batch_execute(&sql::create_table(&c.schema, &c.table))
+                .await
+                .map_err(ddl_err(table_what.clone()))?;
+            if c.views {
+                for spec in self.models() {
+                    self.create_view(client, spec).await?;
+                }
+            }
+            Ok::<(), MirrorError>(())
+        }
+        .await;
+        match result {
+            Ok(()) => client
+                .batch_execute("COMMIT")
+                .await
+                .map_err(ddl_err(table_what)),
+            Err(e) => {
+                // The connection is dropped by the caller if this fails too.
+                let _ = client.batch_execute("ROLLBACK").await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn create_view(&self, client: &Client, spec: &ModelSpec) -> Result<(), MirrorError> {
+        let c = &self.config;
+        let view = sql::view_name(&c.view_prefix, spec);
+        let what = format!("view {}.{view}", c.schema);
+        let err = |source| MirrorError::Ddl {
+            what: what.clone(),
+            source,
+        };
+        let comment = sql::view_comment(spec, &c.qualified_table());
+        let current: Option<String> = client
+            .query_one(
+                "SELECT obj_description(to_regclass($1), 'pg_class')",
+                &[&sql::qualified(&c.schema, &view)],
+            )
+            .await
+            .map_err(err)?
+            .get(0);
+        if current.as_deref() == Some(comment.as_str()) {
+            return Ok(());
+        }
+        let v = sql::qualified(&c.schema, &view);
+        client
+            .batch_execute(&format!(
+                "DROP VIEW IF EXISTS {v}; {}; COMMENT ON VIEW {v} IS {};",
+                sql::create_view(&c.schema, &c.table, &view, spec),
+                sql::quote_literal(&comment)
+            ))
+            .await
+            .map_err(err)?;
+        tracing::info!(view = %format!("{}.{view}", c.schema), model = spec.entity(), "mirror view (re)created");
+        Ok(())
+    }
+}
+
+impl BatchHook for Mirror {
+    fn name(&self) -> &'static str {
+        "mirror"
+    }
+
+    fn prepare(&self, registry: &Registry) -> Result<(), BoxError> {
+        let keys = match self.config.key_attribute_names() {
+            Some((p, s)) => (p.to_string(), s.to_string()),
+            None => {
+                let mut pairs: Vec<(&str, &str)> = registry.key_attributes().collect();
+                pairs.dedup();
+                match pairs.as_slice() {
+                    [] => ("PK".to_string(), "SK".to_string()),
+                    [(p, s)] => (p.to_string(), s.to_string()),
+                    _ => {
+                        return Err(MirrorError::Config(format!(
+                            "the models use different key attributes ({}); set the table's with MirrorConfig::key_attributes",
+                            pairs.iter().map(|(p, s)| format!("{p}/{s}")).collect::<Vec<_>>().join(", ")
+                        ))
+                        .into())
+                    }
+                }
+            }
+        };
+        let _ = self.key_attrs.set(keys);
+        Ok(self.set_models(registry.specs().to_vec())?)
+    }
+
+    fn start(&self) -> BoxFuture<'_, Result<(), BoxError>> {
+        Box::pin(async move { Ok(self.connect().await?) })
+    }
+
+    /// Writes the rows of every record it can take in one statement; refuses the others.
+    fn before_handlers<'a>(
+        &'a self,
+        batch: Batch<'a>,
+    ) -> BoxFuture<'a, Result<Vec<Refusal>, BoxError>> {
+        Box::pin(async move {
+            let (pk_attr, sk_attr) = self.key_attributes();
+            let mut rows = Vec::with_capacity(batch.len());
+            let mut refused = Vec::new();
+            for r in batch.records() {
+                match row(r.record, r.entity, pk_attr, sk_attr) {
+                    Ok(row) => rows.push(row),
+                    Err(message) => refused.push(Refusal::new(r.index, message)),
+                }
+            }
+            self.write(&newest_per_key(rows)).await?;
+            Ok(refused)
+        })
+    }
+}

@@ -1,0 +1,250 @@
+//! The command line: the options every command shares and one subcommand per developer task,
+//! parsed with clap's derive. An option has one spelling in every command and, where a
+//! deployed Lambda sets it, the same environment variable.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The whole command line.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "A dynastream app: serves DynamoDB Streams batches under AWS Lambda, and runs the same \
+             router over event files or a live stream on your machine.",
+    after_help = "Under the Lambda runtime (AWS_LAMBDA_RUNTIME_API set) with no command it serves \
+                  invocations. Exit status: 0 all records acknowledged; 1 a record failed or was \
+                  given up; 2 usage, configuration, or an event or service that cannot be read."
+)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Global {
+    /// Mirror every record into Postgres at this connection string (`postgres://...`).
+    #[cfg(feature = "postgres")]
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub(crate) mirror: Option<String>,
+
+    /// Read the mirror's connection string from this Secrets Manager secret (the string, JSON
+    /// with `url`, or an RDS secret), once at start-up.
+    #[cfg(feature = "secrets-manager")]
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_SECRET_ARN",
+        value_name = "ARN",
+        conflicts_with = "mirror"
+    )]
+    pub(crate) mirror_secret: Option<String>,
+
+    /// The mirror's table: `items` or `schema.items` (default `public.dynastream_items`).
+    #[cfg(feature = "postgres")]
+    #[arg(long, global = true, env = "MIRROR_TABLE", value_name = "TABLE")]
+    pub(crate) mirror_table: Option<String>,
+
+    /// The DynamoDB table: whose stream `poll` and `record` read, which `create-table` creates,
+    /// and the default store.
+    #[cfg(feature = "dynamodb")]
+    #[arg(long, global = true, env = "TABLE_NAME", value_name = "TABLE")]
+    pub(crate) table: Option<String>,
+
+    /// Where handlers read and write models: `dynamodb://TABLE`, a `postgres://` URL (the
+    /// mirror's table layout, in the `--mirror-table` table), or `none`. Default: the
+    /// `--table` table when one is given, else none.
+    #[arg(long, global = true, env = "DYNASTREAM_STORE", value_name = "STORE")]
+    pub(crate) store: Option<String>,
+
+    /// A DynamoDB-compatible endpoint (a local server); otherwise the AWS SDK's own settings
+    /// apply (`AWS_ENDPOINT_URL`, profile, region).
+    #[cfg(feature = "dynamodb")]
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) endpoint_url: Option<String>,
+
+    /// The table's partition key attribute name, for the mirror and `create-table` (default:
+    /// the models', `PK` unless they say otherwise).
+    #[arg(
+        long,
+        global = true,
+        env = "DYNASTREAM_PK_ATTR",
+        value_name = "NAME",
+        requires = "sk_attr"
+    )]
+    pub(crate) pk_attr: Option<String>,
+
+    /// The table's sort key attribute name, for the mirror and `create-table` (default: the
+    /// models', `SK` unless they say otherwise).
+    #[arg(
+        long,
+        global = true,
+        env = "DYNASTREAM_SK_ATTR",
+        value_name = "NAME",
+        requires = "pk_attr"
+    )]
+    pub(crate) sk_attr: Option<String>,
+
+    /// Log format (Lambda's `AWS_LAMBDA_LOG_FORMAT`).
+    #[arg(
+        long,
+        global = true,
+        env = "AWS_LAMBDA_LOG_FORMAT",
+        value_enum,
+        ignore_case = true,
+        default_value = "text"
+    )]
+    pub(crate) log_format: LogFormat,
+
+    /// Log level or filter (`info`, `debug`, `dynastream=trace`); else `RUST_LOG`, else `info`.
+    #[arg(
+        long,
+        global = true,
+        env = "AWS_LAMBDA_LOG_LEVEL",
+        value_name = "LEVEL"
+    )]
+    pub(crate) log_level: Option<String>,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the router over event files and print each record's outcome and the batch response.
+    Replay(ReplayArgs),
+    /// Read the table's DynamoDB stream the way Lambda's event source mapping does and run the
+    /// router over it.
+    #[cfg(feature = "dynamodb")]
+    Poll(PollArgs),
+    /// Write the records the table's stream holds to an event file for `replay` and tests.
+    #[cfg(feature = "dynamodb")]
+    Record(RecordArgs),
+    /// Create the DynamoDB table the router's models need (key attributes, their secondary
+    /// indexes, a stream with both images).
+    #[cfg(feature = "dynamodb")]
+    CreateTable,
+    /// Serve Lambda invocations (what runs under the Lambda runtime when no command is given).
+    Serve,
+}
+
+/// How records of a batch run.
+#[derive(Debug, Clone, Copy, Args)]
+pub(crate) struct RunArgs {
+    /// Run up to N items' records at once (each item's records in order) instead of one record
+    /// at a time.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) concurrency: Option<u32>,
+}
+
+/// `replay`.
+#[derive(Debug, Args)]
+pub(crate) struct ReplayArgs {
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+    /// Event files: a Lambda event (`{"Records": [...]}`), or `.jsonl` with one event per line
+    /// (what `poll` writes for records it gave up on).
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+}
+
+/// Where a shard without a checkpoint starts.
+#[cfg(feature = "dynamodb")]
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum StartFrom {
+    /// The oldest record the stream holds (24 hours on AWS).
+    TrimHorizon,
+    /// Records written from now on.
+    Latest,
+}
+
+/// `poll`.
+#[cfg(feature = "dynamodb")]
+#[derive(Debug, Args)]
+pub(crate) struct PollArgs {
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+    /// Most records per invocation.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) batch_size: u32,
+    /// Longest wait to fill a batch, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = window)]
+    pub(crate) batching_window: f64,
+    /// Retries of a failing batch before its records are given up (-1: retry forever).
+    #[arg(long, value_name = "N", default_value_t = 5, allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(-1..=10_000))]
+    pub(crate) max_retries: i64,
+    /// Do not split a failing batch in two to isolate the failing record.
+    #[arg(long)]
+    pub(crate) no_bisect: bool,
+    /// Where a shard without a checkpoint starts.
+    #[arg(long, value_enum, default_value = "trim-horizon")]
+    pub(crate) from: StartFrom,
+    /// The checkpoint file (default `.dynastream/<table>.checkpoints.json`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) checkpoint: Option<PathBuf>,
+    /// Keep checkpoints in the mirror's database (`<mirror table>_checkpoints`).
+    #[cfg(feature = "postgres")]
+    #[arg(long, conflicts_with = "checkpoint")]
+    pub(crate) checkpoint_in_mirror: bool,
+    /// Where records given up on are appended, one event per line (default
+    /// `.dynastream/<table>.failed.jsonl`); `replay` delivers them again.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) on_failure: Option<PathBuf>,
+    /// Stop once every shard is caught up instead of waiting for new records.
+    #[arg(long)]
+    pub(crate) until_idle: bool,
+    /// Print progress and failures only, not every record.
+    #[arg(long)]
+    pub(crate) quiet: bool,
+}
+
+#[cfg(feature = "dynamodb")]
+fn window(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if (0.0..=300.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err("takes 0 to 300 seconds".into())
+    }
+}
+
+/// `record`.
+#[cfg(feature = "dynamodb")]
+#[derive(Debug, Args)]
+pub(crate) struct RecordArgs {
+    /// The event file to write.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// Keep only the last N records.
+    #[arg(long, value_name = "N")]
+    pub(crate) last: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

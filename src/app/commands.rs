@@ -1,0 +1,495 @@
+//! The commands: what each does with the app's router and the configuration.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use dynastream_core::{BoxError, Concurrency, Router};
+
+use super::cli::{Command, Global, ReplayArgs, RunArgs};
+use super::print::print_records;
+use super::{AppStore, BuildFn, Setup};
+
+/// Whether a command wants the configured store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreUse {
+    /// The store `--store` names, else the `--table` table.
+    Default,
+    /// Only a store `--store` names explicitly.
+    Explicit,
+}
+
+/// The mirror's connection settings, when a mirror is configured.
+#[cfg(feature = "postgres")]
+async fn mirror_config(g: &Global) -> Result<Option<crate::postgres::MirrorConfig>, BoxError> {
+    #[allow(unused_mut)]
+    let mut url = g.mirror.clone();
+    #[cfg(feature = "secrets-manager")]
+    if url.is_none() {
+        if let Some(arn) = g.mirror_secret.as_deref().filter(|a| !a.is_empty()) {
+            url = Some(super::secret::database_url(arn).await?);
+        }
+    }
+    let Some(url) = url.filter(|u| !u.is_empty()) else {
+        if g.mirror_table.is_some() && !g.store.as_deref().is_some_and(is_postgres) {
+            return Err(
+                "--mirror-table needs --mirror (DATABASE_URL) or a postgres:// --store".into(),
+            );
+        }
+        return Ok(None);
+    };
+    pg_config(g, &url).map(Some)
+}
+
+#[cfg(feature = "postgres")]
+fn pg_config(g: &Global, url: &str) -> Result<crate::postgres::MirrorConfig, BoxError> {
+    let mut c = crate::postgres::MirrorConfig::new(url)?;
+    if let Some(t) = &g.mirror_table {
+        c = c.table(t)?;
+    }
+    if let (Some(p), Some(s)) = (&g.pk_attr, &g.sk_attr) {
+        c = c.key_attributes(p, s);
+    }
+    Ok(c)
+}
+
+fn is_postgres(spec: &str) -> bool {
+    spec.starts_with("postgres://") || spec.starts_with("postgresql://")
+}
+
+/// The configured store, connected.
+async fn open_store(g: &Global, use_: StoreUse) -> Result<Option<AppStore>, BoxError> {
+    #[allow(unused_mut)]
+    let mut spec = g.store.clone();
+    #[cfg(feature = "dynamodb")]
+    if spec.is_none() && use_ == StoreUse::Default {
+        spec = g.table.as_ref().map(|t| format!("dynamodb://{t}"));
+    }
+    let _ = use_;
+    let Some(spec) = spec.filter(|s| !s.is_empty() && s != "none") else {
+        return Ok(None);
+    };
+    if let Some(table) = spec.strip_prefix("dynamodb://") {
+        if table.is_empty() {
+            return Err("--store dynamodb://TABLE needs a table name".into());
+        }
+        #[cfg(feature = "dynamodb")]
+        {
+            let store =
+                crate::dynamodb::DynamoStore::from_env(table, g.endpoint_url.as_deref()).await;
+            return Ok(Some(AppStore::Dynamo(store)));
+        }
+        #[cfg(not(feature = "dynamodb"))]
+        return Err(format!(
+            "--store dynamodb://{table}: this app was built without dynastream's `dynamodb` feature"
+        )
+        .into());
+    }
+    if is_postgres(&spec) {
+        #[cfg(feature = "postgres")]
+        {
+            let config = pg_config(g, &spec)?;
+            let store = crate::postgres::PgStore::connect(&config).await?;
+            store.create_table().await?;
+            return Ok(Some(AppStore::Postgres(Box::new(store))));
+        }
+        #[cfg(not(feature = "postgres"))]
+        return Err(
+            "--store postgres://...: this app was built without dynastream's `postgres` feature"
+                .into(),
+        );
+    }
+    Err(format!("--store takes dynamodb://TABLE, a postgres:// URL or none, not {spec:?}").into())
+}
+
+/// The [`Setup`] the app's router function gets.
+pub(crate) async fn setup(g: &Global, use_: StoreUse) -> Result<Setup, BoxError> {
+    Ok(Setup {
+        store: open_store(g, use_).await?,
+    })
+}
+
+/// The app's router with the configured mirror and concurrency; the mirror, if any, beside it.
+struct Built<S> {
+    router: Router<S>,
+    #[cfg(feature = "postgres")]
+    mirror: Option<std::sync::Arc<crate::postgres::Mirror>>,
+}
+
+async fn build<S: Send + Sync + 'static>(
+    f: &BuildFn<S>,
+    g: &Global,
+    run: Option<RunArgs>,
+    use_: StoreUse,
+) -> Result<Built<S>, BoxError> {
+    #[cfg(feature = "postgres")]
+    let mirror = mirror_config(g)
+        .await?
+        .map(|c| std::sync::Arc::new(crate::postgres::Mirror::new(c)));
+    let setup = setup(g, use_).await?;
+    let mut builder = f(setup);
+    #[cfg(feature = "postgres")]
+    if let Some(m) = &mirror {
+        builder = builder.hook(std::sync::Arc::clone(m));
+    }
+    if let Some(n) = run.and_then(|r| r.concurrency) {
+        builder = builder.concurrency(Concurrency::PerKey { max: n as usize });
+    }
+    let router = builder
+        .build()
+        .map_err(|e| format!("invalid router set-up: {e}"))?;
+    Ok(Built {
+        router,
+        #[cfg(feature = "postgres")]
+        mirror,
+    })
+}
+
+/// Runs one built-in command.
+pub(crate) async fn run<S: Send + Sync + 'static>(
+    f: &BuildFn<S>,
+    g: &Global,
+    cmd: Command,
+) -> Result<ExitCode, BoxError> {
+    match cmd {
+        Command::Replay(a) => replay(f, g, a).await,
+        #[cfg(feature = "dynamodb")]
+        Command::Poll(a) => stream::poll(f, g, a).await,
+        #[cfg(feature = "dynamodb")]
+        Command::Record(a) => stream::record(g, a).await,
+        #[cfg(feature = "dynamodb")]
+        Command::CreateTable => stream::create_table(f, g).await,
+        Command::Serve => serve(f, g).await,
+    }
+}
+
+/// Serves Lambda invocations until the runtime stops.
+pub(crate) async fn serve<S: Send + Sync + 'static>(
+    f: &BuildFn<S>,
+    g: &Global,
+) -> Result<ExitCode, BoxError> {
+    let built = build(f, g, None, StoreUse::Default).await?;
+    // Connect during the cold start; if that fails, the first batch tries again and, failing
+    // too, is reported failed (Lambda delivers it again).
+    if let Err(e) = built.router.start().await {
+        tracing::warn!(error = %e, "a batch hook could not start (the first batch retries)");
+    }
+    crate::lambda::run(built.router)
+        .await
+        .map_err(|e| format!("the Lambda runtime stopped: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Events in a file: the whole file, or one per line for `.jsonl`. A UTF-8 byte-order mark is
+/// skipped.
+fn events_of<'b>(file: &Path, bytes: &'b [u8]) -> Vec<(String, &'b [u8])> {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
+    let name = file.display().to_string();
+    if file.extension().is_some_and(|e| e == "jsonl") {
+        bytes
+            .split(|b| *b == b'\n')
+            .enumerate()
+            .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+            .map(|(i, line)| {
+                (
+                    format!("{name}:{}", i + 1),
+                    line.strip_prefix(BOM).unwrap_or(line),
+                )
+            })
+            .collect()
+    } else {
+        vec![(name, bytes)]
+    }
+}
+
+async fn replay<S: Send + Sync + 'static>(
+    f: &BuildFn<S>,
+    g: &Global,
+    a: ReplayArgs,
+) -> Result<ExitCode, BoxError> {
+    let built = build(f, g, Some(a.run), StoreUse::Explicit).await?;
+    let router = built.router;
+    router.start().await?;
+    #[cfg(feature = "postgres")]
+    if let Some(m) = &built.mirror {
+        let views: Vec<String> = router
+            .registry()
+            .specs()
+            .iter()
+            .map(|s| crate::postgres::view_name(m.config(), s))
+            .collect();
+        println!(
+            "mirroring into {} (views: {})",
+            m.config().qualified_table(),
+            views.join(", ")
+        );
+    }
+    let files: Vec<(&Path, std::io::Result<Vec<u8>>)> = a
+        .files
+        .iter()
+        .map(|p| (p.as_path(), std::fs::read(p)))
+        .collect();
+    let total: usize = files
+        .iter()
+        .map(|(p, b)| b.as_ref().map_or(0, |b| events_of(p, b).len()))
+        .sum();
+    let progress = indicatif::ProgressBar::with_draw_target(
+        Some(total as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    )
+    .with_message("events");
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({elapsed})")
+    {
+        progress.set_style(style);
+    }
+    let mut status = 0u8;
+    for (file, bytes) in &files {
+        let bytes = match bytes {
+            Ok(b) => b,
+            Err(e) => {
+                progress.suspend(|| eprintln!("{}: cannot read: {e}", file.display()));
+                status = 2;
+                continue;
+            }
+        };
+        for (name, event) in events_of(file, bytes) {
+            let report = router.handle_event(event, Default::default()).await;
+            progress.inc(1);
+            progress.suspend(|| match report {
+                Err(e) => {
+                    println!("{name}: invocation error: {e}");
+                    status = 2;
+                }
+                Ok(report) => {
+                    let n = report.records.len();
+                    println!("{name}: {n} record{}", if n == 1 { "" } else { "s" });
+                    print_records(&report);
+                    let response = serde_json::to_string(&report.response())
+                        .unwrap_or_else(|e| format!("<unserializable: {e}>"));
+                    println!("response: {response}");
+                    if report.has_failures() {
+                        status = status.max(1);
+                    }
+                }
+            });
+        }
+    }
+    progress.finish_and_clear();
+    Ok(ExitCode::from(status))
+}
+
+/// `poll`, `record` and `create-table`: the commands that reach DynamoDB.
+#[cfg(feature = "dynamodb")]
+mod stream {
+    use std::process::ExitCode;
+    use std::time::Duration;
+
+    use dynastream_core::poll::{
+        capture, event_json_pretty, Checkpoints, PollConfig, Poller, Position, StreamSource as _,
+    };
+    use dynastream_core::BoxError;
+
+    use super::super::cli::{Global, PollArgs, RecordArgs, StartFrom};
+    use super::super::print::print_event;
+    use super::super::BuildFn;
+    use super::{build, StoreUse};
+    use crate::dynamodb::{AwsStream, DynamoStore};
+
+    fn table(g: &Global) -> Result<&str, BoxError> {
+        g.table
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| "this command needs --table TABLE (or TABLE_NAME)".into())
+    }
+
+    pub(crate) async fn poll<S: Send + Sync + 'static>(
+        f: &BuildFn<S>,
+        g: &Global,
+        a: PollArgs,
+    ) -> Result<ExitCode, BoxError> {
+        let table = table(g)?.to_string();
+        let config = PollConfig {
+            batch_size: a.batch_size as usize,
+            batching_window: Duration::from_secs_f64(a.batching_window),
+            starting_position: match a.from {
+                StartFrom::TrimHorizon => Position::TrimHorizon,
+                StartFrom::Latest => Position::Latest,
+            },
+            retry: dynastream_core::poll::RetryPolicy {
+                max_retry_attempts: u32::try_from(a.max_retries).ok(),
+                bisect_on_error: !a.no_bisect,
+                ..Default::default()
+            },
+            on_failure: Some(
+                a.on_failure
+                    .clone()
+                    .unwrap_or_else(|| format!(".dynastream/{table}.failed.jsonl").into()),
+            ),
+            stop_when_idle: a.until_idle,
+            ..PollConfig::default()
+        };
+        let built = build(f, g, Some(a.run), StoreUse::Default).await?;
+        #[cfg(feature = "postgres")]
+        let checkpoints = if a.checkpoint_in_mirror {
+            let Some(m) = &built.mirror else {
+                return Err("--checkpoint-in-mirror needs --mirror (DATABASE_URL)".into());
+            };
+            Checkpoints::custom(crate::postgres::PgCheckpoints::connect(m.config()).await?)
+        } else {
+            file_checkpoints(&table, &a)?
+        };
+        #[cfg(not(feature = "postgres"))]
+        let checkpoints = file_checkpoints(&table, &a)?;
+        let stream = AwsStream::connect(&table, g.endpoint_url.as_deref()).await?;
+        built.router.start().await?;
+        #[cfg(feature = "postgres")]
+        if let Some(m) = &built.mirror {
+            println!("mirroring into {}", m.config().qualified_table());
+        }
+        println!(
+            "polling {} (table {table}); checkpoints in {}; records given up on go to {}",
+            stream.stream_arn(),
+            checkpoints.describe(),
+            config
+                .on_failure
+                .as_deref()
+                .unwrap_or(std::path::Path::new("-"))
+                .display(),
+        );
+        let (quiet, until_idle) = (a.quiet, a.until_idle);
+        if !until_idle {
+            println!("Ctrl-C stops after the batch in flight (twice: at once)");
+        }
+        let poller = Poller::new(built.router, stream, checkpoints)
+            .config(config)
+            .on_event(move |e| print_event(e, quiet, until_idle));
+        let shutdown = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return std::future::pending().await;
+            }
+            println!("stopping after the batch in flight (Ctrl-C again to quit at once)");
+            tokio::spawn(async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            });
+        };
+        let stats = poller
+            .run(shutdown)
+            .await
+            .map_err(|e| format!("poll stopped: {e}"))?;
+        println!(
+            "stopped: {} records handled, {} given up; checkpoints saved",
+            stats.records, stats.given_up
+        );
+        Ok(if stats.given_up > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        })
+    }
+
+    fn file_checkpoints(table: &str, a: &PollArgs) -> Result<Checkpoints, BoxError> {
+        Ok(Checkpoints::file(a.checkpoint.clone().unwrap_or_else(
+            || format!(".dynastream/{table}.checkpoints.json").into(),
+        ))?)
+    }
+
+    pub(crate) async fn record(g: &Global, a: RecordArgs) -> Result<ExitCode, BoxError> {
+        let table = table(g)?;
+        let stream = AwsStream::connect(table, g.endpoint_url.as_deref()).await?;
+        let spinner =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr())
+                .with_message(format!("reading the stream of {table}"));
+        spinner.enable_steady_tick(Duration::from_millis(120));
+        let captured = capture(&stream, &Position::TrimHorizon, None).await;
+        spinner.finish_and_clear();
+        let mut records = captured.map_err(|e| format!("reading the stream of {table}: {e}"))?;
+        if let Some(n) = a.last {
+            records.drain(..records.len().saturating_sub(n));
+        }
+        let (Some(first), Some(end)) = (records.first(), records.last()) else {
+            eprintln!("the stream of table {table} holds no records: nothing written");
+            return Ok(ExitCode::from(1));
+        };
+        let out = &a.out;
+        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        std::fs::write(out, event_json_pretty(&records))
+            .map_err(|e| format!("{}: {e}", out.display()))?;
+        let bin = std::env::args()
+            .next()
+            .map(|a| {
+                std::path::Path::new(&a)
+                    .file_name()
+                    .map_or(a.clone(), |n| n.to_string_lossy().into_owned())
+            })
+            .unwrap_or_default();
+        println!(
+            "wrote {} record(s) ({} .. {}) to {}; replay with: {bin} replay {}",
+            records.len(),
+            first.sequence_number,
+            end.sequence_number,
+            out.display(),
+            out.display()
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(crate) async fn create_table<S: Send + Sync + 'static>(
+        f: &BuildFn<S>,
+        g: &Global,
+    ) -> Result<ExitCode, BoxError> {
+        let table = table(g)?.to_string();
+        // The models say which key attributes and indexes the table needs.
+        let router = f(super::Setup::default())
+            .build()
+            .map_err(|e| format!("invalid router set-up: {e}"))?;
+        let registry = router.registry();
+        let (pk, sk) = match (&g.pk_attr, &g.sk_attr) {
+            (Some(p), Some(s)) => (p.clone(), s.clone()),
+            _ => {
+                let mut pairs: Vec<(&str, &str)> = registry.key_attributes().collect();
+                pairs.dedup();
+                match pairs.as_slice() {
+                    [] => ("PK".to_string(), "SK".to_string()),
+                    [(p, s)] => (p.to_string(), s.to_string()),
+                    _ => {
+                        return Err(format!(
+                            "the models use different key attributes ({}); choose with --pk-attr and --sk-attr",
+                            pairs
+                                .iter()
+                                .map(|(p, s)| format!("{p}/{s}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                        .into())
+                    }
+                }
+            }
+        };
+        let specs: Vec<_> = registry
+            .specs()
+            .iter()
+            .flat_map(|s| s.indexes().iter().cloned())
+            .collect();
+        let indexes = crate::dynamodb::index_attrs(&specs);
+        let store = DynamoStore::from_env(table.clone(), g.endpoint_url.as_deref()).await;
+        store
+            .create_table(&pk, &sk, &indexes)
+            .await
+            .map_err(|e| format!("creating table {table}: {e}"))?;
+        let names: Vec<&str> = indexes.iter().map(|(n, _, _)| *n).collect();
+        println!(
+            "created table {table} ({pk}/{sk}{}, stream NEW_AND_OLD_IMAGES)",
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", names.join(", "))
+            }
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -1,0 +1,213 @@
+//! One entry point for an app: the Lambda `main` and the developer commands, over the app's
+//! own router. Feature `app`.
+//!
+//! An app's `main` hands [`App::new`] a function that registers its models and handlers; the
+//! rest comes from the command line and the environment:
+//!
+//! - Under the Lambda runtime (`AWS_LAMBDA_RUNTIME_API` set) with no command, it serves
+//!   invocations ([`crate::lambda::run`]).
+//! - Otherwise it offers `replay` (event files), and with feature `dynamodb` `poll` (a live
+//!   stream, with Lambda's delivery rules), `record` (a stream to an event file) and
+//!   `create-table`. `--help` on each.
+//! - Configuration by flag or environment, one spelling everywhere: `--mirror`/`DATABASE_URL`
+//!   (feature `postgres`), `--mirror-secret`/`DATABASE_SECRET_ARN` (feature
+//!   `secrets-manager`), `--mirror-table`/`MIRROR_TABLE`, `--table`/`TABLE_NAME`,
+//!   `--store`/`DYNASTREAM_STORE`, `--endpoint-url` (else the AWS SDK's own settings,
+//!   `AWS_ENDPOINT_URL` included), `--pk-attr`/`--sk-attr`, `--log-format`/
+//!   `AWS_LAMBDA_LOG_FORMAT`, `--log-level`/`AWS_LAMBDA_LOG_LEVEL`.
+//! - Exit status: 0 every record acknowledged; 1 a record failed (or `poll` gave one up);
+//!   2 usage, configuration, or an event or service that cannot be read.
+//!
+//! ```no_run
+//! use dynastream::app::{App, Setup};
+//! use dynastream::{Change, Context, Model, Router};
+//!
+//! #[derive(Debug, serde::Deserialize, Model)]
+//! #[dynastream(pk = "USER#{id}", sk = "PROFILE")]
+//! struct User { id: String, name: String }
+//!
+//! async fn on_user(change: Change<User>, _: Context<()>) -> Result<(), std::io::Error> {
+//!     println!("{} {:?}", change.kind(), change.new_image().map(|u| &u.name));
+//!     Ok(())
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     App::new(|_: Setup| Router::builder(()).on::<User, _>(on_user)).run()
+//! }
+//! ```
+
+mod cli;
+mod commands;
+mod print;
+#[cfg(feature = "secrets-manager")]
+mod secret;
+mod store;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::process::ExitCode;
+
+use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _, Subcommand};
+use dynastream_core::{BoxError, RouterBuilder};
+
+pub use print::print_records;
+pub use store::AppStore;
+
+/// What the command line configured, handed to the app's router function.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Setup {
+    /// The store `--store` (or `--table`, `TABLE_NAME`) names, already connected. Put it in
+    /// the router's state for handlers that read or write models.
+    pub store: Option<AppStore>,
+}
+
+type BuildFn<S> = Box<dyn Fn(Setup) -> RouterBuilder<S>>;
+type ExtraRun =
+    Box<dyn Fn(&ArgMatches, Setup) -> Pin<Box<dyn Future<Output = Result<ExitCode, BoxError>>>>>;
+
+/// Commands an app adds beside the built-in ones (see [`App::command`]).
+struct Extra {
+    augment: fn(clap::Command) -> clap::Command,
+    has: fn(&str) -> bool,
+    run: ExtraRun,
+}
+
+/// An app: its router function and, optionally, commands of its own. [`App::run`] is the whole
+/// `main`.
+pub struct App<S> {
+    build: BuildFn<S>,
+    extra: Option<Extra>,
+}
+
+impl<S: Send + Sync + 'static> App<S> {
+    /// An app whose router `build` registers. `build` is called once per process, with the
+    /// store the command line configured; the entry point adds the mirror (when configured) as
+    /// a batch hook and the `--concurrency` setting, then builds the router.
+    pub fn new(build: impl Fn(Setup) -> RouterBuilder<S> + 'static) -> Self {
+        App {
+            build: Box::new(build),
+            extra: None,
+        }
+    }
+
+    /// Adds the app's own commands: `C` is a clap `Subcommand` enum; when one of them is given,
+    /// `run` gets it with the configured [`Setup`] and its exit status is the process's.
+    ///
+    /// ```no_run
+    /// # use dynastream::app::{App, Setup};
+    /// #[derive(clap::Subcommand)]
+    /// enum Extra {
+    ///     /// Write example items.
+    ///     Seed,
+    /// }
+    /// # fn main() -> std::process::ExitCode {
+    /// App::new(|_: Setup| dynastream::Router::builder(()))
+    ///     .command(|cmd: Extra, setup: Setup| async move {
+    ///         match cmd {
+    ///             Extra::Seed => println!("store: {:?}", setup.store),
+    ///         }
+    ///         Ok(std::process::ExitCode::SUCCESS)
+    ///     })
+    ///     .run()
+    /// # }
+    /// ```
+    pub fn command<C, F, Fut>(mut self, run: F) -> Self
+    where
+        C: Subcommand + 'static,
+        F: Fn(C, Setup) -> Fut + 'static,
+        Fut: Future<Output = Result<ExitCode, BoxError>> + 'static,
+    {
+        self.extra = Some(Extra {
+            augment: C::augment_subcommands,
+            has: C::has_subcommand,
+            run: Box::new(move |matches, setup| {
+                let parsed = C::from_arg_matches(matches);
+                match parsed {
+                    Ok(c) => Box::pin(run(c, setup)),
+                    Err(e) => Box::pin(async move { Err(e.into()) }),
+                }
+            }),
+        });
+        self
+    }
+
+    /// Parses the command line and runs the command (or serves Lambda invocations); returns the
+    /// exit status. Prints usage and exits with status 2 on a usage error, 0 for `--help`.
+    pub fn run(self) -> ExitCode {
+        let mut command = cli::Cli::command();
+        if let Some(extra) = &self.extra {
+            command = (extra.augment)(command);
+        }
+        let matches = command.get_matches();
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("cannot start the async runtime: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        runtime.block_on(self.dispatch(matches))
+    }
+
+    async fn dispatch(self, matches: ArgMatches) -> ExitCode {
+        let extra_name = matches
+            .subcommand_name()
+            .filter(|n| self.extra.as_ref().is_some_and(|e| (e.has)(n)))
+            .map(str::to_string);
+        let parsed = match extra_name {
+            Some(_) => cli::Global::from_arg_matches(&matches).map(|global| cli::Cli {
+                global,
+                command: None,
+            }),
+            None => cli::Cli::from_arg_matches(&matches),
+        };
+        let cli = match parsed {
+            Ok(c) => c,
+            Err(e) => e.exit(),
+        };
+        crate::lambda::init_logging_with(
+            cli.global.log_format == cli::LogFormat::Json,
+            cli.global.log_level.as_deref(),
+        );
+        let result = match (extra_name, cli.command) {
+            (Some(_), _) => match &self.extra {
+                Some(extra) => {
+                    match commands::setup(&cli.global, commands::StoreUse::Default).await {
+                        Ok(setup) => (extra.run)(&matches, setup).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                None => Err("no such command".into()),
+            },
+            (None, Some(cmd)) => commands::run(&self.build, &cli.global, cmd).await,
+            (None, None) if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => {
+                commands::serve(&self.build, &cli.global).await
+            }
+            (None, None) => {
+                let mut command = cli::Cli::command();
+                if let Some(extra) = &self.extra {
+                    command = (extra.augment)(command);
+                }
+                let _ = command.print_help();
+                eprintln!("\nno command given (and AWS_LAMBDA_RUNTIME_API is not set, so not serving Lambda)");
+                return ExitCode::from(2);
+            }
+        };
+        match result {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e}");
+                let mut source = e.source();
+                while let Some(s) = source {
+                    eprintln!("  caused by: {s}");
+                    source = s.source();
+                }
+                ExitCode::from(2)
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! [`AppStore`]: the store the command line chose, as one type handlers can hold.
+
+#[cfg(any(feature = "dynamodb", feature = "postgres"))]
+use dynastream_core::store::{
+    ItemKey, Page, PageRequest, RawItem, Store, StoreError, TxOp, WriteItem,
+};
+
+/// The store `--store` (or `TABLE_NAME` under Lambda) names: DynamoDB (feature `dynamodb`) or
+/// Postgres on the mirror's table layout (feature `postgres`). It implements
+/// [`Store`](dynastream_core::store::Store), so handlers use it like either backend.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AppStore {
+    /// A DynamoDB table.
+    #[cfg(feature = "dynamodb")]
+    Dynamo(crate::dynamodb::DynamoStore),
+    /// A Postgres table in the mirror's layout.
+    #[cfg(feature = "postgres")]
+    Postgres(Box<crate::postgres::PgStore>),
+}
+
+impl AppStore {
+    /// What it is, for messages: `DynamoDB table app`, `Postgres table public.items`.
+    pub fn describe(&self) -> String {
+        match *self {
+            #[cfg(feature = "dynamodb")]
+            AppStore::Dynamo(ref s) => format!("DynamoDB table {}", s.table()),
+            #[cfg(feature = "postgres")]
+            AppStore::Postgres(ref s) => format!("Postgres table {}", s.table()),
+        }
+    }
+}
+
+#[cfg(any(feature = "dynamodb", feature = "postgres"))]
+impl Store for AppStore {
+    async fn put(&self, item: WriteItem, must_not_exist: bool) -> Result<(), StoreError> {
+        match *self {
+            #[cfg(feature = "dynamodb")]
+            AppStore::Dynamo(ref s) => s.put(item, must_not_exist).await,
+            #[cfg(feature = "postgres")]
+            AppStore::Postgres(ref s) => s.put(item, must_not_exist).await,
+        }
+    }
+
+    async fn fetch(&self, key: ItemKey) -> Result<Option<RawItem>, StoreError> {
+        match *self {
+            #[cfg(feature = "dynamodb")]
+            AppStore::Dynamo(ref s) => s.fetch(key).await,
+            #[cfg(feature = "postgres")]
+            AppStore::Postgres(ref s) => s.fetch(key).await,
+        }
+    }
+
+    async fn remove(&self, key: ItemKey) -> Result<bool, StoreError> {
+        match *self {
+            #[cfg(feature = "dynamodb")]
+            AppStore::Dynamo(ref s) => s.remove(key).await,
+            #[cfg(feature = "postgres")]
+            AppStore::Postgres(ref s) => s.remove(key).await,
+        }
+    }
+
+    async fn page(&self, request: PageRequest) -> Result<Page, StoreError> {
+        match *self {
+            #[cfg(feature = "dynamodb")]
+            AppStore::Dynamo(ref s) => s.page(request).await,
+            #[cfg(feature = "postgres")]
+            AppStore::Postgres(ref s) => s.page(request).await,
+        }
+    }
+
+    async fn put_batch(&self, items: Vec<WriteItem>) -> Result<(), StoreError> {
+        match *self {
+            #[cfg(feature = "dynamodb")]
+            AppStore::Dynamo(ref s) => s.put_batch(items).await,
+            #[cfg(feature = "postgres")]
+            AppStore::Postgres(ref s) => s.put_batch(items).await,
+        }
+    }
+
+    async fn write_transaction(&self, ops: Vec<TxOp>) -> Result<(), StoreError> {
+        match *self {
+            #[cfg(feature = "dynamodb")]
+            AppStore::Dynamo(ref s) => s.write_transaction(ops).await,
+            #[cfg(feature = "postgres")]
+            AppStore::Postgres(ref s) => s.write_transaction(ops).await,
+        }
+    }
+}
