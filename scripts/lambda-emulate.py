@@ -72,8 +72,8 @@ def start(binary, server):
         AWS_LAMBDA_LOG_FORMAT="JSON",
         RUST_LOG="warn",
     )
-    env.pop("DATABASE_URL", None)
-    env.pop("DATABASE_SECRET_ARN", None)
+    env.pop("MIRROR_URL", None)
+    env.pop("MIRROR_SECRET_ARN", None)
     server.ready_at = None
     # A fresh queue: requests still parked by a killed process keep waiting on the old one.
     server.events = queue.Queue()

@@ -31,7 +31,7 @@ pub(crate) struct Global {
     #[arg(
         long,
         global = true,
-        env = "DATABASE_URL",
+        env = "MIRROR_URL",
         value_name = "URL",
         hide_env_values = true
     )]
@@ -43,7 +43,7 @@ pub(crate) struct Global {
     #[arg(
         long,
         global = true,
-        env = "DATABASE_SECRET_ARN",
+        env = "MIRROR_SECRET_ARN",
         value_name = "ARN",
         conflicts_with = "mirror"
     )]

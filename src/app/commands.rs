@@ -32,7 +32,7 @@ async fn mirror_config(g: &Global) -> Result<Option<crate::postgres::MirrorConfi
     let Some(url) = url.filter(|u| !u.is_empty()) else {
         if g.mirror_table.is_some() && !g.store.as_deref().is_some_and(is_postgres) {
             return Err(
-                "--mirror-table needs --mirror (DATABASE_URL) or a postgres:// --store".into(),
+                "--mirror-table needs --mirror (MIRROR_URL) or a postgres:// --store".into(),
             );
         }
         return Ok(None);
@@ -333,7 +333,7 @@ mod stream {
         #[cfg(feature = "postgres")]
         let checkpoints = if a.checkpoint_in_mirror {
             let Some(m) = &built.mirror else {
-                return Err("--checkpoint-in-mirror needs --mirror (DATABASE_URL)".into());
+                return Err("--checkpoint-in-mirror needs --mirror (MIRROR_URL)".into());
             };
             Checkpoints::custom(crate::postgres::PgCheckpoints::connect(m.config()).await?)
         } else {

@@ -9,8 +9,8 @@
 //! - Otherwise it offers `replay` (event files), and with feature `dynamodb` `poll` (a live
 //!   stream, with Lambda's delivery rules), `record` (a stream to an event file) and
 //!   `create-table`. `--help` on each.
-//! - Configuration by flag or environment, one spelling everywhere: `--mirror`/`DATABASE_URL`
-//!   (feature `postgres`), `--mirror-secret`/`DATABASE_SECRET_ARN` (feature
+//! - Configuration by flag or environment, one spelling everywhere: `--mirror`/`MIRROR_URL`
+//!   (feature `postgres`), `--mirror-secret`/`MIRROR_SECRET_ARN` (feature
 //!   `secrets-manager`), `--mirror-table`/`MIRROR_TABLE`, `--table`/`TABLE_NAME`,
 //!   `--store`/`DYNASTREAM_STORE`, `--endpoint-url` (else the AWS SDK's own settings,
 //!   `AWS_ENDPOINT_URL` included), `--pk-attr`/`--sk-attr`, `--log-format`/
