@@ -5,7 +5,8 @@
 //! hook is registered with [`RouterBuilder::hook`](crate::RouterBuilder::hook); hooks run in
 //! registration order.
 //!
-//! What the router does with a hook's answer (Lambda's stream rules, DESIGN §5 and §6):
+//! What the router does with a hook's answer (Lambda's stream rules; docs/semantics.md,
+//! "Batch semantics" and "Batch hooks and the mirror"):
 //! - `Ok(refusals)`: each refused record gets [`RecordError::Hook`](crate::RecordError::Hook)
 //!   and the `undecodable` policy decides: [`Action::Fail`](crate::Action::Fail) fails it (and
 //!   defers what follows, as any failure does), [`Action::Skip`](crate::Action::Skip)

@@ -53,7 +53,7 @@ variant!(new_sk, "USER#{owner}#STORY#{story_id}", "S#{story_id}", { owner: Strin
 
 #[test]
 fn schema_version_is_stable_and_documented() {
-    // The canonical text the version hashes (DESIGN.md §2).
+    // The canonical text the version hashes (docs/semantics.md, "Models and schema versions").
     let canonical = "dynastream-schema-v1\npk=USER#{owner}#STORY#{story_id}\nsk=STORY#{story_id}\nfield=owner:String\nfield=story_id:String\nfield=title:String\nfield=word_count:Option<i64>\n";
     let expected: String = sha2::Sha256::digest(canonical.as_bytes())
         .iter()

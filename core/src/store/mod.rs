@@ -560,7 +560,8 @@ impl Transaction {
     }
 }
 
-/// A place models are stored: DynamoDB ([`DynamoStore`]) or Postgres ([`PgStore`]).
+/// A place models are stored: DynamoDB (`dynastream-dynamodb`'s `DynamoStore`) or Postgres
+/// (`dynastream-postgres`'s `PgStore`).
 ///
 /// Backends implement the operations on prepared items ([`put`](Store::put),
 /// [`fetch`](Store::fetch), [`remove`](Store::remove), [`page`](Store::page),
