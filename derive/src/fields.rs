@@ -25,6 +25,7 @@ const SQL_TYPES: &[(&str, &str)] = &[
 ];
 
 /// What serde and `#[dynastream(...)]` say about one field.
+#[derive(Default)]
 pub struct FieldAttrs {
     /// `#[serde(rename = "...")]`.
     pub rename: Option<String>,
