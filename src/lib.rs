@@ -19,3 +19,20 @@ pub mod dynamodb {
 
 #[cfg(feature = "app")]
 pub mod app;
+
+/// The pages under `docs/`, compiled and run as doc tests like the README.
+#[cfg(doctest)]
+mod docs {
+    #[doc = include_str!("../docs/semantics.md")]
+    struct Semantics;
+    #[doc = include_str!("../docs/mirror.md")]
+    struct Mirror;
+    #[doc = include_str!("../docs/store.md")]
+    struct Store;
+    #[doc = include_str!("../docs/poll.md")]
+    struct Poll;
+    #[doc = include_str!("../docs/deploy.md")]
+    struct Deploy;
+    #[doc = include_str!("../docs/performance.md")]
+    struct Performance;
+}

@@ -1,5 +1,5 @@
 //! `handler poll`, `handler record` and `handler seed` through the real binary, on moto's server
-//! (DYNAMODB_ENDPOINT, started by scripts/test) and Postgres: the README's local flow.
+//! (DYNAMODB_ENDPOINT, started by scripts/test) and Postgres: the local flow of docs/poll.md.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -89,7 +89,7 @@ fn record_lines(stdout: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// The README's flow: create the table, write items, poll until caught up with the mirror on,
+/// docs/poll.md's flow: create the table, write items, poll until caught up with the mirror on,
 /// poll again (nothing new: resumes at the checkpoint), record the stream and replay it.
 #[test]
 fn seed_poll_mirror_restart_record_and_replay() {

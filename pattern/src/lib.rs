@@ -87,7 +87,8 @@ impl fmt::Display for GrammarError {
 
 impl std::error::Error for GrammarError {}
 
-/// Parses a pattern into its parts, rejecting everything DESIGN.md §1 forbids.
+/// Parses a pattern into its parts, rejecting everything docs/semantics.md ("Key patterns")
+/// forbids.
 pub fn parse(text: &str) -> Result<Vec<Part<'_>>, GrammarError> {
     if text.is_empty() {
         return Err(GrammarError {

@@ -13,7 +13,7 @@
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use dynastream_postgres::{Mirror, MirrorConfig};
-//! let mirror = Mirror::new(MirrorConfig::new("postgres://app@db.internal/analytics?sslmode=require")?.table("items")?)?;
+//! let mirror = Mirror::new(MirrorConfig::new("postgres://app@db.internal/analytics?sslmode=require")?.table("items")?);
 //! let router = dynastream_core::Router::builder(()).hook(mirror).build()?;
 //! router.start().await?; // connect and create the table and views now, not on the first batch
 //! # Ok(()) }
