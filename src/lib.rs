@@ -10,8 +10,8 @@ pub mod postgres {
     pub use dynastream_postgres::*;
 }
 
-/// DynamoDB through the AWS SDK: the store ([`DynamoStore`](dynamodb::DynamoStore)) and the
-/// stream source ([`AwsStream`](dynamodb::AwsStream)). Feature `dynamodb`.
+/// DynamoDB through the AWS SDK: the store ([`DynamoStore`](dynamodb::DynamoStore)), feature
+/// `dynamodb`, and the stream source `AwsStream`, feature `poll`.
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb {
     pub use dynastream_dynamodb::*;

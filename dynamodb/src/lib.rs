@@ -1,16 +1,20 @@
-//! DynamoDB for dynastream, through the AWS SDK: the store backend ([`DynamoStore`]) and the
-//! stream source the local runner polls ([`AwsStream`]).
+//! DynamoDB for dynastream, through the AWS SDK: the store backend ([`DynamoStore`]) and, with
+//! feature `streams`, the stream source the local runner polls (`AwsStream`).
 //!
 //! Apps usually reach this crate through `dynastream` with the `dynamodb` feature. Both clients
 //! take the SDK's standard configuration (environment, profiles, region, `AWS_ENDPOINT_URL`).
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "streams")]
 mod record;
 mod store;
+#[cfg(feature = "streams")]
 mod stream;
 pub mod value;
 
+#[cfg(feature = "streams")]
 pub use record::from_sdk as stream_record_from_sdk;
 pub use store::{index_attrs, sdk_config, BatchRetry, DynamoStore};
+#[cfg(feature = "streams")]
 pub use stream::AwsStream;

@@ -131,10 +131,10 @@ pub(crate) enum Command {
     Replay(ReplayArgs),
     /// Read the table's DynamoDB stream the way Lambda's event source mapping does and run the
     /// router over it.
-    #[cfg(feature = "dynamodb")]
+    #[cfg(feature = "poll")]
     Poll(PollArgs),
     /// Write the records the table's stream holds to an event file for `replay` and tests.
-    #[cfg(feature = "dynamodb")]
+    #[cfg(feature = "poll")]
     Record(RecordArgs),
     /// Create the DynamoDB table the router's models need (key attributes, their secondary
     /// indexes, a stream with both images).
@@ -165,7 +165,7 @@ pub(crate) struct ReplayArgs {
 }
 
 /// Where a shard without a checkpoint starts.
-#[cfg(feature = "dynamodb")]
+#[cfg(feature = "poll")]
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum StartFrom {
     /// The oldest record the stream holds (24 hours on AWS).
@@ -175,7 +175,7 @@ pub(crate) enum StartFrom {
 }
 
 /// `poll`.
-#[cfg(feature = "dynamodb")]
+#[cfg(feature = "poll")]
 #[derive(Debug, Args)]
 pub(crate) struct PollArgs {
     #[command(flatten)]
@@ -214,7 +214,7 @@ pub(crate) struct PollArgs {
     pub(crate) quiet: bool,
 }
 
-#[cfg(feature = "dynamodb")]
+#[cfg(feature = "poll")]
 fn window(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .parse()
@@ -227,7 +227,7 @@ fn window(s: &str) -> Result<f64, String> {
 }
 
 /// `record`.
-#[cfg(feature = "dynamodb")]
+#[cfg(feature = "poll")]
 #[derive(Debug, Args)]
 pub(crate) struct RecordArgs {
     /// The event file to write.

@@ -152,9 +152,9 @@ pub(crate) async fn run<S: Send + Sync + 'static>(
 ) -> Result<ExitCode, BoxError> {
     match cmd {
         Command::Replay(a) => replay(f, g, a).await,
-        #[cfg(feature = "dynamodb")]
+        #[cfg(feature = "poll")]
         Command::Poll(a) => stream::poll(f, g, a).await,
-        #[cfg(feature = "dynamodb")]
+        #[cfg(feature = "poll")]
         Command::Record(a) => stream::record(g, a).await,
         #[cfg(feature = "dynamodb")]
         Command::CreateTable => stream::create_table(f, g).await,
@@ -279,22 +279,31 @@ async fn replay<S: Send + Sync + 'static>(
     Ok(ExitCode::from(status))
 }
 
-/// `poll`, `record` and `create-table`: the commands that reach DynamoDB.
+/// `create-table`, and with feature `poll` `poll` and `record`: the commands that reach
+/// DynamoDB.
 #[cfg(feature = "dynamodb")]
 mod stream {
     use std::process::ExitCode;
+    #[cfg(feature = "poll")]
     use std::time::Duration;
 
+    #[cfg(feature = "poll")]
     use dynastream_core::poll::{
         capture, event_json_pretty, Checkpoints, PollConfig, Poller, Position, StreamSource as _,
     };
     use dynastream_core::BoxError;
 
-    use super::super::cli::{Global, PollArgs, RecordArgs, StartFrom};
+    use super::super::cli::Global;
+    #[cfg(feature = "poll")]
+    use super::super::cli::{PollArgs, RecordArgs, StartFrom};
+    #[cfg(feature = "poll")]
     use super::super::print::print_event;
     use super::super::BuildFn;
+    #[cfg(feature = "poll")]
     use super::{build, StoreUse};
-    use crate::dynamodb::{AwsStream, DynamoStore};
+    #[cfg(feature = "poll")]
+    use crate::dynamodb::AwsStream;
+    use crate::dynamodb::DynamoStore;
 
     fn table(g: &Global) -> Result<&str, BoxError> {
         g.table
@@ -303,6 +312,7 @@ mod stream {
             .ok_or_else(|| "this command needs --table TABLE (or TABLE_NAME)".into())
     }
 
+    #[cfg(feature = "poll")]
     pub(crate) async fn poll<S: Send + Sync + 'static>(
         f: &BuildFn<S>,
         g: &Global,
@@ -390,12 +400,14 @@ mod stream {
         })
     }
 
+    #[cfg(feature = "poll")]
     fn file_checkpoints(table: &str, a: &PollArgs) -> Result<Checkpoints, BoxError> {
         Ok(Checkpoints::file(a.checkpoint.clone().unwrap_or_else(
             || format!(".dynastream/{table}.checkpoints.json").into(),
         ))?)
     }
 
+    #[cfg(feature = "poll")]
     pub(crate) async fn record(g: &Global, a: RecordArgs) -> Result<ExitCode, BoxError> {
         let table = table(g)?;
         let stream = AwsStream::connect(table, g.endpoint_url.as_deref()).await?;

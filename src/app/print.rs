@@ -1,10 +1,10 @@
 //! What the commands print: one line per record (sequence number, model, kind, outcome) and
 //! one line per poller event.
 
-#[cfg(feature = "dynamodb")]
+#[cfg(feature = "poll")]
 use dynastream_core::poll::{PollEvent, Position};
 use dynastream_core::report::{BatchReport, Outcome};
-#[cfg(feature = "dynamodb")]
+#[cfg(feature = "poll")]
 use std::time::Duration;
 
 /// Prints one line per record of `report` to stdout: `  <sequence number> <model> <kind>
@@ -33,12 +33,12 @@ pub fn print_records(report: &BatchReport) {
     }
 }
 
-#[cfg(feature = "dynamodb")]
+#[cfg(feature = "poll")]
 fn lag_text(lag: Option<Duration>) -> String {
     lag.map_or("-".into(), |d| format!("{:.1}s", d.as_secs_f64()))
 }
 
-#[cfg(feature = "dynamodb")]
+#[cfg(feature = "poll")]
 pub(crate) fn print_event(e: &PollEvent<'_>, quiet: bool, until_idle: bool) {
     match e {
         PollEvent::ShardStarted { shard_id, position } => {
