@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dynastream::postgres::MirrorConfig;
-use dynastream::{Change, Context, Outcome, RecordError, Router};
+use dynastream::{Change, Context, Outcome, RecordError, RecordErrorKind, Router};
 use dynastream_example_models::{Board, OrderLine, Story, Task, UserProfile};
 use serde_json::{json, Value};
 use support::pg::{self, event, record};
@@ -487,8 +487,11 @@ async fn records_the_mirror_cannot_take_fail_with_a_reason() {
     );
     let report = handle(&router, &[ok, keys_only, later]).await;
     assert_eq!(labels(&report), ["skipped", "failed", "deferred"]);
-    let Outcome::Failed(RecordError::Hook {
-        source: message, ..
+    let Outcome::Failed(RecordError {
+        kind: RecordErrorKind::Hook {
+            source: message, ..
+        },
+        ..
     }) = &report.records[1].outcome
     else {
         panic!("{:?}", report.records[1].outcome)
@@ -577,7 +580,10 @@ async fn an_outage_fails_the_batch_and_a_retry_after_recovery_converges() {
     );
     assert!(matches!(
         report.records[0].outcome,
-        Outcome::Failed(RecordError::Hook { .. })
+        Outcome::Failed(RecordError {
+            kind: RecordErrorKind::Hook { .. },
+            ..
+        })
     ));
     assert_eq!(
         seen.load(Ordering::SeqCst),

@@ -44,30 +44,62 @@ impl std::fmt::Display for ImageSide {
     }
 }
 
-/// Why one record failed (or was skipped under a skip policy).
+/// Why one record failed (or was skipped under a skip policy): the record's sequence number
+/// and what went wrong. Displays as `record <sequence number>: <what>`; its source is the
+/// handler's or hook's own error, when there is one.
+#[derive(Debug)]
+pub struct RecordError {
+    /// The record's sequence number: its `itemIdentifier` in the batch response.
+    pub sequence_number: String,
+    /// What went wrong.
+    pub kind: RecordErrorKind,
+}
+
+impl RecordError {
+    /// The error `kind` of the record with `sequence_number`.
+    pub fn new(sequence_number: impl Into<String>, kind: RecordErrorKind) -> Self {
+        RecordError {
+            sequence_number: sequence_number.into(),
+            kind,
+        }
+    }
+
+    /// The sequence number of the record.
+    pub fn sequence_number(&self) -> &str {
+        &self.sequence_number
+    }
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "record {}: {}", self.sequence_number, self.kind)
+    }
+}
+
+impl std::error::Error for RecordError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.kind)
+    }
+}
+
+/// What went wrong with a record (the record itself is named by [`RecordError`]).
 #[derive(Debug, thiserror::Error)]
-pub enum RecordError {
+pub enum RecordErrorKind {
     /// The record's envelope could not be read.
-    #[error("record {sequence_number}: unreadable record: {message}")]
+    #[error("unreadable record: {message}")]
     Envelope {
-        /// The record's sequence number.
-        sequence_number: String,
         /// What is wrong.
         message: String,
     },
     /// No registered model matches the record's keys.
-    #[error("record {sequence_number}: no registered model matches keys {keys}")]
+    #[error("no registered model matches keys {keys}")]
     Unmatched {
-        /// The record's sequence number.
-        sequence_number: String,
         /// The record's keys, as text.
         keys: String,
     },
     /// An image does not fit the model its keys matched.
-    #[error("record {sequence_number}: {side} does not fit model {model}: {}{message}", field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default())]
+    #[error("{side} does not fit model {model}: {}{message}", field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default())]
     Decode {
-        /// The record's sequence number.
-        sequence_number: String,
         /// The model's entity name.
         model: &'static str,
         /// Which image.
@@ -78,10 +110,8 @@ pub enum RecordError {
         message: String,
     },
     /// The handler returned an error.
-    #[error("record {sequence_number}: {model} {kind} handler failed: {source}")]
+    #[error("{model} {kind} handler failed: {source}")]
     Handler {
-        /// The record's sequence number.
-        sequence_number: String,
         /// The model's entity name (or `fallback`).
         model: &'static str,
         /// The change kind.
@@ -90,10 +120,8 @@ pub enum RecordError {
         source: BoxError,
     },
     /// The handler (or the model's Deserialize) panicked.
-    #[error("record {sequence_number}: {model} {kind} handler panicked: {message}")]
+    #[error("{model} {kind} handler panicked: {message}")]
     Panic {
-        /// The record's sequence number.
-        sequence_number: String,
         /// The model's entity name (or `fallback`).
         model: &'static str,
         /// The change kind.
@@ -102,41 +130,13 @@ pub enum RecordError {
         message: String,
     },
     /// A batch hook (the Postgres mirror, say) refused the record, or failed the whole batch.
-    #[error("record {sequence_number}: {hook}: {source}")]
+    #[error("{hook}: {source}")]
     Hook {
-        /// The record's sequence number.
-        sequence_number: String,
         /// The hook's name ([`BatchHook::name`](crate::hook::BatchHook::name)).
         hook: &'static str,
         /// Why.
         source: BoxError,
     },
-}
-
-impl RecordError {
-    /// The sequence number of the record.
-    pub fn sequence_number(&self) -> &str {
-        match self {
-            RecordError::Envelope {
-                sequence_number, ..
-            }
-            | RecordError::Unmatched {
-                sequence_number, ..
-            }
-            | RecordError::Decode {
-                sequence_number, ..
-            }
-            | RecordError::Handler {
-                sequence_number, ..
-            }
-            | RecordError::Panic {
-                sequence_number, ..
-            }
-            | RecordError::Hook {
-                sequence_number, ..
-            } => sequence_number,
-        }
-    }
 }
 
 /// The router's models or handlers are inconsistent; found once, at start-up.

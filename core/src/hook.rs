@@ -7,7 +7,7 @@
 //!
 //! What the router does with a hook's answer (Lambda's stream rules; docs/semantics.md,
 //! "Batch semantics" and "Batch hooks and the mirror"):
-//! - `Ok(refusals)`: each refused record gets [`RecordError::Hook`](crate::RecordError::Hook)
+//! - `Ok(refusals)`: each refused record gets [`RecordErrorKind::Hook`](crate::RecordErrorKind::Hook)
 //!   and the `undecodable` policy decides: [`Action::Fail`](crate::Action::Fail) fails it (and
 //!   defers what follows, as any failure does), [`Action::Skip`](crate::Action::Skip)
 //!   acknowledges it with an error log. Every other record goes on to its handler.
@@ -112,7 +112,7 @@ impl<'a> Batch<'a> {
 pub struct Refusal {
     /// The record's position in the batch ([`BatchRecord::index`]).
     pub index: usize,
-    /// Why: becomes the source of [`RecordError::Hook`](crate::RecordError::Hook).
+    /// Why: becomes the source of [`RecordErrorKind::Hook`](crate::RecordErrorKind::Hook).
     pub error: BoxError,
 }
 

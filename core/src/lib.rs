@@ -36,7 +36,7 @@ pub mod __private {
 
 pub use change::{Change, Context, Op};
 pub use dynastream_derive::Model;
-pub use error::{BoxError, EventError, ImageSide, RecordError, RegistryError};
+pub use error::{BoxError, EventError, ImageSide, RecordError, RecordErrorKind, RegistryError};
 pub use event::{ChangeKind, RecordMeta, SequenceNumber, SharedStr, StreamViewType, Timestamp};
 pub use handler::{Fallback, Handler, Unmatched};
 pub use hook::BatchHook;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use dynastream::{
     Action, Change, ChangeKind, Concurrency, Context, Model, Op, Outcome, Policies, RecordError,
-    RegistryError, Router, Unmatched,
+    RecordErrorKind, RegistryError, Router, Unmatched,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -155,10 +155,13 @@ async fn sequential_stops_at_the_first_failure() {
         "record 3 never ran"
     );
     match &report.records[1].outcome {
-        Outcome::Failed(RecordError::Handler {
-            model,
-            kind,
-            source,
+        Outcome::Failed(RecordError {
+            kind:
+                RecordErrorKind::Handler {
+                    model,
+                    kind,
+                    source,
+                },
             ..
         }) => {
             assert_eq!((*model, *kind), ("Item", ChangeKind::Insert));
@@ -181,7 +184,7 @@ async fn a_panic_fails_its_record_not_the_batch() {
     .await;
     assert_eq!(outcomes(&report), ["failed", "deferred"]);
     assert!(
-        matches!(&report.records[0].outcome, Outcome::Failed(RecordError::Panic { message, .. }) if message == "boom on a")
+        matches!(&report.records[0].outcome, Outcome::Failed(RecordError { kind: RecordErrorKind::Panic { message, .. }, .. }) if message == "boom on a")
     );
     // With the skip policy the batch goes on.
     let r = router(
@@ -226,11 +229,9 @@ async fn a_handler_that_panics_before_returning_its_future_fails_its_record() {
     .await;
     assert_eq!(outcomes(&report), ["ok", "failed", "deferred"]);
     match &report.records[1].outcome {
-        Outcome::Failed(RecordError::Panic {
+        Outcome::Failed(RecordError {
             sequence_number,
-            model,
-            message,
-            ..
+            kind: RecordErrorKind::Panic { model, message, .. },
         }) => {
             assert_eq!(
                 (sequence_number.as_str(), *model, message.as_str()),
@@ -249,7 +250,12 @@ async fn policies_for_undecodable_and_handler_errors() {
     let report = run(&r, vec![bad.clone(), insert(2, "b", 2, json!({}))]).await;
     assert_eq!(outcomes(&report), ["failed", "deferred"]);
     match &report.records[0].outcome {
-        Outcome::Failed(e @ RecordError::Decode { model, field, .. }) => {
+        Outcome::Failed(
+            e @ RecordError {
+                kind: RecordErrorKind::Decode { model, field, .. },
+                ..
+            },
+        ) => {
             assert_eq!((*model, field.as_deref()), ("Item", Some("n")));
             assert!(e.to_string().starts_with("record 1: NewImage does not fit model Item: field `n`: number 1.5 is not an integer"), "{e}");
         }

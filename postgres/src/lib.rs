@@ -15,6 +15,7 @@
 mod checkpoint;
 mod conn;
 mod error;
+mod json;
 pub mod mirror;
 mod sql;
 mod store;

@@ -17,7 +17,7 @@ use dynastream_core::store::{
     StoreError, TxOp, WriteItem,
 };
 
-use crate::mirror::image_to_json;
+use crate::json::image_to_json;
 use crate::MirrorError;
 use crate::{sql, MirrorConfig};
 

@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::change::Context;
-use crate::error::{EventError, ImageSide, RecordError, RegistryError};
+use crate::error::{EventError, ImageSide, RecordError, RecordErrorKind, RegistryError};
 use crate::event::{parse_batch_with, ChangeKind, Entry, ImageHook, ImageStore, Keys, Record};
 use crate::handler::Unmatched;
 use crate::hook::BatchHook;
@@ -185,10 +185,12 @@ impl<S: Send + Sync + 'static> Router<S> {
     ) -> Prepared<'r> {
         let rec = match entry {
             Entry::Broken(b) => {
-                let e = RecordError::Envelope {
-                    sequence_number: b.sequence_number.clone(),
-                    message: b.message.clone(),
-                };
+                let e = RecordError::new(
+                    b.sequence_number.clone(),
+                    RecordErrorKind::Envelope {
+                        message: b.message.clone(),
+                    },
+                );
                 let report = RecordReport {
                     sequence_number: b.sequence_number.as_str().into(),
                     model: None,
@@ -206,12 +208,14 @@ impl<S: Send + Sync + 'static> Router<S> {
             Ok(Some(p)) => p,
             Ok(None) => self.unmatched(rec, ctx),
             Err(panic) => {
-                let e = RecordError::Panic {
-                    sequence_number: rec.meta.sequence_number.to_string(),
-                    model: "decode",
-                    kind: rec.kind,
-                    message: panic,
-                };
+                let e = RecordError::new(
+                    rec.meta.sequence_number.to_string(),
+                    RecordErrorKind::Panic {
+                        model: "decode",
+                        kind: rec.kind,
+                        message: panic,
+                    },
+                );
                 let report = RecordReport {
                     sequence_number: rec.meta.sequence_number.clone(),
                     model: None,
@@ -284,10 +288,12 @@ impl<S: Send + Sync + 'static> Router<S> {
             let (new_image, old_image) = match (raw(rec.new_image), raw(rec.old_image)) {
                 (Ok(new), Ok(old)) => (new, old),
                 (Err(e), _) | (_, Err(e)) => {
-                    let e = RecordError::Envelope {
-                        sequence_number: seq.to_string(),
-                        message: format!("image is not JSON: {e}"),
-                    };
+                    let e = RecordError::new(
+                        seq.to_string(),
+                        RecordErrorKind::Envelope {
+                            message: format!("image is not JSON: {e}"),
+                        },
+                    );
                     report.outcome = apply(self.policies.undecodable, e);
                     return Prepared { report, run: None };
                 }
@@ -304,10 +310,12 @@ impl<S: Send + Sync + 'static> Router<S> {
                 run: Some(fallback.call(record, ctx.clone(), tracing::Span::current())),
             };
         }
-        let e = RecordError::Unmatched {
-            sequence_number: seq.to_string(),
-            keys: rec.keys.to_string(),
-        };
+        let e = RecordError::new(
+            seq.to_string(),
+            RecordErrorKind::Unmatched {
+                keys: rec.keys.to_string(),
+            },
+        );
         report.outcome = match self.policies.unmatched {
             Action::Fail => Outcome::Failed(e),
             Action::Skip => {

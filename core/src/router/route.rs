@@ -11,7 +11,7 @@ use tracing::Instrument as _;
 
 use crate::change::{Change, Context, Op};
 use crate::decode::{decode_image, decode_model_prefix};
-use crate::error::{BoxError, ImageSide, RecordError};
+use crate::error::{BoxError, ImageSide, RecordError, RecordErrorKind};
 use crate::event::{ChangeKind, ImageStore, Record};
 use crate::handler::{Fallback, Handler, Unmatched};
 use crate::model::{Model, ModelKey};
@@ -133,12 +133,16 @@ impl<M: Model, S: Send + Sync + 'static> ModelRoute<M, S> {
         let Some(raw) = raw else { return Ok(None) };
         decode_image::<M>(raw, [M::PK_ATTR, M::SK_ATTR])
             .map(Some)
-            .map_err(|e| RecordError::Decode {
-                sequence_number: rec.meta.sequence_number.to_string(),
-                model: M::ENTITY,
-                side,
-                field: e.field,
-                message: e.message,
+            .map_err(|e| {
+                RecordError::new(
+                    rec.meta.sequence_number.to_string(),
+                    RecordErrorKind::Decode {
+                        model: M::ENTITY,
+                        side,
+                        field: e.field,
+                        message: e.message,
+                    },
+                )
             })
     }
 }
@@ -247,12 +251,14 @@ impl<M: Model, S: Send + Sync + 'static> Route<S> for ModelRoute<M, S> {
                 run: Some(run),
             }),
             Err(panic) => {
-                let e = RecordError::Panic {
-                    sequence_number: report.sequence_number.to_string(),
-                    model: M::ENTITY,
-                    kind: rec.kind,
-                    message: panic,
-                };
+                let e = RecordError::new(
+                    report.sequence_number.to_string(),
+                    RecordErrorKind::Panic {
+                        model: M::ENTITY,
+                        kind: rec.kind,
+                        message: panic,
+                    },
+                );
                 report.outcome = apply(policies.panic, e);
                 Some(Prepared { report, run: None })
             }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use futures_util::StreamExt as _;
 
 use crate::change::Context;
-use crate::error::RecordError;
+use crate::error::{RecordError, RecordErrorKind};
 use crate::event::{ChangeKind, Entry, ImageStore};
 use crate::hook::Batch;
 use crate::report::{BatchReport, Outcome, RecordReport};
@@ -64,11 +64,13 @@ impl<S: Send + Sync + 'static> Router<S> {
                 };
                 refused.push((
                     r.index,
-                    RecordError::Hook {
-                        sequence_number: entry.sequence_number().to_string(),
-                        hook: hook.name(),
-                        source: r.error,
-                    },
+                    RecordError::new(
+                        entry.sequence_number().to_string(),
+                        RecordErrorKind::Hook {
+                            hook: hook.name(),
+                            source: r.error,
+                        },
+                    ),
                 ));
             }
         }
@@ -91,11 +93,13 @@ impl<S: Send + Sync + 'static> Router<S> {
                 .iter()
                 .map(|entry| {
                     let mut r = self.deferred(entry);
-                    r.outcome = Outcome::Failed(RecordError::Hook {
-                        sequence_number: r.sequence_number.to_string(),
-                        hook,
-                        source: message.clone().into(),
-                    });
+                    r.outcome = Outcome::Failed(RecordError::new(
+                        r.sequence_number.to_string(),
+                        RecordErrorKind::Hook {
+                            hook,
+                            source: message.clone().into(),
+                        },
+                    ));
                     r
                 })
                 .collect(),
@@ -220,21 +224,25 @@ impl<S: Send + Sync + 'static> Router<S> {
             Ok(Ok(())) => Outcome::Ok,
             Ok(Err(source)) => apply(
                 self.policies.handler_error,
-                RecordError::Handler {
-                    sequence_number: sequence_number.to_owned(),
-                    model,
-                    kind,
-                    source,
-                },
+                RecordError::new(
+                    sequence_number.to_owned(),
+                    RecordErrorKind::Handler {
+                        model,
+                        kind,
+                        source,
+                    },
+                ),
             ),
             Err(panic) => apply(
                 self.policies.panic,
-                RecordError::Panic {
-                    sequence_number: sequence_number.to_owned(),
-                    model,
-                    kind,
-                    message: panic,
-                },
+                RecordError::new(
+                    sequence_number.to_owned(),
+                    RecordErrorKind::Panic {
+                        model,
+                        kind,
+                        message: panic,
+                    },
+                ),
             ),
         };
         report.outcome = outcome;

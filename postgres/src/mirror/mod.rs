@@ -24,7 +24,6 @@
 //! `deleted`; `mirrored_at`) keeps a tombstone for a REMOVE, so a replayed older record cannot
 //! bring the item back: a row is replaced only by a record with a higher sequence number.
 
-mod json;
 mod rows;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,7 +39,7 @@ use tokio_postgres::{Client, Statement};
 use crate::conn::{dial, target};
 use crate::{sql, MirrorConfig, MirrorError};
 
-pub use json::{image_to_json, ImageJson};
+pub use crate::json::{image_to_json, ImageJson};
 use rows::{newest_per_key, row, Row};
 
 /// The schema-qualified name of `model`'s view under `config` (`public.user_profile`).

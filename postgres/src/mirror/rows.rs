@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use dynastream_core::event::{ChangeKind, KeyValue, Record};
 
-use super::json::image_to_json;
+use crate::json::image_to_json;
 
 /// One row of the mirror table, as the upsert sends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
