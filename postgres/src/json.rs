@@ -1,5 +1,6 @@
 //! DynamoDB JSON → plain JSON for the `data` column the mirror and the Postgres store share, in
 //! one streaming pass.
+//!
 //! N becomes a JSON number with its exact digits (jsonb keeps them), S a string, BOOL and NULL
 //! themselves, M an object, L an array, SS/NS/BS arrays, B its base64 text. The key attributes
 //! are left out; the item's `schema_version` attribute is picked up on the way.
