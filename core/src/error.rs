@@ -159,6 +159,10 @@ pub enum RegistryError {
     /// A concurrency bound of zero.
     #[error("concurrency must be at least 1")]
     ZeroConcurrency,
+    /// The models use different key attribute names (`PK/SK, pk/sk`), where one table's are
+    /// needed (the mirror, `create-table`); name them explicitly.
+    #[error("the models use different key attributes ({0}); name the table's explicitly")]
+    MixedKeyAttributes(String),
     /// A batch hook refused the set-up (a mirror whose views would share a name) or could not
     /// start.
     #[error("{hook}: {message}")]

@@ -337,6 +337,27 @@ impl Registry {
             .map(|g| (g.pk_attr.as_ref(), g.sk_attr.as_ref()))
     }
 
+    /// The table's key attribute names as the models declare them: their one pair, or `PK` /
+    /// `SK` when no model is registered. Models that use different pairs cannot tell one table's
+    /// keys: [`RegistryError::MixedKeyAttributes`] names the pairs.
+    pub fn table_key_attributes(&self) -> Result<(&str, &str), RegistryError> {
+        let mut pairs = self.key_attributes();
+        let Some(first) = pairs.next() else {
+            return Ok(("PK", "SK"));
+        };
+        let others: Vec<(&str, &str)> = pairs.filter(|p| *p != first).collect();
+        if others.is_empty() {
+            return Ok(first);
+        }
+        Err(RegistryError::MixedKeyAttributes(
+            std::iter::once(first)
+                .chain(others)
+                .map(|(p, s)| format!("{p}/{s}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ))
+    }
+
     /// Calls `f` with each model (index) whose PK and SK leading literals are prefixes of `pk`
     /// and `sk`: the only models that can match. Cost: the literals' length, not the number of
     /// models.
@@ -629,6 +650,22 @@ mod tests {
         // Different key attribute names never collide.
         let other = ModelSpec::new("C", "pk", "sk", p("X"), p("Y"));
         assert!(Registry::new(vec![spec("A", "X", "Y"), other]).is_ok());
+    }
+
+    #[test]
+    fn the_table_key_attributes_are_the_models_one_pair() {
+        let none = Registry::new(vec![]).unwrap();
+        assert_eq!(none.table_key_attributes().unwrap(), ("PK", "SK"));
+        let one = Registry::new(vec![spec("A", "X", "Y"), spec("B", "Z", "Y")]).unwrap();
+        assert_eq!(one.table_key_attributes().unwrap(), ("PK", "SK"));
+        let other = ModelSpec::new("C", "pk", "sk", p("Q"), p("R"));
+        let mixed = Registry::new(vec![spec("A", "X", "Y"), other]).unwrap();
+        let e = mixed.table_key_attributes().unwrap_err();
+        assert_eq!(
+            e,
+            RegistryError::MixedKeyAttributes("PK/SK, pk/sk".into()),
+            "{e}"
+        );
     }
 
     #[test]

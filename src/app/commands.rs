@@ -461,26 +461,10 @@ mod stream {
             .map_err(|e| format!("invalid router set-up: {e}"))?;
         let registry = router.registry();
         let (pk, sk) = match (&g.pk_attr, &g.sk_attr) {
-            (Some(p), Some(s)) => (p.clone(), s.clone()),
-            _ => {
-                let mut pairs: Vec<(&str, &str)> = registry.key_attributes().collect();
-                pairs.dedup();
-                match pairs.as_slice() {
-                    [] => ("PK".to_string(), "SK".to_string()),
-                    [(p, s)] => (p.to_string(), s.to_string()),
-                    _ => {
-                        return Err(format!(
-                            "the models use different key attributes ({}); choose with --pk-attr and --sk-attr",
-                            pairs
-                                .iter()
-                                .map(|(p, s)| format!("{p}/{s}"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
-                        .into())
-                    }
-                }
-            }
+            (Some(p), Some(s)) => (p.as_str(), s.as_str()),
+            _ => registry
+                .table_key_attributes()
+                .map_err(|e| format!("{e}: --pk-attr and --sk-attr"))?,
         };
         let specs: Vec<_> = registry
             .specs()
@@ -490,7 +474,7 @@ mod stream {
         let indexes = crate::dynamodb::index_attrs(&specs);
         let store = DynamoStore::from_env(table.clone(), g.endpoint_url.as_deref()).await;
         store
-            .create_table(&pk, &sk, &indexes)
+            .create_table(pk, sk, &indexes)
             .await
             .map_err(|e| format!("creating table {table}: {e}"))?;
         let names: Vec<&str> = indexes.iter().map(|(n, _, _)| *n).collect();

@@ -336,24 +336,11 @@ impl BatchHook for Mirror {
     }
 
     fn prepare(&self, registry: &Registry) -> Result<(), BoxError> {
-        let keys = match self.config.key_attribute_names() {
-            Some((p, s)) => (p.to_string(), s.to_string()),
-            None => {
-                let mut pairs: Vec<(&str, &str)> = registry.key_attributes().collect();
-                pairs.dedup();
-                match pairs.as_slice() {
-                    [] => ("PK".to_string(), "SK".to_string()),
-                    [(p, s)] => (p.to_string(), s.to_string()),
-                    _ => {
-                        return Err(MirrorError::Config(format!(
-                            "the models use different key attributes ({}); set the table's with MirrorConfig::key_attributes",
-                            pairs.iter().map(|(p, s)| format!("{p}/{s}")).collect::<Vec<_>>().join(", ")
-                        ))
-                        .into())
-                    }
-                }
-            }
+        let (p, s) = match self.config.key_attribute_names() {
+            Some(names) => names,
+            None => registry.table_key_attributes()?,
         };
+        let keys = (p.to_string(), s.to_string());
         let _ = self.key_attrs.set(keys);
         Ok(self.set_models(registry.specs().to_vec())?)
     }
