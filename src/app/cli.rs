@@ -62,7 +62,8 @@ pub(crate) struct Global {
 
     /// Where handlers read and write models: `dynamodb://TABLE`, a `postgres://` URL (the
     /// mirror's table layout, in the `--mirror-table` table), or `none`. Default: the
-    /// `--table` table when one is given, else none.
+    /// `--table` table when one is given (replay: none, so replaying files never writes to a
+    /// table unless asked).
     #[arg(long, global = true, env = "DYNASTREAM_STORE", value_name = "STORE")]
     pub(crate) store: Option<String>,
 
