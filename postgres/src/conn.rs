@@ -183,11 +183,17 @@ pub(crate) async fn dial(config: &MirrorConfig) -> Result<Client, MirrorError> {
     };
     if pg.get_ssl_mode() == SslMode::Require {
         let tls = tls(config).map_err(fail)?;
-        let (client, conn) = pg.connect(tls).await.map_err(|e| fail(e.to_string()))?;
+        let (client, conn) = pg
+            .connect(tls)
+            .await
+            .map_err(|e| fail(crate::error::describe(&e)))?;
         spawn_connection(conn);
         Ok(client)
     } else {
-        let (client, conn) = pg.connect(NoTls).await.map_err(|e| fail(e.to_string()))?;
+        let (client, conn) = pg
+            .connect(NoTls)
+            .await
+            .map_err(|e| fail(crate::error::describe(&e)))?;
         spawn_connection(conn);
         Ok(client)
     }
