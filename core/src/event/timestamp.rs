@@ -1,0 +1,112 @@
+//! `ApproximateCreationDateTime`, exact.
+
+use std::fmt;
+
+/// `ApproximateCreationDateTime`, exact to the nanosecond (the stream sends epoch seconds,
+/// with a fraction on some sources).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp {
+    secs: i64,
+    nanos: u32,
+}
+
+impl Timestamp {
+    /// From epoch seconds and nanoseconds (`nanos < 1_000_000_000`).
+    pub fn new(secs: i64, nanos: u32) -> Option<Self> {
+        (nanos < 1_000_000_000).then_some(Timestamp { secs, nanos })
+    }
+
+    /// Parses epoch seconds written as a JSON number (`1479499740`, `1700000000.907`,
+    /// `1.700000000907E9`) without going through floating point. Digits past nanoseconds are
+    /// truncated.
+    pub fn from_epoch_seconds_text(text: &str) -> Option<Self> {
+        let d = crate::decode::number::split(text)?;
+        if d.negative {
+            return None;
+        }
+        if d.exp == 0 {
+            // The common form (`1700000000.907`): the point is where it is written.
+            if d.int.len() > 18 {
+                return None;
+            }
+            let digits = |acc: u64, b: &u8| acc * 10 + u64::from(b - b'0');
+            let secs = d.int.as_bytes().iter().fold(0, digits);
+            let frac = d.frac.as_bytes();
+            let shown = frac.get(..9).unwrap_or(frac);
+            let nanos = shown.iter().fold(0, digits) * 10u64.pow(9 - shown.len() as u32);
+            return Some(Timestamp {
+                secs: i64::try_from(secs).ok()?,
+                nanos: u32::try_from(nanos).ok()?,
+            });
+        }
+        // Where the decimal point falls among the digits; whole seconds must fit in i64.
+        let point = (d.int.len() as i64).checked_add(d.exp)?;
+        if point > 18 {
+            return None;
+        }
+        let secs = (0..point).fold(0i64, |acc, i| acc * 10 + i64::from(d.digit(i)));
+        let nanos = (point..point + 9).fold(0u32, |acc, i| acc * 10 + u32::from(d.digit(i)));
+        Some(Timestamp { secs, nanos })
+    }
+
+    /// Seconds since the Unix epoch.
+    pub fn unix_seconds(&self) -> i64 {
+        self.secs
+    }
+
+    /// The sub-second part in nanoseconds.
+    pub fn subsec_nanos(&self) -> u32 {
+        self.nanos
+    }
+
+    /// Epoch seconds as a JSON number with only the significant fraction digits, exact: the
+    /// inverse of [`Timestamp::from_epoch_seconds_text`] (`1479499740`, `5.000000001`).
+    pub fn epoch_seconds_text(&self) -> String {
+        if self.nanos == 0 {
+            return self.secs.to_string();
+        }
+        let frac = format!("{:09}", self.nanos);
+        format!("{}.{}", self.secs, frac.trim_end_matches('0'))
+    }
+
+    /// As a `SystemTime`.
+    pub fn to_system_time(&self) -> std::time::SystemTime {
+        let d = std::time::Duration::new(self.secs.unsigned_abs(), self.nanos);
+        if self.secs >= 0 {
+            std::time::UNIX_EPOCH + d
+        } else {
+            std::time::UNIX_EPOCH - std::time::Duration::from_secs(self.secs.unsigned_abs())
+                + std::time::Duration::from_nanos(self.nanos.into())
+        }
+    }
+}
+
+/// RFC 3339 in UTC with only the significant fraction digits: `2016-11-18T20:09:00.907Z`.
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let days = self.secs.div_euclid(86_400);
+        let rem = self.secs.rem_euclid(86_400);
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60
+        )?;
+        if self.nanos > 0 {
+            let frac = format!("{:09}", self.nanos);
+            write!(f, ".{}", frac.trim_end_matches('0'))?;
+        }
+        f.write_str("Z")
+    }
+}
