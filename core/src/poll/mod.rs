@@ -30,238 +30,30 @@
 //! ```
 
 pub mod checkpoint;
+mod config;
 pub mod delivery;
+mod event;
 pub mod record;
 pub mod source;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::future::Future;
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{watch, Mutex};
 
 pub use checkpoint::{Checkpoints, ShardCheckpoint};
+pub use config::{PollConfig, PollError};
 pub use delivery::RetryPolicy;
+use event::log_event;
+pub use event::{PollEvent, PollStats, ShardStats};
 pub use record::{event_json, event_json_pretty, StreamRecord};
 pub use source::{parents_first, Page, Position, ShardInfo, SourceError, StreamSource};
 
 use crate::report::{BatchReport, Outcome};
 use crate::router::Router;
 use delivery::{Delivery, GaveUp, Verdict};
-
-/// Why the poller stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum PollError {
-    /// The table or its stream cannot be used.
-    #[error("stream of table {table}: {message}")]
-    Stream {
-        /// The table.
-        table: String,
-        /// Why.
-        message: String,
-    },
-    /// Reading the stream failed in a way retrying cannot fix.
-    #[error("reading the stream: {0}")]
-    Source(#[from] SourceError),
-    /// A record the stream returned cannot be turned into Lambda's JSON.
-    #[error("record {}: {message}", sequence_number.as_deref().unwrap_or("(no sequence number)"))]
-    Record {
-        /// The record's sequence number, when it has one.
-        sequence_number: Option<String>,
-        /// What is wrong.
-        message: String,
-    },
-    /// Checkpoints cannot be read or written (the poller stops rather than lose its place).
-    #[error("checkpoints in {target}: {message}")]
-    Checkpoint {
-        /// The file or table.
-        target: String,
-        /// Why.
-        message: String,
-    },
-    /// Records given up on cannot be written to the on-failure file (the poller stops rather
-    /// than drop them; they are not checkpointed and are read again on restart).
-    #[error("on-failure file {path}: {message}")]
-    OnFailure {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        message: String,
-    },
-}
-
-/// How the poller reads and retries. The defaults are those of `infra/template.yaml`'s event
-/// source mapping.
-#[derive(Debug, Clone)]
-pub struct PollConfig {
-    /// Most records per invocation (1 to 10,000; `GetRecords` returns at most 1,000 a call).
-    /// Default 100.
-    pub batch_size: usize,
-    /// Longest wait to fill a batch. Default 1 s.
-    pub batching_window: Duration,
-    /// Where a shard without a checkpoint starts. Default [`Position::TrimHorizon`].
-    pub starting_position: Position,
-    /// Retries, bisection and backoff for failing batches.
-    pub retry: RetryPolicy,
-    /// Where records given up on are appended (JSON Lines, one object per group of records:
-    /// the reason, the shard, the sequence numbers, and the records as `Records`, so each line
-    /// is itself an event `handler replay` can deliver again). `None` drops them with an error
-    /// log, as Lambda does without an on-failure destination.
-    pub on_failure: Option<PathBuf>,
-    /// Wait between reads of a caught-up stream. Default 500 ms.
-    pub poll_interval: Duration,
-    /// How often the shard list is read again to find new shards. Default 10 s.
-    pub shard_refresh: Duration,
-    /// Return once every shard is caught up (a round read no records) instead of waiting for
-    /// more. Default off.
-    pub stop_when_idle: bool,
-}
-
-impl Default for PollConfig {
-    fn default() -> Self {
-        PollConfig {
-            batch_size: 100,
-            batching_window: Duration::from_secs(1),
-            starting_position: Position::TrimHorizon,
-            retry: RetryPolicy::default(),
-            on_failure: None,
-            poll_interval: Duration::from_millis(500),
-            shard_refresh: Duration::from_secs(10),
-            stop_when_idle: false,
-        }
-    }
-}
-
-/// Counts for one shard.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ShardStats {
-    /// Records acknowledged after their handlers ran (ok or skipped).
-    pub records: u64,
-    /// Records given up on (written to the on-failure file).
-    pub given_up: u64,
-    /// Invocations of the router.
-    pub invocations: u64,
-    /// Invocations that reported a failure (each one is followed by a retry, a split or a
-    /// give-up).
-    pub failed_invocations: u64,
-    /// The last sequence number acknowledged.
-    pub last_sequence_number: Option<String>,
-    /// How old the last acknowledged record was when it was acknowledged (Lambda's
-    /// `IteratorAge`); zero once a read finds the shard caught up.
-    pub lag: Option<Duration>,
-    /// Closed and fully acknowledged.
-    pub finished: bool,
-}
-
-/// Counts for the whole run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PollStats {
-    /// Records acknowledged after their handlers ran.
-    pub records: u64,
-    /// Records given up on.
-    pub given_up: u64,
-    /// Invocations of the router.
-    pub invocations: u64,
-    /// Invocations that reported a failure.
-    pub failed_invocations: u64,
-    /// Per shard, by shard ID.
-    pub shards: BTreeMap<String, ShardStats>,
-}
-
-/// What the poller is doing, for progress output ([`Poller::on_event`]).
-#[derive(Debug)]
-pub enum PollEvent<'a> {
-    /// A shard starts being read.
-    ShardStarted {
-        /// The shard.
-        shard_id: &'a str,
-        /// From where.
-        position: &'a Position,
-    },
-    /// The router ran over a batch.
-    Invoked {
-        /// The shard.
-        shard_id: &'a str,
-        /// The records delivered.
-        records: &'a [StreamRecord],
-        /// Every record's outcome.
-        report: &'a BatchReport,
-        /// 1 for the first invocation of these records, 2 for the first retry, …
-        attempt: u32,
-    },
-    /// The event could not be read at all (an invocation error: the whole batch failed).
-    InvocationError {
-        /// The shard.
-        shard_id: &'a str,
-        /// Why.
-        error: &'a str,
-    },
-    /// The failed records were split in two, to be delivered separately.
-    Bisected {
-        /// The shard.
-        shard_id: &'a str,
-        /// Records in the first half.
-        left: usize,
-        /// Records in the second half.
-        right: usize,
-    },
-    /// The failed records are delivered again after `delay`.
-    Retrying {
-        /// The shard.
-        shard_id: &'a str,
-        /// How many records.
-        records: usize,
-        /// Retry number (1 = first retry).
-        retry: u32,
-        /// The wait before it.
-        delay: Duration,
-        /// Why the last attempt failed.
-        reason: &'a str,
-    },
-    /// Records were given up on.
-    GaveUp {
-        /// The shard.
-        shard_id: &'a str,
-        /// The records.
-        records: &'a [StreamRecord],
-        /// Why the last attempt failed.
-        reason: &'a str,
-        /// The on-failure file they were written to (`None`: dropped).
-        written_to: Option<&'a std::path::Path>,
-    },
-    /// A closed shard was fully acknowledged; its children can start.
-    ShardFinished {
-        /// The shard.
-        shard_id: &'a str,
-    },
-    /// Reading failed; it is tried again.
-    ReadError {
-        /// The shard, or `None` for the shard list.
-        shard_id: Option<&'a str>,
-        /// Why.
-        error: &'a SourceError,
-    },
-    /// The checkpointed position was trimmed from the stream (older than 24 hours): reading
-    /// restarts at the oldest record, and records in between were never delivered.
-    CheckpointTrimmed {
-        /// The shard.
-        shard_id: &'a str,
-        /// The checkpoint.
-        after: &'a str,
-    },
-    /// A round of reads delivered records.
-    Progress {
-        /// The totals so far.
-        stats: &'a PollStats,
-    },
-    /// Every shard is caught up (emitted once each time it becomes so).
-    Idle {
-        /// The totals so far.
-        stats: &'a PollStats,
-    },
-}
 
 type Observer = Box<dyn Fn(&PollEvent<'_>) + Send + Sync>;
 
@@ -907,73 +699,6 @@ async fn pause(mut stop: watch::Receiver<bool>, d: Duration) {
     tokio::select! {
         () = tokio::time::sleep(d) => {}
         _ = stop.wait_for(|s| *s) => {}
-    }
-}
-
-/// The default observer: one log line per event.
-fn log_event(event: &PollEvent<'_>) {
-    match event {
-        PollEvent::ShardStarted { shard_id, position } => {
-            tracing::info!(shard_id, ?position, "reading shard")
-        }
-        PollEvent::Invoked {
-            shard_id,
-            records,
-            report,
-            attempt,
-        } => tracing::debug!(
-            shard_id,
-            records = records.len(),
-            failed = report.has_failures(),
-            attempt,
-            "batch delivered"
-        ),
-        PollEvent::InvocationError { shard_id, error } => {
-            tracing::error!(shard_id, error, "invocation error")
-        }
-        PollEvent::Bisected {
-            shard_id,
-            left,
-            right,
-        } => tracing::warn!(shard_id, left, right, "failed batch split in two"),
-        PollEvent::Retrying {
-            shard_id,
-            records,
-            retry,
-            delay,
-            reason,
-        } => tracing::warn!(shard_id, records, retry, ?delay, reason, "retrying"),
-        PollEvent::GaveUp {
-            shard_id,
-            records,
-            reason,
-            written_to,
-        } => tracing::error!(
-            shard_id,
-            records = records.len(),
-            reason,
-            written_to = ?written_to,
-            "records given up on"
-        ),
-        PollEvent::ShardFinished { shard_id } => tracing::info!(shard_id, "shard finished"),
-        PollEvent::ReadError { shard_id, error } => {
-            tracing::warn!(shard_id = ?shard_id, %error, "read failed; retrying")
-        }
-        PollEvent::CheckpointTrimmed { shard_id, after } => tracing::error!(
-            shard_id,
-            after,
-            "checkpoint trimmed from the stream; restarting at the oldest record"
-        ),
-        PollEvent::Progress { stats } => tracing::info!(
-            records = stats.records,
-            given_up = stats.given_up,
-            "progress"
-        ),
-        PollEvent::Idle { stats } => tracing::info!(
-            records = stats.records,
-            given_up = stats.given_up,
-            "caught up"
-        ),
     }
 }
 
