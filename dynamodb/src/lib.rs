@@ -11,7 +11,7 @@ mod record;
 mod store;
 #[cfg(feature = "streams")]
 mod stream;
-pub mod value;
+mod value;
 
 #[cfg(feature = "streams")]
 pub use record::from_sdk as stream_record_from_sdk;

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue as Av;
 use dynastream_core::store::{Item, Value};
 
 /// A core value as the SDK's.
-pub fn to_sdk(v: Value) -> Av {
+pub(crate) fn to_sdk(v: Value) -> Av {
     match v {
         Value::S(s) => Av::S(s),
         Value::N(n) => Av::N(n),
@@ -24,13 +24,13 @@ pub fn to_sdk(v: Value) -> Av {
 }
 
 /// A core item as the SDK's.
-pub fn to_sdk_item(item: Item) -> HashMap<String, Av> {
+pub(crate) fn to_sdk_item(item: Item) -> HashMap<String, Av> {
     item.into_iter().map(|(k, v)| (k, to_sdk(v))).collect()
 }
 
 /// The SDK's value as the core's. `Err` names a type this SDK version added that the core does
 /// not know (the SDK's enum is non-exhaustive).
-pub fn from_sdk(v: Av) -> Result<Value, String> {
+pub(crate) fn from_sdk(v: Av) -> Result<Value, String> {
     Ok(match v {
         Av::S(s) => Value::S(s),
         Av::N(n) => Value::N(n),
@@ -51,7 +51,7 @@ pub fn from_sdk(v: Av) -> Result<Value, String> {
 }
 
 /// An SDK item as the core's.
-pub fn from_sdk_item(item: HashMap<String, Av>) -> Result<Item, String> {
+pub(crate) fn from_sdk_item(item: HashMap<String, Av>) -> Result<Item, String> {
     item.into_iter()
         .map(|(k, v)| Ok((k, from_sdk(v)?)))
         .collect()

@@ -17,6 +17,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     dynastream::app::App::new(handlers::router)
+        .version(env!("CARGO_PKG_VERSION"))
         .command(seed::run)
         .run()
 }

@@ -16,7 +16,7 @@ use dynastream_core::decode::SCHEMA_VERSION_ATTR;
 
 /// An image as plain JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageJson {
+pub(crate) struct ImageJson {
     /// The attributes other than the keys, as a JSON object.
     pub json: String,
     /// The item's `schema_version` attribute, when it is a string.
@@ -31,7 +31,7 @@ pub struct ImageJson {
 /// let j = dynastream::mirror::image_to_json(img, &["PK", "SK"]).unwrap();
 /// assert_eq!(j.json, r#"{"n":12345678901234567890123456789012345678,"t":["x","y"],"m":{"b":true,"z":null}}"#);
 /// ```
-pub fn image_to_json(image: &str, skip: &[&str]) -> Result<ImageJson, String> {
+pub(crate) fn image_to_json(image: &str, skip: &[&str]) -> Result<ImageJson, String> {
     let mut out = Vec::with_capacity(image.len());
     let mut schema_version = None;
     let mut de = serde_json::Deserializer::from_str(image);

@@ -9,7 +9,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// The whole command line.
 #[derive(Debug, Parser)]
 #[command(
-    version,
     about = "A dynastream app: serves DynamoDB Streams batches under AWS Lambda, and runs the same \
              router over event files or a live stream on your machine.",
     after_help = "Under the Lambda runtime (AWS_LAMBDA_RUNTIME_API set) with no command it serves \
@@ -60,8 +59,8 @@ pub(crate) struct Global {
     #[arg(long, global = true, env = "TABLE_NAME", value_name = "TABLE")]
     pub(crate) table: Option<String>,
 
-    /// Where handlers read and write models: `dynamodb://TABLE`, a `postgres://` URL (the
-    /// mirror's table layout, in the `--mirror-table` table), or `none`. Default: the
+    /// Where handlers read and write models: `dynamodb://TABLE` (feature `dynamodb`), a
+    /// `postgres://` URL (feature `postgres`: the mirror's table layout), or `none`. Default: the
     /// `--table` table when one is given (replay: none, so replaying files never writes to a
     /// table unless asked).
     #[arg(long, global = true, env = "DYNASTREAM_STORE", value_name = "STORE")]
@@ -73,8 +72,8 @@ pub(crate) struct Global {
     #[arg(long, global = true, value_name = "URL")]
     pub(crate) endpoint_url: Option<String>,
 
-    /// The table's partition key attribute name, for the mirror and `create-table` (default:
-    /// the models', `PK` unless they say otherwise).
+    /// The table's partition key attribute name, where one table's is needed (the mirror,
+    /// `create-table`). Default: the models', `PK` unless they say otherwise.
     #[arg(
         long,
         global = true,
@@ -84,8 +83,8 @@ pub(crate) struct Global {
     )]
     pub(crate) pk_attr: Option<String>,
 
-    /// The table's sort key attribute name, for the mirror and `create-table` (default: the
-    /// models', `SK` unless they say otherwise).
+    /// The table's sort key attribute name, where one table's is needed (the mirror,
+    /// `create-table`). Default: the models', `SK` unless they say otherwise.
     #[arg(
         long,
         global = true,

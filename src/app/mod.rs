@@ -78,6 +78,7 @@ struct Extra {
 pub struct App<S> {
     build: BuildFn<S>,
     extra: Option<Extra>,
+    version: Option<&'static str>,
 }
 
 impl<S: Send + Sync + 'static> App<S> {
@@ -88,7 +89,35 @@ impl<S: Send + Sync + 'static> App<S> {
         App {
             build: Box::new(build),
             extra: None,
+            version: None,
         }
+    }
+
+    /// The version `--version` prints: pass your crate's, `env!("CARGO_PKG_VERSION")`. Without
+    /// it the app has no `--version`.
+    pub fn version(mut self, version: &'static str) -> Self {
+        self.version = Some(version);
+        self
+    }
+
+    /// The command line: the built-in commands, the app's own, named after the binary.
+    fn cli_command(&self) -> clap::Command {
+        let name = std::env::args_os()
+            .next()
+            .and_then(|a| {
+                std::path::Path::new(&a)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| "app".to_string());
+        let mut command = cli::Cli::command().name(name.clone()).bin_name(name);
+        if let Some(v) = self.version {
+            command = command.version(v);
+        }
+        if let Some(extra) = &self.extra {
+            command = (extra.augment)(command);
+        }
+        command
     }
 
     /// Adds the app's own commands: `C` is a clap `Subcommand` enum; when one of them is given,
@@ -135,11 +164,7 @@ impl<S: Send + Sync + 'static> App<S> {
     /// Parses the command line and runs the command (or serves Lambda invocations); returns the
     /// exit status. Prints usage and exits with status 2 on a usage error, 0 for `--help`.
     pub fn run(self) -> ExitCode {
-        let mut command = cli::Cli::command();
-        if let Some(extra) = &self.extra {
-            command = (extra.augment)(command);
-        }
-        let matches = command.get_matches();
+        let matches = self.cli_command().get_matches();
         let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -188,11 +213,7 @@ impl<S: Send + Sync + 'static> App<S> {
                 commands::serve(&self.build, &cli.global).await
             }
             (None, None) => {
-                let mut command = cli::Cli::command();
-                if let Some(extra) = &self.extra {
-                    command = (extra.augment)(command);
-                }
-                let _ = command.print_help();
+                let _ = self.cli_command().print_help();
                 eprintln!("\nno command given (and AWS_LAMBDA_RUNTIME_API is not set, so not serving Lambda)");
                 return ExitCode::from(2);
             }

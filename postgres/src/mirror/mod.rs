@@ -39,7 +39,6 @@ use tokio_postgres::{Client, Statement};
 use crate::conn::{dial, target};
 use crate::{sql, MirrorConfig, MirrorError};
 
-pub use crate::json::{image_to_json, ImageJson};
 use rows::{newest_per_key, row, Row};
 
 /// The schema-qualified name of `model`'s view under `config` (`public.user_profile`).
