@@ -129,6 +129,7 @@ impl DynamoStore {
         let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend {
             operation: "CreateTable",
             message: e.to_string(),
+            source: Some(e.into()),
         };
         let key = |name: &str, kind: KeyType| {
             KeySchemaElement::builder()
@@ -198,7 +199,7 @@ impl DynamoStore {
     fn error<E, R>(&self, operation: &'static str, e: SdkError<E, R>) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
+        R: std::fmt::Debug + Send + Sync + 'static,
     {
         let code = e.code().unwrap_or_default().to_string();
         let message = e.message().unwrap_or_default().to_string();
@@ -212,10 +213,12 @@ impl DynamoStore {
             "" => StoreError::Backend {
                 operation,
                 message: format!("{}", DisplayErrorContext(&e)),
+                source: Some(e.into()),
             },
             _ => StoreError::Backend {
                 operation,
                 message: format!("{code}: {message}"),
+                source: Some(e.into()),
             },
         }
     }
@@ -242,6 +245,7 @@ impl DynamoStore {
         let attrs = from_sdk_item(attrs).map_err(|message| StoreError::Backend {
             operation,
             message: format!("item {pk} / {sk}: {message}"),
+            source: None,
         })?;
         Ok(RawItem {
             pk,
@@ -443,6 +447,7 @@ impl Store for DynamoStore {
                 StoreError::Backend {
                     operation: "Query",
                     message: format!("LastEvaluatedKey: {message}"),
+                    source: None,
                 }
             })?)),
             None => None,
@@ -477,6 +482,7 @@ impl Store for DynamoStore {
         let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend {
             operation: "TransactWriteItems",
             message: e.to_string(),
+            source: Some(e.into()),
         };
         let keys: Vec<(ItemKey, bool)> = ops
             .iter()

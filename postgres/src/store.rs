@@ -171,6 +171,7 @@ impl PgStore {
             .map_err(|e| StoreError::Backend {
                 operation: "connect",
                 message: e.to_string(),
+                source: Some(e.into()),
             })?;
         Ok(Self::new(client, config))
     }
@@ -197,13 +198,16 @@ impl PgStore {
     pub async fn create_table(&self) -> Result<(), StoreError> {
         let mut conn = self.conn.lock().await;
         let what = format!("table {}.{}", self.schema, self.table);
-        let ddl = |source| StoreError::Backend {
-            operation: "create table",
-            message: MirrorError::Ddl {
+        let ddl = |source| {
+            let e = MirrorError::Ddl {
                 what: what.clone(),
                 source,
+            };
+            StoreError::Backend {
+                operation: "create table",
+                message: e.to_string(),
+                source: Some(e.into()),
             }
-            .to_string(),
         };
         let tx = conn.client.transaction().await.map_err(ddl)?;
         tx.execute(
@@ -227,6 +231,7 @@ impl PgStore {
         StoreError::Backend {
             operation,
             message: crate::error::describe(&e),
+            source: Some(e.into()),
         }
     }
 }

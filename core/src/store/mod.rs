@@ -166,8 +166,12 @@ pub enum StoreError {
     Backend {
         /// The operation (`PutItem`, `query`, ...).
         operation: &'static str,
-        /// The backend's error, with its context.
+        /// The backend's error as text, with its context (Postgres: SQLSTATE, message, detail;
+        /// DynamoDB: the error code and message).
         message: String,
+        /// The backend's error itself, when there is one.
+        #[source]
+        source: Option<crate::error::BoxError>,
     },
 }
 
