@@ -24,13 +24,8 @@ pub(crate) struct ImageJson {
 }
 
 /// Converts one image (a DynamoDB JSON map) to plain JSON, leaving out the attributes named in
-/// `skip` (the key attributes). The error says what is wrong and where.
-///
-/// ```
-/// let img = r#"{"PK":{"S":"A#1"},"n":{"N":"12345678901234567890123456789012345678"},"t":{"SS":["x","y"]},"m":{"M":{"b":{"BOOL":true},"z":{"NULL":true}}}}"#;
-/// let j = dynastream::mirror::image_to_json(img, &["PK", "SK"]).unwrap();
-/// assert_eq!(j.json, r#"{"n":12345678901234567890123456789012345678,"t":["x","y"],"m":{"b":true,"z":null}}"#);
-/// ```
+/// `skip` (the key attributes): `{"PK":{"S":"A#1"},"n":{"N":"1.50"}}` becomes `{"n":1.50}`.
+/// The error says what is wrong and where.
 pub(crate) fn image_to_json(image: &str, skip: &[&str]) -> Result<ImageJson, String> {
     let mut out = Vec::with_capacity(image.len());
     let mut schema_version = None;
@@ -285,6 +280,16 @@ impl<'de> Visitor<'de> for SeqSeed<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_image_becomes_plain_json_with_exact_numbers() {
+        let img = r#"{"PK":{"S":"A#1"},"n":{"N":"12345678901234567890123456789012345678"},"t":{"SS":["x","y"]},"m":{"M":{"b":{"BOOL":true},"z":{"NULL":true}}}}"#;
+        let j = image_to_json(img, &["PK", "SK"]).unwrap();
+        assert_eq!(
+            j.json,
+            r#"{"n":12345678901234567890123456789012345678,"t":["x","y"],"m":{"b":true,"z":null}}"#
+        );
+    }
 
     #[test]
     fn every_type() {
