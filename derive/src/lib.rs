@@ -1,8 +1,8 @@
 //! `#[derive(Model)]`: key patterns as part of a serde type. See the `dynastream` crate.
 //!
-//! Like serde_derive, in four steps: [`parse`] reads the attributes and fields as written,
-//! [`check`] applies every rule and builds the [`model`], [`emit`] writes the code. Errors of
-//! the first two steps are collected ([`ctxt`]) and all reported at once, each at its span.
+//! Like serde_derive, in four steps: `parse` reads the attributes and fields as written,
+//! `check` applies every rule and builds the `model`, `emit` writes the code. Errors of
+//! the first two steps are collected (`ctxt`) and all reported at once, each at its span.
 
 mod check;
 mod ctxt;
