@@ -22,7 +22,7 @@ pub use record::{BrokenRecord, Entry, Record, RecordMeta};
 pub(crate) use scan::{ImageHook, ImageStore, Predecoded};
 pub(crate) use text::BatchText;
 pub use text::{SequenceNumber, SharedStr};
-pub use timestamp::Timestamp;
+pub use timestamp::{TimePrecision, Timestamp, LATEST_SECS};
 #[cfg(test)]
 use wire::WireEvent;
 use wire::{entry, read_batch, Image, StreamRecord, UserIdentity, WireRecord};
@@ -85,6 +85,85 @@ mod tests {
         assert_eq!(
             Timestamp::new(951_782_400, 0).unwrap().to_string(),
             "2000-02-29T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn creation_times_honour_their_precision_or_fail_naming_the_field() {
+        let t = |s: &str, p: Option<&str>| {
+            Timestamp::from_creation_date_time(s, p).map(|t| (t.unix_seconds(), t.subsec_nanos()))
+        };
+        assert_eq!(t("1763200000", None), Ok((1_763_200_000, 0)));
+        assert_eq!(t("1763200000.5", None), Ok((1_763_200_000, 500_000_000)));
+        assert_eq!(
+            t("1763200000123", Some("MILLISECOND")),
+            Ok((1_763_200_000, 123_000_000))
+        );
+        assert_eq!(
+            t("1763200000123456", Some("MICROSECOND")),
+            Ok((1_763_200_000, 123_456_000))
+        );
+        assert_eq!(
+            t("1.763200000123E12", Some("MILLISECOND")),
+            Ok((1_763_200_000, 123_000_000))
+        );
+        // The last second of the year 9999 is taken; the next one is not.
+        assert_eq!(t("253402300799", None), Ok((LATEST_SECS, 0)));
+        let e = t("253402300800", None).unwrap_err();
+        assert!(e.contains("after the year 9999"), "{e}");
+        // Milliseconds read as seconds (the year 57843): refused, with the way out.
+        let e = t("1763200000123", None).unwrap_err();
+        assert!(e.starts_with("ApproximateCreationDateTime 1763200000123 is after the year 9999 read as epoch seconds"), "{e}");
+        assert!(e.contains("ApproximateCreationDateTimePrecision"), "{e}");
+        // Microseconds read as milliseconds.
+        let e = t("1763200000123456", Some("MILLISECOND")).unwrap_err();
+        assert!(
+            e.contains("epoch milliseconds") && !e.contains("needs"),
+            "{e}"
+        );
+        let e = t("1763200000", Some("NANOSECOND")).unwrap_err();
+        assert!(
+            e.contains("\"NANOSECOND\" is not MILLISECOND or MICROSECOND"),
+            "{e}"
+        );
+        let e = t("-5", None).unwrap_err();
+        assert!(
+            e.contains("not a non-negative epoch time in seconds"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_record_whose_creation_time_cannot_be_what_it_claims_fails_alone() {
+        let record = |seq: &str, time: &str, precision: &str| {
+            format!(
+                r#"{{"eventName":"INSERT","dynamodb":{{"ApproximateCreationDateTime":{time},{precision}"Keys":{{"PK":{{"S":"a"}}}},"SequenceNumber":"{seq}"}}}}"#
+            )
+        };
+        let ev = rec(&[
+            record("1", "1763200000", ""),
+            record("2", "1763200000123", ""),
+            record(
+                "3",
+                "1763200000123",
+                r#""ApproximateCreationDateTimePrecision":"MILLISECOND","#,
+            ),
+        ]
+        .join(","));
+        let entries = parse_batch(ev.as_bytes()).unwrap();
+        let time = |e: &Entry<'_>| match e {
+            Entry::Record(r) => r.meta.approximate_creation_time.map(|t| t.to_string()),
+            Entry::Broken(b) => panic!("{}", b.message),
+        };
+        assert_eq!(time(&entries[0]).as_deref(), Some("2025-11-15T09:46:40Z"));
+        assert!(
+            matches!(&entries[1], Entry::Broken(b) if b.sequence_number == "2" && b.message.contains("ApproximateCreationDateTime 1763200000123 is after the year 9999")),
+            "{:?}",
+            entries[1]
+        );
+        assert_eq!(
+            time(&entries[2]).as_deref(),
+            Some("2025-11-15T09:46:40.123Z")
         );
     }
 

@@ -368,6 +368,7 @@ impl<'a> Scan<'a, '_> {
         pre: &mut Predecoded,
     ) -> Option<StreamRecord<'a>> {
         let mut time = None;
+        let mut precision = None;
         let mut keys = None;
         let (mut new_image, mut old_image) = (None, None);
         let (mut seq, mut size, mut view) = (None, None, None);
@@ -381,6 +382,7 @@ impl<'a> Scan<'a, '_> {
                 "SequenceNumber" => 16,
                 "SizeBytes" => 32,
                 "StreamViewType" => 64,
+                "ApproximateCreationDateTimePrecision" => 128,
                 _ => return s.skip(),
             };
             if seen & bit != 0 {
@@ -405,12 +407,14 @@ impl<'a> Scan<'a, '_> {
                 }
                 16 => seq = Some(s.string()?),
                 32 => size = s.value()?,
-                _ => view = s.opt_string()?,
+                64 => view = s.opt_string()?,
+                _ => precision = s.opt_string()?,
             }
             Some(())
         })?;
         Some(StreamRecord {
             approximate_creation_date_time: time,
+            approximate_creation_date_time_precision: precision,
             keys: keys.unwrap_or_default(),
             new_image,
             old_image,

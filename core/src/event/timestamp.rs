@@ -2,6 +2,40 @@
 
 use std::fmt;
 
+/// The last second of the year 9999 (`9999-12-31T23:59:59Z`), as epoch seconds: the latest
+/// `ApproximateCreationDateTime` taken (a later one is a time in a finer unit read as seconds).
+pub const LATEST_SECS: i64 = 253_402_300_799;
+
+/// The unit of an epoch time: what `ApproximateCreationDateTimePrecision` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimePrecision {
+    /// Seconds (DynamoDB Streams; no precision given).
+    Second,
+    /// Milliseconds (`MILLISECOND`).
+    Millisecond,
+    /// Microseconds (`MICROSECOND`).
+    Microsecond,
+}
+
+impl TimePrecision {
+    /// Decimal digits below a second.
+    fn digits(self) -> i64 {
+        match self {
+            TimePrecision::Second => 0,
+            TimePrecision::Millisecond => 3,
+            TimePrecision::Microsecond => 6,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            TimePrecision::Second => "seconds",
+            TimePrecision::Millisecond => "milliseconds",
+            TimePrecision::Microsecond => "microseconds",
+        }
+    }
+}
+
 /// `ApproximateCreationDateTime`, exact to the nanosecond (the stream sends epoch seconds,
 /// with a fraction on some sources).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -20,10 +54,18 @@ impl Timestamp {
     /// `1.700000000907E9`) without going through floating point. Digits past nanoseconds are
     /// truncated.
     pub fn from_epoch_seconds_text(text: &str) -> Option<Self> {
-        let d = crate::decode::number::split(text)?;
+        Self::from_epoch_text(text, TimePrecision::Second)
+    }
+
+    /// Parses an epoch time in `unit` written as a JSON number (`1763200000123` milliseconds),
+    /// exactly: the decimal point is moved, never a float divided. Digits past nanoseconds are
+    /// truncated; `None` for a negative value or whole seconds beyond `i64`.
+    pub fn from_epoch_text(text: &str, unit: TimePrecision) -> Option<Self> {
+        let mut d = crate::decode::number::split(text)?;
         if d.negative {
             return None;
         }
+        d.exp = d.exp.checked_sub(unit.digits())?;
         if d.exp == 0 {
             // The common form (`1700000000.907`): the point is where it is written.
             if d.int.len() > 18 {
@@ -47,6 +89,51 @@ impl Timestamp {
         let secs = (0..point).fold(0i64, |acc, i| acc * 10 + i64::from(d.digit(i)));
         let nanos = (point..point + 9).fold(0u32, |acc, i| acc * 10 + u32::from(d.digit(i)));
         Some(Timestamp { secs, nanos })
+    }
+
+    /// Reads `ApproximateCreationDateTime` as the record carries it, with the record's
+    /// `ApproximateCreationDateTimePrecision` (`MILLISECOND`, `MICROSECOND`; absent: seconds, as
+    /// DynamoDB Streams sends it, while Kinesis-delivered records say their unit).
+    ///
+    /// Never a silently wrong time (docs/semantics.md, "Decoding"): the error names the field
+    /// and why when the value is not a non-negative number, when the precision is one AWS does
+    /// not define, or when the time falls after the year 9999 — which is what a millisecond
+    /// value read as seconds does (`1763200000123` s is in the year 57843).
+    ///
+    /// ```
+    /// # extern crate dynastream_core as dynastream;
+    /// use dynastream::Timestamp;
+    /// let t = Timestamp::from_creation_date_time("1763200000123", Some("MILLISECOND")).unwrap();
+    /// assert_eq!(t.to_string(), "2025-11-15T09:46:40.123Z");
+    /// let e = Timestamp::from_creation_date_time("1763200000123", None).unwrap_err();
+    /// assert!(e.contains("ApproximateCreationDateTimePrecision"), "{e}");
+    /// ```
+    pub fn from_creation_date_time(text: &str, precision: Option<&str>) -> Result<Self, String> {
+        let unit = match precision {
+            None => TimePrecision::Second,
+            Some("MILLISECOND") => TimePrecision::Millisecond,
+            Some("MICROSECOND") => TimePrecision::Microsecond,
+            Some(other) => return Err(format!(
+                "ApproximateCreationDateTimePrecision {other:?} is not MILLISECOND or MICROSECOND"
+            )),
+        };
+        let t = Self::from_epoch_text(text, unit).ok_or_else(|| {
+            format!(
+                "ApproximateCreationDateTime {text} is not a non-negative epoch time in {}",
+                unit.name()
+            )
+        })?;
+        if t.secs > LATEST_SECS {
+            let hint = match precision {
+                None => ": a time in milliseconds or microseconds needs ApproximateCreationDateTimePrecision",
+                Some(_) => "",
+            };
+            return Err(format!(
+                "ApproximateCreationDateTime {text} is after the year 9999 read as epoch {}{hint}",
+                unit.name()
+            ));
+        }
+        Ok(t)
     }
 
     /// Seconds since the Unix epoch.

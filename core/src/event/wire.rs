@@ -34,6 +34,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Image<'a> {
 pub(super) struct StreamRecord<'a> {
     #[serde(rename = "ApproximateCreationDateTime", borrow, default)]
     pub(super) approximate_creation_date_time: Option<&'a RawValue>,
+    #[serde(rename = "ApproximateCreationDateTimePrecision", borrow, default)]
+    pub(super) approximate_creation_date_time_precision: Option<Cow<'a, str>>,
     #[serde(rename = "Keys", borrow, default)]
     pub(super) keys: Keys<'a>,
     #[serde(rename = "NewImage", borrow, default)]
@@ -113,12 +115,13 @@ impl<'a> WireRecord<'a> {
             None => None,
             Some(raw) if raw.get() == "null" => None,
             Some(raw) => Some(
-                Timestamp::from_epoch_seconds_text(raw.get()).ok_or_else(|| {
-                    broken(format!(
-                        "ApproximateCreationDateTime {} is not epoch seconds",
-                        raw.get()
-                    ))
-                })?,
+                Timestamp::from_creation_date_time(
+                    raw.get(),
+                    self.dynamodb
+                        .approximate_creation_date_time_precision
+                        .as_deref(),
+                )
+                .map_err(broken)?,
             ),
         };
         let ttl_expired = kind == ChangeKind::Remove

@@ -27,6 +27,8 @@ impl StreamRecord {
             sequence_number: std::borrow::Cow<'a, str>,
             #[serde(rename = "ApproximateCreationDateTime", default, borrow)]
             created: Option<&'a RawValue>,
+            #[serde(rename = "ApproximateCreationDateTimePrecision", default, borrow)]
+            precision: Option<std::borrow::Cow<'a, str>>,
         }
         #[derive(serde::Deserialize)]
         struct Envelope<'a> {
@@ -37,10 +39,9 @@ impl StreamRecord {
             sequence_number: None,
             message: format!("not a stream record: {e}"),
         })?;
-        let created = e
-            .dynamodb
-            .created
-            .and_then(|t| Timestamp::from_epoch_seconds_text(t.get()));
+        let created = e.dynamodb.created.and_then(|t| {
+            Timestamp::from_creation_date_time(t.get(), e.dynamodb.precision.as_deref()).ok()
+        });
         Ok(StreamRecord {
             sequence_number: e.dynamodb.sequence_number.into_owned(),
             created,

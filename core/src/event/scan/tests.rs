@@ -197,7 +197,18 @@ fn dynamodb() -> impl Strategy<Value = String> {
             mostly(prop_oneof![
                 Just("1700000000.907".to_string()),
                 Just("1.7e9".to_string()),
+                Just("1763200000123".to_string()),
                 Just("null".to_string())
+            ]),
+        ),
+        field(
+            "ApproximateCreationDateTimePrecision",
+            mostly(prop_oneof![
+                Just("\"MILLISECOND\"".to_string()),
+                Just("\"MICROSECOND\"".to_string()),
+                Just("\"SECOND\"".to_string()),
+                Just("null".to_string()),
+                Just("3".to_string())
             ]),
         ),
         field("Keys", keys()),
