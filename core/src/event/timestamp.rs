@@ -113,9 +113,12 @@ impl Timestamp {
             None => TimePrecision::Second,
             Some("MILLISECOND") => TimePrecision::Millisecond,
             Some("MICROSECOND") => TimePrecision::Microsecond,
-            Some(other) => return Err(format!(
-                "ApproximateCreationDateTimePrecision {other:?} is not MILLISECOND or MICROSECOND"
-            )),
+            Some(other) => {
+                let field = "ApproximateCreationDateTimePrecision";
+                return Err(format!(
+                    "{field} {other:?} is not MILLISECOND or MICROSECOND"
+                ));
+            }
         };
         let t = Self::from_epoch_text(text, unit).ok_or_else(|| {
             format!(
