@@ -179,9 +179,12 @@ pub(crate) async fn serve<S: Send + Sync + 'static>(
     Ok(ExitCode::SUCCESS)
 }
 
+/// A file's events, each with its name for the output (`file` or `file:line`).
+type Events<'b> = Vec<(String, &'b [u8])>;
+
 /// Events in a file: the whole file, or one per line for `.jsonl`. A UTF-8 byte-order mark is
 /// skipped.
-fn events_of<'b>(file: &Path, bytes: &'b [u8]) -> Vec<(String, &'b [u8])> {
+fn events_of<'b>(file: &Path, bytes: &'b [u8]) -> Events<'b> {
     const BOM: &[u8] = b"\xEF\xBB\xBF";
     let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
     let name = file.display().to_string();
@@ -229,9 +232,14 @@ async fn replay<S: Send + Sync + 'static>(
         .iter()
         .map(|p| (p.as_path(), std::fs::read(p)))
         .collect();
-    let total: usize = files
+    // Each file split into its events once: the count sizes the progress bar.
+    let events: Vec<(&Path, Result<Events<'_>, &std::io::Error>)> = files
         .iter()
-        .map(|(p, b)| b.as_ref().map_or(0, |b| events_of(p, b).len()))
+        .map(|(p, b)| (*p, b.as_ref().map(|b| events_of(p, b))))
+        .collect();
+    let total: usize = events
+        .iter()
+        .map(|(_, e)| e.as_ref().map_or(0, Vec::len))
         .sum();
     let progress = indicatif::ProgressBar::with_draw_target(
         Some(total as u64),
@@ -244,16 +252,16 @@ async fn replay<S: Send + Sync + 'static>(
         progress.set_style(style);
     }
     let mut status = 0u8;
-    for (file, bytes) in &files {
-        let bytes = match bytes {
-            Ok(b) => b,
+    for (file, file_events) in events {
+        let file_events = match file_events {
+            Ok(e) => e,
             Err(e) => {
                 progress.suspend(|| eprintln!("{}: cannot read: {e}", file.display()));
                 status = 2;
                 continue;
             }
         };
-        for (name, event) in events_of(file, bytes) {
+        for (name, event) in file_events {
             let report = router.handle_event(event, Default::default()).await;
             progress.inc(1);
             progress.suspend(|| match report {
