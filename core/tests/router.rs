@@ -593,3 +593,89 @@ async fn a_records_report_and_its_change_share_one_sequence_number() {
     }
     assert_eq!(report.records[0].sequence_number, "7");
 }
+
+/// A hook that refuses the records whose item id is `bad`, or fails the whole batch.
+struct Refuser {
+    down: bool,
+}
+
+impl dynastream::BatchHook for Refuser {
+    fn name(&self) -> &'static str {
+        "refuser"
+    }
+
+    fn before_handlers<'a>(
+        &'a self,
+        batch: dynastream::hook::Batch<'a>,
+    ) -> dynastream::hook::BoxFuture<'a, Result<Vec<dynastream::hook::Refusal>, dynastream::BoxError>>
+    {
+        Box::pin(async move {
+            if self.down {
+                return Err("the database is down".into());
+            }
+            Ok(batch
+                .records()
+                .filter(|r| r.record.keys.to_string().contains("ITEM#bad"))
+                .map(|r| dynastream::hook::Refusal::new(r.index, "cannot hold it"))
+                .collect())
+        })
+    }
+}
+
+fn hooked(concurrency: Concurrency, policies: Policies, down: bool) -> Router<Seen> {
+    Router::builder(Seen::default())
+        .on::<Item, _>(item_handler)
+        .hook(Refuser { down })
+        .concurrency(concurrency)
+        .policies(policies)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_hook_refusal_follows_the_undecodable_policy_and_a_hook_failure_fails_the_batch() {
+    let records = || {
+        vec![
+            insert(1, "a", 1, json!({})),
+            insert(2, "bad", 2, json!({})),
+            insert(3, "c", 3, json!({})),
+        ]
+    };
+    // Fail (the default): the refused record fails without its handler; the rest wait.
+    for c in [Concurrency::Sequential, Concurrency::PerKey { max: 4 }] {
+        let r = hooked(c, Policies::default(), false);
+        let report = run(&r, records()).await;
+        assert_eq!(outcomes(&report), ["ok", "failed", "deferred"], "{c:?}");
+        assert_eq!(failed_ids(&report), ["2"]);
+        match &report.records[1].outcome {
+            Outcome::Failed(e) => {
+                assert_eq!(e.to_string(), "record 2: refuser: cannot hold it");
+                assert!(matches!(
+                    e.kind,
+                    RecordErrorKind::Hook {
+                        hook: "refuser",
+                        ..
+                    }
+                ));
+            }
+            o => panic!("{o:?}"),
+        }
+        assert_eq!(r.state().take(), ["INSERT a 1"], "{c:?}");
+    }
+    // Skip: the refused record is acknowledged without its handler; the others are handled.
+    let skip = Policies {
+        undecodable: Action::Skip,
+        ..Policies::default()
+    };
+    let r = hooked(Concurrency::Sequential, skip, false);
+    let report = run(&r, records()).await;
+    assert_eq!(outcomes(&report), ["ok", "skipped", "ok"]);
+    assert!(failed_ids(&report).is_empty());
+    assert_eq!(r.state().take(), ["INSERT a 1", "INSERT c 3"]);
+    // The hook fails as a whole: every record fails, no handler runs.
+    let r = hooked(Concurrency::Sequential, Policies::default(), true);
+    let report = run(&r, records()).await;
+    assert_eq!(outcomes(&report), ["failed", "failed", "failed"]);
+    assert_eq!(failed_ids(&report)[0], "1");
+    assert!(r.state().take().is_empty());
+}
