@@ -72,6 +72,23 @@ pub enum MirrorError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// Postgres refused one record's row for what it holds; that record fails alone (or is
+    /// skipped, by the router's `undecodable` policy).
+    #[error(
+        "Postgres refused the row of item (pk {}, sk {}): {}",
+        abbrev(pk),
+        abbrev(sk),
+        describe(source)
+    )]
+    Refused {
+        /// The item's partition key.
+        pk: String,
+        /// The item's sort key.
+        sk: String,
+        /// The server's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
     /// The server did not answer in time.
     #[error("{what} timed out after {after:?}")]
     Timeout {
@@ -80,4 +97,41 @@ pub enum MirrorError {
         /// The limit.
         after: Duration,
     },
+}
+
+impl MirrorError {
+    /// Whether the server refused a statement for the data it carried, not for the connection
+    /// or its own state: SQLSTATE class 22 (data exception: a value the column type cannot
+    /// hold), 23 (integrity constraint violation: a user's CHECK constraint or trigger) or 54
+    /// (program limit exceeded: a key too long for the index, a value too large). Such a
+    /// refusal belongs to a row; the mirror isolates it instead of failing the batch.
+    pub fn refused_for_data(&self) -> bool {
+        let source = match self {
+            MirrorError::Write { source, .. } | MirrorError::Refused { source, .. } => source,
+            _ => return false,
+        };
+        source
+            .as_db_error()
+            .is_some_and(|db| matches!(&db.code().code()[..2], "22" | "23" | "54"))
+    }
+
+    /// This refusal as the one row's ([`MirrorError::Refused`]); other errors as they are.
+    pub(crate) fn for_row(self, pk: &str, sk: &str) -> MirrorError {
+        match self {
+            MirrorError::Write { source, .. } => MirrorError::Refused {
+                pk: pk.to_string(),
+                sk: sk.to_string(),
+                source,
+            },
+            other => other,
+        }
+    }
+}
+
+/// `text` in quotes, cut after 40 characters (keys can be 2048 bytes long).
+pub(crate) fn abbrev(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((at, _)) => format!("{:?}... ({} bytes)", &text[..at], text.len()),
+        None => format!("{text:?}"),
+    }
 }

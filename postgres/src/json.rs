@@ -14,6 +14,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use dynastream_core::__private::{split_number, CowStr, Tag};
 use dynastream_core::decode::SCHEMA_VERSION_ATTR;
 
+use crate::error::abbrev;
+
 /// An image as plain JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ImageJson {
@@ -48,6 +50,39 @@ pub(crate) fn image_to_json(image: &str, skip: &[&str]) -> Result<ImageJson, Str
 fn write_str(out: &mut Vec<u8>, s: &str) {
     // Writing a &str into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// What Postgres says of U+0000 in text and jsonb, for refusals made before sending.
+pub(crate) const NUL_REFUSAL: &str =
+    "holds U+0000 (NUL), which Postgres text and jsonb cannot store";
+
+/// Writes a string value or map key that Postgres can store: `Err` when it holds U+0000.
+fn write_text<E: de::Error>(out: &mut Vec<u8>, s: &str) -> Result<(), E> {
+    if s.as_bytes().contains(&0) {
+        return Err(E::custom(format_args!("string {NUL_REFUSAL}")));
+    }
+    write_str(out, s);
+    Ok(())
+}
+
+/// Postgres' `numeric` (what a jsonb number is) holds at most 131072 digits before the point
+/// and 16383 after (PostgreSQL documentation, "Arbitrary Precision Numbers"); every number
+/// DynamoDB accepts fits, a hand-made event's may not.
+fn numeric_holds(d: &dynastream_core::__private::Decimal<'_>) -> bool {
+    let scale = (d.frac.len() as i64).saturating_sub(d.exp);
+    if scale > 16383 {
+        return false;
+    }
+    let int = d.int.trim_start_matches('0');
+    let before = if int.is_empty() {
+        match d.frac.bytes().position(|c| c != b'0') {
+            Some(k) => d.exp.saturating_sub(k as i64),
+            None => return true,
+        }
+    } else {
+        (int.len() as i64).saturating_add(d.exp)
+    };
+    before <= 131072
 }
 
 /// A JSON number with the same value and digits as DynamoDB number text: already valid JSON
@@ -137,6 +172,11 @@ impl<'de> Visitor<'de> for ImageSeed<'_> {
                 self.out.push(b',');
             }
             first = false;
+            if name.as_bytes().contains(&0) {
+                return Err(de::Error::custom(format_args!(
+                    "attribute name {name:?} {NUL_REFUSAL}"
+                )));
+            }
             write_str(self.out, &name);
             self.out.push(b':');
             let at = self.out.len();
@@ -174,7 +214,7 @@ impl<'de> Visitor<'de> for AttrSeed<'_> {
         };
         let out = self.out;
         match tag {
-            Tag::S => write_str(out, &map.next_value::<CowStr<'de>>()?.0),
+            Tag::S => write_text::<A::Error>(out, &map.next_value::<CowStr<'de>>()?.0)?,
             Tag::N => write_number::<A::Error>(out, &map.next_value::<CowStr<'de>>()?.0)?,
             Tag::B => write_binary::<A::Error>(out, &map.next_value::<CowStr<'de>>()?.0)?,
             Tag::Bool => {
@@ -202,12 +242,18 @@ impl<'de> Visitor<'de> for AttrSeed<'_> {
 }
 
 fn write_number<E: de::Error>(out: &mut Vec<u8>, text: &str) -> Result<(), E> {
+    if split_number(text).is_some_and(|d| !numeric_holds(&d)) {
+        return Err(E::custom(format_args!(
+            "number {} is beyond what Postgres numeric holds (131072 digits before the point, 16383 after)",
+            abbrev(text)
+        )));
+    }
     match json_number(text) {
         Some(n) => {
             out.extend_from_slice(n.as_bytes());
             Ok(())
         }
-        None => Err(E::custom(format_args!("{text:?} is not a number"))),
+        None => Err(E::custom(format_args!("{} is not a number", abbrev(text)))),
     }
 }
 
@@ -248,7 +294,8 @@ impl<'de> Visitor<'de> for SeqSeed<'_> {
             }
             let more = match self.tag {
                 Tag::L => seq
-                    .next_element_seed(AttrSeed { out: &mut *out })?
+                    .next_element_seed(AttrSeed { out: &mut *out })
+                    .map_err(|e| de::Error::custom(format_args!("[{i}]: {e}")))?
                     .is_some(),
                 _ => match seq.next_element::<CowStr<'de>>()? {
                     None => false,
@@ -256,10 +303,7 @@ impl<'de> Visitor<'de> for SeqSeed<'_> {
                         match self.tag {
                             Tag::Ns => write_number::<A::Error>(out, &s),
                             Tag::Bs => write_binary::<A::Error>(out, &s),
-                            _ => {
-                                write_str(out, &s);
-                                Ok(())
-                            }
+                            _ => write_text::<A::Error>(out, &s),
                         }
                         .map_err(|e| de::Error::custom(format_args!("[{i}]: {e}")))?;
                         true
@@ -345,5 +389,61 @@ mod tests {
         assert!(e.contains("unknown DynamoDB type tag"), "{e}");
         let e = image_to_json(r#"{"a":{"S":"1","N":"2"}}"#, &[]).unwrap_err();
         assert!(e.contains("more than one type tag"), "{e}");
+    }
+
+    #[test]
+    fn what_postgres_cannot_store_is_refused_with_its_path() {
+        for (img, path) in [
+            (
+                r#"{"a":{"S":"x\u0000y"}}"#,
+                "attribute a: string holds U+0000",
+            ),
+            (
+                r#"{"a":{"M":{"b":{"L":[{"S":"ok"},{"S":"\u0000"}]}}}}"#,
+                "attribute a: attribute b: [1]: string holds U+0000",
+            ),
+            (
+                r#"{"a":{"SS":["ok","\u0000"]}}"#,
+                "attribute a: [1]: string holds U+0000",
+            ),
+            (
+                r#"{"a":{"M":{"k\u0000":{"N":"1"}}}}"#,
+                "attribute a: attribute name \"k\\0\" holds U+0000",
+            ),
+            (
+                r#"{"a":{"N":"1e131072"}}"#,
+                "attribute a: number \"1e131072\" is beyond",
+            ),
+            (
+                r#"{"a":{"NS":["1","1e-16384"]}}"#,
+                "attribute a: [1]: number",
+            ),
+        ] {
+            let e = image_to_json(img, &[]).unwrap_err();
+            assert!(e.contains(path), "{img}: {e}");
+        }
+    }
+
+    #[test]
+    fn numeric_limits_are_postgres_own() {
+        // Each checked against PostgreSQL 15: `SELECT 'text'::jsonb`.
+        for (text, fits) in [
+            ("1e131071", true),
+            ("10e131070", true),
+            ("1.0e131071", true),
+            ("0.1e131073", false),
+            ("1e131072", false),
+            ("1.5e-16382", true),
+            ("1.5e-16383", false),
+            ("1e-16383", true),
+            ("0e200000", true),
+            ("0e-20000", false),
+            ("0.0e-16383", false),
+            ("-99999999999999999999999999999999999999e125", true),
+            ("1e-130", true),
+        ] {
+            let d = split_number(text).unwrap();
+            assert_eq!(numeric_holds(&d), fits, "{text}");
+        }
     }
 }

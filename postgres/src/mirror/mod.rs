@@ -4,10 +4,12 @@
 //! A [`Mirror`] is a [`BatchHook`]: register it with
 //! [`RouterBuilder::hook`](dynastream_core::RouterBuilder::hook). For each batch the router
 //! first has it write the batch's rows in one statement (one transaction, one round trip), and
-//! only then runs the handlers; if the write fails, every record of the batch is reported
-//! failed and Lambda delivers the batch again. A record the mirror cannot take (no key
-//! attribute, no new image) is refused alone, and the router's `undecodable` policy decides
-//! whether it fails or is skipped. A record is acknowledged only when the mirror and its
+//! only then runs the handlers; if the connection or the server fails, every record of the
+//! batch is reported failed and Lambda delivers the batch again. A record the mirror cannot
+//! take (no key attribute, no new image, U+0000 in a string or key, a number beyond `numeric`)
+//! is refused alone, and so is a row the server refuses for its data (SQLSTATE class 22, 23 or
+//! 54; found by writing the rows in halves); the router's `undecodable` policy decides whether
+//! such a record fails or is skipped. A record is acknowledged only when the mirror and its
 //! handler both succeeded.
 //!
 //! ```no_run
@@ -39,7 +41,7 @@ use tokio_postgres::{Client, Statement};
 use crate::conn::{dial, target};
 use crate::{sql, MirrorConfig, MirrorError};
 
-use rows::{newest_per_key, row, Row};
+use rows::{newest_per_key, older_rows, row, Row};
 
 /// The schema-qualified name of `model`'s view under `config` (`public.user_profile`).
 pub fn view_name(config: &MirrorConfig, model: &ModelSpec) -> String {
@@ -153,12 +155,16 @@ impl Mirror {
         Ok(())
     }
 
-    /// Writes `rows` in one statement. On an error the connection is dropped, so the next batch
-    /// starts on a fresh one; a failure on a reused connection is retried once on a new
-    /// connection first (the write is idempotent).
-    async fn write(&self, rows: &[Row]) -> Result<(), MirrorError> {
+    /// Writes `rows` (every takeable record of a batch; more than one per item possible) in one
+    /// statement, the newest row per item, and returns the records Postgres refused for what
+    /// they hold (see [`write_on`](Self::write_on)).
+    ///
+    /// On any other error the connection is dropped, so the next batch starts on a fresh one;
+    /// a failure on a reused connection is retried once on a new connection first (the write
+    /// is idempotent).
+    async fn write(&self, rows: &[Row]) -> Result<Vec<Refusal>, MirrorError> {
         if rows.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut slot = self.conn.lock().await;
         let reused = slot.as_ref().is_some_and(|c| !c.client.is_closed());
@@ -166,11 +172,11 @@ impl Mirror {
             *slot = Some(self.open().await?);
         }
         let result = match slot.as_ref() {
-            Some(c) => self.send(c, rows).await,
+            Some(c) => self.write_on(c, rows).await,
             None => return Err(MirrorError::Config("no connection".into())),
         };
         match result {
-            Ok(()) => Ok(()),
+            Ok(refused) => Ok(refused),
             Err(e) => {
                 *slot = None;
                 if !reused {
@@ -178,7 +184,7 @@ impl Mirror {
                 }
                 tracing::warn!(error = %e, "mirror write failed on a reused connection; reconnecting once");
                 let c = self.open().await?;
-                let second = self.send(&c, rows).await;
+                let second = self.write_on(&c, rows).await;
                 if second.is_ok() {
                     *slot = Some(c);
                 }
@@ -187,7 +193,59 @@ impl Mirror {
         }
     }
 
-    async fn send(&self, c: &Conn, rows: &[Row]) -> Result<(), MirrorError> {
+    /// One statement for the newest row of every item: the normal case, one round trip. When
+    /// the server refuses it for the data it carries ([`MirrorError::refused_for_data`]), the
+    /// rows are written in halves, recursively, until each refused row stands alone (about
+    /// 2·log2(n) statements per refused row); the record of each such row is refused, and its
+    /// item gets the newest of its other rows in the batch that the server takes. Any other
+    /// error is the batch's.
+    async fn write_on(&self, c: &Conn, rows: &[Row]) -> Result<Vec<Refusal>, MirrorError> {
+        let newest = newest_per_key(rows);
+        let first = match self.send(c, &newest).await {
+            Ok(()) => return Ok(Vec::new()),
+            Err(e) if e.refused_for_data() => e,
+            Err(e) => return Err(e),
+        };
+        tracing::warn!(error = %first, rows = newest.len(), "Postgres refused the batch's rows for their data; writing them in parts to find the rows it refuses");
+        let mut refused: Vec<(&Row, MirrorError)> = Vec::new();
+        let mut parts: Vec<&[&Row]> = Vec::new();
+        match newest.as_slice() {
+            [one] => refused.push((one, first)),
+            all => {
+                let (a, b) = all.split_at(all.len() / 2);
+                parts.extend([b, a]);
+            }
+        }
+        while let Some(part) = parts.pop() {
+            match self.send(c, part).await {
+                Ok(()) => {}
+                Err(e) if e.refused_for_data() => match part {
+                    [one] => refused.push((one, e)),
+                    all => {
+                        let (a, b) = all.split_at(all.len() / 2);
+                        parts.extend([b, a]);
+                    }
+                },
+                Err(e) => return Err(e),
+            }
+        }
+        let mut refusals = Vec::with_capacity(refused.len());
+        for (row, e) in refused {
+            refusals.push(Refusal::new(row.index, e.for_row(&row.pk, &row.sk)));
+            for older in older_rows(rows, row) {
+                match self.send(c, &[older]).await {
+                    Ok(()) => break,
+                    Err(e) if e.refused_for_data() => {
+                        refusals.push(Refusal::new(older.index, e.for_row(&older.pk, &older.sk)));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(refusals)
+    }
+
+    async fn send(&self, c: &Conn, rows: &[&Row]) -> Result<(), MirrorError> {
         let n = rows.len();
         let mut pk = Vec::with_capacity(n);
         let mut sk = Vec::with_capacity(n);
@@ -348,7 +406,9 @@ impl BatchHook for Mirror {
         Box::pin(async move { Ok(self.connect().await?) })
     }
 
-    /// Writes the rows of every record it can take in one statement; refuses the others.
+    /// Writes the rows of every record it can take in one statement; refuses the others: those
+    /// it sees it cannot take (no key attribute, no new image, a value Postgres cannot store)
+    /// and those the server refuses for their data.
     fn before_handlers<'a>(
         &'a self,
         batch: Batch<'a>,
@@ -358,12 +418,13 @@ impl BatchHook for Mirror {
             let mut rows = Vec::with_capacity(batch.len());
             let mut refused = Vec::new();
             for r in batch.records() {
-                match row(r.record, r.entity, pk_attr, sk_attr) {
+                match row(r.index, r.record, r.entity, pk_attr, sk_attr) {
                     Ok(row) => rows.push(row),
                     Err(message) => refused.push(Refusal::new(r.index, message)),
                 }
             }
-            self.write(&newest_per_key(rows)).await?;
+            refused.extend(self.write(&rows).await?);
+            refused.sort_by_key(|r| r.index);
             Ok(refused)
         })
     }

@@ -5,11 +5,13 @@ use std::collections::HashMap;
 
 use dynastream_core::event::{ChangeKind, KeyValue, Record};
 
-use crate::json::image_to_json;
+use crate::json::{image_to_json, NUL_REFUSAL};
 
 /// One row of the mirror table, as the upsert sends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Row {
+    /// The record's position in its batch.
+    pub(crate) index: usize,
     pub(crate) pk: String,
     pub(crate) sk: String,
     pub(crate) entity: Option<&'static str>,
@@ -36,6 +38,7 @@ pub(crate) fn cmp_seq(a: &str, b: &str) -> Ordering {
 
 /// The row for one record, or why it cannot be mirrored.
 pub(crate) fn row(
+    index: usize,
     rec: &Record<'_>,
     entity: Option<&'static str>,
     pk_attr: &str,
@@ -48,10 +51,15 @@ pub(crate) fn row(
         ));
     }
     let key = |attr: &str| {
-        rec.keys
+        let text = rec
+            .keys
             .get(attr)
             .map(key_text)
-            .ok_or_else(|| format!("Keys has no {attr} attribute (keys: {})", rec.keys))
+            .ok_or_else(|| format!("Keys has no {attr} attribute (keys: {})", rec.keys))?;
+        if text.as_bytes().contains(&0) {
+            return Err(format!("Keys.{attr} {NUL_REFUSAL}"));
+        }
+        Ok(text)
     };
     let (pk, sk) = (key(pk_attr)?, key(sk_attr)?);
     let (data, schema_version, deleted) = match rec.kind {
@@ -69,6 +77,7 @@ pub(crate) fn row(
         }
     };
     Ok(Row {
+        index,
         pk,
         sk,
         entity,
@@ -80,24 +89,35 @@ pub(crate) fn row(
     })
 }
 
-/// Keeps the newest row per item key (the upsert may touch each key once per statement), in
-/// first-seen order.
-pub(crate) fn newest_per_key(rows: Vec<Row>) -> Vec<Row> {
-    let mut at: HashMap<(String, String), usize> = HashMap::with_capacity(rows.len());
-    let mut out: Vec<Row> = Vec::with_capacity(rows.len());
+/// The newest row per item key (the upsert may touch each key once per statement), in
+/// first-seen order of the keys.
+pub(crate) fn newest_per_key(rows: &[Row]) -> Vec<&Row> {
+    let mut at: HashMap<(&str, &str), usize> = HashMap::with_capacity(rows.len());
+    let mut out: Vec<&Row> = Vec::with_capacity(rows.len());
     for r in rows {
-        match at.get(&(r.pk.clone(), r.sk.clone())) {
+        match at.get(&(r.pk.as_str(), r.sk.as_str())) {
             Some(&i) => {
                 if cmp_seq(&r.seq, &out[i].seq) == Ordering::Greater {
                     out[i] = r;
                 }
             }
             None => {
-                at.insert((r.pk.clone(), r.sk.clone()), out.len());
+                at.insert((&r.pk, &r.sk), out.len());
                 out.push(r);
             }
         }
     }
+    out
+}
+
+/// The rows of `row`'s item other than `row`, newest first: what the mirror falls back to when
+/// the server refuses `row`, so the item still gets its newest state that Postgres can hold.
+pub(crate) fn older_rows<'r>(rows: &'r [Row], row: &Row) -> Vec<&'r Row> {
+    let mut out: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.index != row.index && r.pk == row.pk && r.sk == row.sk)
+        .collect();
+    out.sort_by(|a, b| cmp_seq(&b.seq, &a.seq));
     out
 }
 
@@ -120,6 +140,7 @@ mod tests {
 
     fn r(pk: &str, seq: &str) -> Row {
         Row {
+            index: seq.parse().unwrap(),
             pk: pk.into(),
             sk: "s".into(),
             entity: None,
@@ -133,7 +154,11 @@ mod tests {
 
     #[test]
     fn newest_row_wins_whatever_the_order() {
-        let out = newest_per_key(vec![r("a", "9"), r("b", "1"), r("a", "10"), r("a", "2")]);
-        assert_eq!(out, vec![r("a", "10"), r("b", "1")]);
+        let rows = vec![r("a", "9"), r("b", "1"), r("a", "10"), r("a", "2")];
+        assert_eq!(newest_per_key(&rows), vec![&r("a", "10"), &r("b", "1")]);
+        assert_eq!(
+            older_rows(&rows, &rows[2]),
+            vec![&r("a", "9"), &r("a", "2")]
+        );
     }
 }
