@@ -683,3 +683,110 @@ async fn connection_errors_never_show_the_password() {
         .map(|e| e.to_string())
         .is_some_and(|m| !m.contains("hunter2")));
 }
+
+/// A table with a partition key only.
+#[derive(Debug, serde::Deserialize, dynastream::Model)]
+#[dynastream(pk = "SESSION#{id}")]
+#[allow(dead_code)] // read through the view only
+struct Session {
+    id: String,
+    user: String,
+}
+
+#[tokio::test]
+async fn tables_with_a_partition_key_only_are_mirrored_with_the_sort_key_empty() {
+    let schema = pg::fresh_schema("pk_only").await;
+    let router = Router::builder(())
+        .model::<Session>()
+        .hook(Mirror::new(config(&pg::database_url(), &schema)))
+        .build()
+        .unwrap();
+    let pk_only = |seq: &str, pk: &str, new: Option<Value>| {
+        let mut r = record(
+            if new.is_some() { "INSERT" } else { "REMOVE" },
+            seq,
+            (pk, "-"),
+            None,
+            None,
+        );
+        let d = &mut r["dynamodb"];
+        d["Keys"] = json!({"PK": {"S": pk}});
+        if let Some(mut n) = new {
+            n["PK"] = json!({"S": pk});
+            d["NewImage"] = n;
+        }
+        r
+    };
+    let records = [
+        pk_only(
+            "1",
+            "SESSION#s1",
+            Some(json!({"id": {"S": "s1"}, "user": {"S": "ann"}})),
+        ),
+        pk_only(
+            "2",
+            "SESSION#s2",
+            Some(json!({"id": {"S": "s2"}, "user": {"S": "bo"}})),
+        ),
+        // Matches no model: mirrored too.
+        pk_only("3", "OTHER#x", Some(json!({"v": {"N": "1"}}))),
+        pk_only("4", "SESSION#s2", None),
+        // A record with a sort key does not belong to this table's mirror.
+        record("INSERT", "5", ("SESSION#s9", "x"), Some(json!({})), None),
+    ];
+    let report = handle(&router, &records).await;
+    assert_eq!(
+        labels(&report),
+        ["skipped", "skipped", "skipped", "skipped", "failed"]
+    );
+    let Outcome::Failed(why) = &report.records[4].outcome else {
+        panic!("{:?}", report.records[4].outcome)
+    };
+    assert!(why.to_string().contains("partition key only"), "{why}");
+    let c = pg::client().await;
+    let rows: Vec<(String, String, bool)> = c
+        .query(
+            &format!("SELECT pk, sk, deleted FROM {schema}.items ORDER BY pk"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("OTHER#x".to_string(), String::new(), false),
+            ("SESSION#s1".to_string(), String::new(), false),
+            ("SESSION#s2".to_string(), String::new(), true),
+        ]
+    );
+    let view: Vec<(String, String, String)> = c
+        .query(
+            &format!("SELECT id, \"user\", sk FROM {schema}.session"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(view, [("s1".to_string(), "ann".to_string(), String::new())]);
+
+    // A mirror set for PK/SK (the default) takes a record whose keys are one attribute as a
+    // partition-key-only table's: Keys always holds exactly the table's key attributes.
+    let schema = pg::fresh_schema("pk_only_default").await;
+    let router = example_router(&pg::database_url(), &schema);
+    let report = handle(&router, &records[..3]).await;
+    assert_eq!(labels(&report), ["skipped", "skipped", "skipped"]);
+    let n: i64 = c
+        .query_one(
+            &format!("SELECT count(*) FROM {schema}.items WHERE sk = ''"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 3);
+}

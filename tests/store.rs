@@ -66,6 +66,23 @@ struct Entry {
     seq: u32,
 }
 
+/// A table with a partition key only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[dynastream(pk = "SESSION#{id}")]
+struct Session {
+    id: String,
+    user: String,
+    n: u32,
+}
+
+fn session(id: &str, n: u32) -> Session {
+    Session {
+        id: id.into(),
+        user: "ann".into(),
+        n,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Address {
     street: String,
@@ -603,6 +620,89 @@ async fn table_missing<S: Store>(store: S) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::TableMissing { .. }), "{err:?}");
+}
+
+/// Every operation on a table with a partition key only (`create-table` without a sort key on
+/// DynamoDB; the sort key `""` in Postgres).
+async fn partition_key_only<S: Store>(store: S) {
+    let key = SessionKey { id: "s1".into() };
+    assert_eq!(store.get::<Session>(&key).await.unwrap(), None);
+    store.save(&session("s1", 1)).await.unwrap();
+    assert_eq!(
+        store.get::<Session>(&key).await.unwrap(),
+        Some(session("s1", 1))
+    );
+    let err = store.create(&session("s1", 2)).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::AlreadyExists { entity: "Session", pk, sk } if pk == "SESSION#s1" && sk.is_empty()),
+        "{err:?}"
+    );
+    store.save(&session("s1", 3)).await.unwrap();
+    assert_eq!(store.get::<Session>(&key).await.unwrap().unwrap().n, 3);
+    let got = all(
+        &store,
+        Query::new(SessionKeyPrefix {
+            id: Some("s1".into()),
+        }),
+    )
+    .await;
+    assert_eq!(got, [session("s1", 3)]);
+
+    let many: Vec<Session> = (0..30).map(|i| session(&format!("b{i:02}"), i)).collect();
+    store.batch_save(&many).await.unwrap();
+    for i in [0u32, 17, 29] {
+        let k = SessionKey {
+            id: format!("b{i:02}"),
+        };
+        assert_eq!(store.get::<Session>(&k).await.unwrap().unwrap().n, i);
+    }
+
+    let mut tx = Transaction::new();
+    tx.save(&session("t1", 1))
+        .unwrap()
+        .delete::<Session>(&key)
+        .unwrap()
+        .create(&session("b00", 9))
+        .unwrap();
+    assert!(matches!(
+        store.transact(tx).await.unwrap_err(),
+        StoreError::TransactionConflict { index: 2, .. }
+    ));
+    assert!(
+        store.get::<Session>(&key).await.unwrap().is_some(),
+        "all or nothing"
+    );
+    let mut tx = Transaction::new();
+    tx.save(&session("t1", 1))
+        .unwrap()
+        .delete::<Session>(&key)
+        .unwrap();
+    store.transact(tx).await.unwrap();
+    assert_eq!(store.get::<Session>(&key).await.unwrap(), None);
+    assert_eq!(
+        store
+            .get::<Session>(&SessionKey { id: "t1".into() })
+            .await
+            .unwrap(),
+        Some(session("t1", 1))
+    );
+    assert!(store
+        .delete::<Session>(&SessionKey { id: "t1".into() })
+        .await
+        .unwrap());
+}
+
+#[tokio::test]
+async fn partition_key_only_on_dynamodb() {
+    partition_key_only(
+        support::dynamo::fresh_store_keyed("partition_key_only", ("PK", ""), &[]).await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn partition_key_only_on_postgres() {
+    partition_key_only(postgres("partition_key_only").await).await;
 }
 
 // ---- backends ----------------------------------------------------------------------------

@@ -158,6 +158,13 @@ impl Pattern {
         }
     }
 
+    /// The sort-key "pattern" of a table with a partition key only: no segments, so it renders
+    /// `""` and matches only `""` (DynamoDB key strings are never empty, so `""` stands for
+    /// "no sort key").
+    pub const fn none() -> Self {
+        Pattern::from_static("", &[], 0)
+    }
+
     /// Parses a pattern at run time. Every placeholder gets [`KeyClass::Any`], except padded
     /// ones, which are integers.
     pub fn parse(text: &str) -> Result<Self, GrammarError> {

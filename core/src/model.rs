@@ -39,7 +39,10 @@ pub trait Model: DeserializeOwned + Debug + Send + Sync + 'static {
     const ENTITY: &'static str;
     /// Name of the partition key attribute (`PK` unless `pk_attr = "..."`).
     const PK_ATTR: &'static str;
-    /// Name of the sort key attribute (`SK` unless `sk_attr = "..."`).
+    /// Name of the sort key attribute (`SK` unless `sk_attr = "..."`); `""` for a model
+    /// declared without `sk`, whose table has a partition key only (DynamoDB attribute names
+    /// are never empty). Such a model's sort key is the empty string everywhere: in its
+    /// [`ModelKey`], the store's keys and the mirror's `sk` column.
     const SK_ATTR: &'static str;
     /// Lowercase hex SHA-256 over the patterns and every field's name and type, in declaration
     /// order. Changes when a field is added, removed, renamed or retyped, or a pattern changes.
@@ -49,7 +52,7 @@ pub trait Model: DeserializeOwned + Debug + Send + Sync + 'static {
     const FIELDS: &'static [FieldSpec];
     /// The partition key pattern.
     fn pk_pattern() -> &'static Pattern;
-    /// The sort key pattern.
+    /// The sort key pattern ([`Pattern::none`] when the table has no sort key).
     fn sk_pattern() -> &'static Pattern;
     /// This item's key.
     fn key(&self) -> Self::Key;
@@ -105,7 +108,7 @@ pub trait ModelKey: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'stati
     }
     /// Renders the partition key.
     fn pk(&self) -> Result<String, RenderError>;
-    /// Renders the sort key.
+    /// Renders the sort key (`""` for a model without a sort key).
     fn sk(&self) -> Result<String, RenderError>;
 }
 

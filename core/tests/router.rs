@@ -679,3 +679,90 @@ async fn a_hook_refusal_follows_the_undecodable_policy_and_a_hook_failure_fails_
     assert_eq!(failed_ids(&report)[0], "1");
     assert!(r.state().take().is_empty());
 }
+
+/// A table with a partition key only (`Keys` holds one attribute).
+#[derive(Debug, Clone, PartialEq, Deserialize, Model)]
+#[dynastream(pk = "SESSION#{id}", pk_attr = "pk")]
+struct Session {
+    id: String,
+    user: String,
+}
+
+/// The same partition key pattern on a table with a sort key.
+#[derive(Debug, Clone, PartialEq, Deserialize, Model)]
+#[dynastream(pk = "SESSION#{id}", sk = "LOG#{at}", pk_attr = "pk", sk_attr = "sk")]
+struct SessionLog {
+    id: String,
+    at: String,
+}
+
+#[tokio::test]
+async fn models_with_a_partition_key_only() {
+    assert_eq!(Session::SK_ATTR, "");
+    let key = SessionKey { id: "s1".into() };
+    assert_eq!(
+        (
+            dynastream::ModelKey::pk(&key).unwrap(),
+            dynastream::ModelKey::sk(&key).unwrap()
+        ),
+        ("SESSION#s1".to_string(), String::new())
+    );
+    assert_eq!(
+        <SessionKey as dynastream::ModelKey>::from_keys("SESSION#s1", ""),
+        Some(key)
+    );
+    assert_eq!(
+        <SessionKey as dynastream::ModelKey>::from_keys("SESSION#s1", "x"),
+        None
+    );
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (a, b) = (Arc::clone(&seen), Arc::clone(&seen));
+    let r = Router::builder(())
+        .on::<Session, _>(move |c: Change<Session>, _: Context<()>| {
+            let a = Arc::clone(&a);
+            async move {
+                let user = c.new_image().map(|s| s.user.clone());
+                a.lock().unwrap().push(format!("session {} {user:?}", c.key.id));
+                Ok::<(), std::convert::Infallible>(())
+            }
+        })
+        .on::<SessionLog, _>(move |c: Change<SessionLog>, _: Context<()>| {
+            let b = Arc::clone(&b);
+            async move {
+                b.lock().unwrap().push(format!("log {} {}", c.key.id, c.key.at));
+                Ok::<(), std::convert::Infallible>(())
+            }
+        })
+        .build()
+        .expect("a partition-key-only model and a composite one with the same pk pattern do not overlap");
+    let ev = json!({"Records": [
+        {"eventName": "INSERT", "dynamodb": {"Keys": {"pk": {"S": "SESSION#s1"}}, "NewImage": {"pk": {"S": "SESSION#s1"}, "id": {"S": "s1"}, "user": {"S": "ann"}}, "SequenceNumber": "1", "StreamViewType": "NEW_IMAGE"}},
+        {"eventName": "INSERT", "dynamodb": {"Keys": {"pk": {"S": "SESSION#s1"}, "sk": {"S": "LOG#1"}}, "SequenceNumber": "2", "StreamViewType": "KEYS_ONLY"}},
+        {"eventName": "REMOVE", "dynamodb": {"Keys": {"pk": {"S": "SESSION#s2"}}, "SequenceNumber": "3", "StreamViewType": "KEYS_ONLY"}},
+        {"eventName": "INSERT", "dynamodb": {"Keys": {"pk": {"S": "SESSION#s3"}, "other": {"S": "x"}}, "SequenceNumber": "4", "StreamViewType": "KEYS_ONLY"}}
+    ]});
+    let report = r
+        .handle_event(&serde_json::to_vec(&ev).unwrap(), Default::default())
+        .await
+        .unwrap();
+    assert_eq!(outcomes(&report), ["ok", "ok", "ok", "skipped"]);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["session s1 Some(\"ann\")", "log s1 1", "session s2 None"]
+    );
+
+    // Two partition-key-only models with overlapping patterns are refused like any others.
+    #[derive(Debug, Deserialize, Model)]
+    #[dynastream(pk = "SESSION#{name}", pk_attr = "pk")]
+    struct Named {
+        name: String,
+    }
+    let e = Router::builder(())
+        .model::<Session>()
+        .model::<Named>()
+        .build()
+        .err()
+        .expect("overlap refused");
+    assert!(matches!(e, RegistryError::Overlap(_)), "{e}");
+}

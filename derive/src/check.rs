@@ -27,8 +27,11 @@ pub fn model<'a>(input: Input<'a>, errors: &mut Errors) -> Option<Model<'a>> {
     if a.pk.is_none() {
         missing(errors, "pk");
     }
-    if a.sk.is_none() {
-        missing(errors, "sk");
+    if let (None, Some(l)) = (&a.sk, &a.sk_attr) {
+        errors.push(syn::Error::new(
+            l.span(),
+            "sk_attr names the sort key attribute, but the model has no sk pattern (a table with a partition key only has no sort key attribute)",
+        ));
     }
 
     let by_name: BTreeMap<String, (Ident, Type)> = input
@@ -40,7 +43,16 @@ pub fn model<'a>(input: Input<'a>, errors: &mut Errors) -> Option<Model<'a>> {
         lit.as_ref().and_then(|l| errors.ok(resolve(l, &by_name)))
     };
     let pk = pattern(errors, &a.pk);
-    let sk = pattern(errors, &a.sk);
+    // No `sk`: the table has a partition key only. The sort key is then the empty pattern,
+    // which matches only "" (DynamoDB key strings are never empty, so it stands for "none").
+    let sk = match &a.sk {
+        Some(_) => pattern(errors, &a.sk),
+        None => Some(Pattern {
+            text: String::new(),
+            segments: Vec::new(),
+            slots: Vec::new(),
+        }),
+    };
 
     let mut indexes = Vec::new();
     for g in &a.gsis {
@@ -90,9 +102,13 @@ pub fn model<'a>(input: Input<'a>, errors: &mut Errors) -> Option<Model<'a>> {
         v.as_ref()
             .map_or_else(|| default.to_string(), LitStr::value)
     };
-    let (pk_attr, sk_attr) = (attr_name(&a.pk_attr, "PK"), attr_name(&a.sk_attr, "SK"));
+    let sk_default = if a.sk.is_some() { "SK" } else { "" };
+    let (pk_attr, sk_attr) = (
+        attr_name(&a.pk_attr, "PK"),
+        attr_name(&a.sk_attr, sk_default),
+    );
     for (lit, v) in [(&a.pk_attr, &pk_attr), (&a.sk_attr, &sk_attr)] {
-        if v.is_empty() {
+        if v.is_empty() && (lit.is_some() || a.sk.is_some()) {
             errors.push(syn::Error::new(
                 lit.as_ref().map_or(Span::call_site(), LitStr::span),
                 "key attribute name must not be empty",

@@ -212,9 +212,13 @@ pub fn model(m: &Model<'_>) -> TokenStream2 {
     );
     let (pk_text, pk_segs, pk_n) = (&m.pk.text, &m.pk.segments, m.pk.slots.len());
     let (sk_text, sk_segs, sk_n) = (&m.sk.text, &m.sk.segments, m.sk.slots.len());
-    let doc = format!(
-        "The typed key of [`{name}`]: `{pk_attr}` = `{pk_text}`, `{sk_attr}` = `{sk_text}`."
-    );
+    let doc = if sk_attr.is_empty() {
+        format!("The typed key of [`{name}`]: `{pk_attr}` = `{pk_text}` (no sort key).")
+    } else {
+        format!(
+            "The typed key of [`{name}`]: `{pk_attr}` = `{pk_text}`, `{sk_attr}` = `{sk_text}`."
+        )
+    };
 
     quote! {
         #[doc = #doc]

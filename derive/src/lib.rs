@@ -17,7 +17,9 @@ use syn::{parse_macro_input, DeriveInput};
 /// Derives `dynastream::Model` and generates the typed key struct `<Name>Key`.
 ///
 /// Attributes (on the struct): `#[dynastream(pk = "...", sk = "...")]`, and optionally
-/// `entity = "..."`, `pk_attr = "..."`, `sk_attr = "..."`, `key = "KeyTypeName"`.
+/// `entity = "..."`, `pk_attr = "..."`, `sk_attr = "..."`, `key = "KeyTypeName"`. Without
+/// `sk` the table has a partition key only: `Model::SK_ATTR` is `""` and the key's sort key
+/// is the empty string.
 ///
 /// On a field, `#[dynastream(sql = "text")]` sets the type of its column in the Postgres
 /// mirror's view (default: from the Rust type; jsonb when there is no obvious one).

@@ -117,7 +117,7 @@ impl DynamoStore {
     }
 
     /// Creates the table (on-demand, string keys `pk_attr`/`sk_attr`, stream with new and old
-    /// images) with a global secondary index (all attributes projected) for each of `indexes`,
+    /// images; an empty `sk_attr` makes a table with a partition key only) with a global secondary index (all attributes projected) for each of `indexes`,
     /// given as (name, partition key attribute, sort key attribute) — for a model's indexes,
     /// [`index_attrs`]`(M::indexes())`. Indexes with the same name are created once.
     pub async fn create_table(
@@ -138,7 +138,10 @@ impl DynamoStore {
                 .build()
                 .map_err(build)
         };
-        let mut attrs: Vec<&str> = vec![pk_attr, sk_attr];
+        let mut attrs: Vec<&str> = vec![pk_attr];
+        if !sk_attr.is_empty() {
+            attrs.push(sk_attr);
+        }
         let mut gsis = Vec::new();
         let mut seen = Vec::new();
         for &(name, ipk, isk) in indexes {
@@ -175,12 +178,15 @@ impl DynamoStore {
                     .map_err(build)
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let mut key_schema = vec![key(pk_attr, KeyType::Hash)?];
+        if !sk_attr.is_empty() {
+            key_schema.push(key(sk_attr, KeyType::Range)?);
+        }
         self.client
             .create_table()
             .table_name(&self.table)
             .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key(pk_attr, KeyType::Hash)?)
-            .key_schema(key(sk_attr, KeyType::Range)?)
+            .set_key_schema(Some(key_schema))
             .set_attribute_definitions(Some(defs))
             .set_global_secondary_indexes((!gsis.is_empty()).then_some(gsis))
             .stream_specification(
@@ -224,10 +230,9 @@ impl DynamoStore {
     }
 
     fn key_map(key: &ItemKey) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            (key.pk_attr.to_string(), AttributeValue::S(key.pk.clone())),
-            (key.sk_attr.to_string(), AttributeValue::S(key.sk.clone())),
-        ])
+        key.attributes()
+            .map(|(name, value)| (name.to_string(), AttributeValue::S(value.to_string())))
+            .collect()
     }
 
     fn raw(
@@ -298,9 +303,9 @@ impl DynamoStore {
                     .filter_map(|p| {
                         keys.iter()
                             .find(|k| {
-                                p.item.get(k.pk_attr) == Some(&AttributeValue::S(k.pk.clone()))
-                                    && p.item.get(k.sk_attr)
-                                        == Some(&AttributeValue::S(k.sk.clone()))
+                                k.attributes().all(|(name, value)| {
+                                    matches!(p.item.get(name), Some(AttributeValue::S(s)) if s == value)
+                                })
                             })
                             .cloned()
                     })

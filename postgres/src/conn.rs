@@ -28,7 +28,8 @@ pub struct MirrorConfig {
     pub(crate) view_prefix: String,
     pub(crate) views: bool,
     /// Set by [`MirrorConfig::key_attributes`]; otherwise the models' own.
-    pub(crate) key_attrs: Option<(String, String)>,
+    pub(crate) pk_attr: Option<String>,
+    pub(crate) sk_attr: Option<String>,
     pub(crate) statement_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     root_cert: Option<PathBuf>,
@@ -81,7 +82,8 @@ impl MirrorConfig {
             table: "dynastream_items".into(),
             view_prefix: String::new(),
             views: true,
-            key_attrs: None,
+            pk_attr: None,
+            sk_attr: None,
             statement_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             root_cert: std::env::var_os("PGSSLROOTCERT").map(PathBuf::from),
@@ -125,11 +127,26 @@ impl MirrorConfig {
         self
     }
 
-    /// The table's key attribute names. Default: the registered models' (`PK`/`SK` unless a
-    /// model says otherwise); the router refuses a mirror whose models disagree and that has
-    /// none set here.
-    pub fn key_attributes(mut self, pk: &str, sk: &str) -> Self {
-        self.key_attrs = Some((pk.into(), sk.into()));
+    /// The table's key attribute names; `sk` empty for a table with a partition key only.
+    /// Default: the registered models' (`PK`/`SK` unless a model says otherwise); the router
+    /// refuses a mirror whose models disagree and that has none set here.
+    pub fn key_attributes(self, pk: &str, sk: &str) -> Self {
+        self.partition_key_attribute(pk).sort_key_attribute(sk)
+    }
+
+    /// The table's partition key attribute name, leaving the sort key's to the models (or
+    /// [`sort_key_attribute`](Self::sort_key_attribute)).
+    pub fn partition_key_attribute(mut self, name: &str) -> Self {
+        self.pk_attr = Some(name.into());
+        self
+    }
+
+    /// The table's sort key attribute name; `""` for a table with a partition key only (its
+    /// rows get the sort key `""`, which no real sort key can be: DynamoDB key strings are
+    /// never empty). Without it, a record whose keys are one attribute is taken as such a
+    /// table's too.
+    pub fn sort_key_attribute(mut self, name: &str) -> Self {
+        self.sk_attr = Some(name.into());
         self
     }
 
@@ -158,10 +175,8 @@ impl MirrorConfig {
     }
 
     /// The key attribute names set with [`MirrorConfig::key_attributes`], if any.
-    pub fn key_attribute_names(&self) -> Option<(&str, &str)> {
-        self.key_attrs
-            .as_ref()
-            .map(|(p, s)| (p.as_str(), s.as_str()))
+    pub fn key_attribute_names(&self) -> (Option<&str>, Option<&str>) {
+        (self.pk_attr.as_deref(), self.sk_attr.as_deref())
     }
 }
 

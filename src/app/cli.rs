@@ -74,24 +74,13 @@ pub(crate) struct Global {
 
     /// The table's partition key attribute name, where one table's is needed (the mirror,
     /// `create-table`). Default: the models', `PK` unless they say otherwise.
-    #[arg(
-        long,
-        global = true,
-        env = "DYNASTREAM_PK_ATTR",
-        value_name = "NAME",
-        requires = "sk_attr"
-    )]
+    #[arg(long, global = true, env = "DYNASTREAM_PK_ATTR", value_name = "NAME")]
     pub(crate) pk_attr: Option<String>,
 
     /// The table's sort key attribute name, where one table's is needed (the mirror,
-    /// `create-table`). Default: the models', `SK` unless they say otherwise.
-    #[arg(
-        long,
-        global = true,
-        env = "DYNASTREAM_SK_ATTR",
-        value_name = "NAME",
-        requires = "pk_attr"
-    )]
+    /// `create-table`); `''` (empty) for a table with a partition key only. Default: the
+    /// models', `SK` unless they say otherwise (none for models declared without `sk`).
+    #[arg(long, global = true, env = "DYNASTREAM_SK_ATTR", value_name = "NAME")]
     pub(crate) sk_attr: Option<String>,
 
     /// Log format (Lambda's `AWS_LAMBDA_LOG_FORMAT`).

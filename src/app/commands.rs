@@ -46,8 +46,12 @@ fn pg_config(g: &Global, url: &str) -> Result<crate::postgres::MirrorConfig, Box
     if let Some(t) = &g.mirror_table {
         c = c.table(t)?;
     }
-    if let (Some(p), Some(s)) = (&g.pk_attr, &g.sk_attr) {
-        c = c.key_attributes(p, s);
+    // What is not given comes from the models when the router is built.
+    if let Some(p) = &g.pk_attr {
+        c = c.partition_key_attribute(p);
+    }
+    if let Some(s) = &g.sk_attr {
+        c = c.sort_key_attribute(s);
     }
     Ok(c)
 }
@@ -470,9 +474,12 @@ mod stream {
         let registry = router.registry();
         let (pk, sk) = match (&g.pk_attr, &g.sk_attr) {
             (Some(p), Some(s)) => (p.as_str(), s.as_str()),
-            _ => registry
-                .table_key_attributes()
-                .map_err(|e| format!("{e}: --pk-attr and --sk-attr"))?,
+            (p, s) => {
+                let (mp, ms) = registry
+                    .table_key_attributes()
+                    .map_err(|e| format!("{e}: set --pk-attr and --sk-attr"))?;
+                (p.as_deref().unwrap_or(mp), s.as_deref().unwrap_or(ms))
+            }
         };
         let specs: Vec<_> = registry
             .specs()
@@ -487,7 +494,12 @@ mod stream {
             .map_err(|e| format!("creating table {table}: {e}"))?;
         let names: Vec<&str> = indexes.iter().map(|(n, _, _)| *n).collect();
         println!(
-            "created table {table} ({pk}/{sk}{}, stream NEW_AND_OLD_IMAGES)",
+            "created table {table} ({pk}{}{}, stream NEW_AND_OLD_IMAGES)",
+            if sk.is_empty() {
+                " (partition key only)".to_string()
+            } else {
+                format!("/{sk}")
+            },
             if names.is_empty() {
                 String::new()
             } else {

@@ -32,12 +32,22 @@ pub fn client() -> Client {
 /// A store over a new table named after the test (deleted first if a previous run left it),
 /// with keys `PK`/`SK` and the given indexes.
 pub async fn fresh_store(name: &str, indexes: &[(&str, &str, &str)]) -> DynamoStore {
+    fresh_store_keyed(name, ("PK", "SK"), indexes).await
+}
+
+/// [`fresh_store`] with the given key attributes (`""` as the sort key: a table with a
+/// partition key only).
+pub async fn fresh_store_keyed(
+    name: &str,
+    (pk, sk): (&str, &str),
+    indexes: &[(&str, &str, &str)],
+) -> DynamoStore {
     let table = format!("t_{name}");
     let client = client();
     let _ = client.delete_table().table_name(&table).send().await;
     let store = DynamoStore::new(client, table);
     store
-        .create_table("PK", "SK", indexes)
+        .create_table(pk, sk, indexes)
         .await
         .unwrap_or_else(|e| panic!("creating table for {name}: {e}"));
     store

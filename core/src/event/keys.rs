@@ -97,6 +97,29 @@ impl<'a> Keys<'a> {
         self.get(name).and_then(KeyValue::as_s)
     }
 
+    /// The string sort key under attribute `sk_attr`. An empty `sk_attr` stands for a table
+    /// with a partition key only: then the sort key is `""` when the record's keys are one
+    /// attribute (a stream record's `Keys` holds exactly the table's key attributes), and
+    /// `None` when they are more (a table with a sort key).
+    ///
+    /// ```
+    /// # extern crate dynastream_core as dynastream;
+    /// use dynastream::event::{KeyValue, Keys};
+    /// let mut keys = Keys::default();
+    /// keys.push("PK".into(), KeyValue::S("SESSION#1".into()));
+    /// assert_eq!(keys.sort_key(""), Some(""));
+    /// assert_eq!(keys.sort_key("SK"), None);
+    /// keys.push("SK".into(), KeyValue::S("A".into()));
+    /// assert_eq!(keys.sort_key("SK"), Some("A"));
+    /// assert_eq!(keys.sort_key(""), None);
+    /// ```
+    pub fn sort_key(&self, sk_attr: &str) -> Option<&str> {
+        if sk_attr.is_empty() {
+            return (self.head[1].is_none()).then_some("");
+        }
+        self.s(sk_attr)
+    }
+
     /// An owned copy.
     pub fn into_owned(self) -> Keys<'static> {
         self.head

@@ -244,7 +244,7 @@ impl<S: Send + Sync + 'static> Router<S> {
     fn model_for(&self, keys: &Keys<'_>) -> Option<usize> {
         let mut found = None;
         for (pk_attr, sk_attr) in self.registry.key_attributes() {
-            let (Some(pk), Some(sk)) = (keys.s(pk_attr), keys.s(sk_attr)) else {
+            let (Some(pk), Some(sk)) = (keys.s(pk_attr), keys.sort_key(sk_attr)) else {
                 continue;
             };
             self.registry.candidates(pk_attr, sk_attr, pk, sk, |m| {

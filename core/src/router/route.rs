@@ -190,7 +190,7 @@ impl<M: Model, S: Send + Sync + 'static> Route<S> for ModelRoute<M, S> {
         model: usize,
         store: &mut ImageStore,
     ) -> Option<Prepared<'r>> {
-        let key = M::Key::from_keys(rec.keys.s(M::PK_ATTR)?, rec.keys.s(M::SK_ATTR)?)?;
+        let key = M::Key::from_keys(rec.keys.s(M::PK_ATTR)?, rec.keys.sort_key(M::SK_ATTR)?)?;
         let mut report = RecordReport {
             sequence_number: rec.meta.sequence_number.clone(),
             model: Some(M::ENTITY),

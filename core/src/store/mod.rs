@@ -193,12 +193,21 @@ pub struct ItemKey {
     pub entity: &'static str,
     /// Partition key attribute.
     pub pk_attr: &'static str,
-    /// Sort key attribute.
+    /// Sort key attribute; `""` when the table has a partition key only.
     pub sk_attr: &'static str,
     /// Partition key.
     pub pk: String,
-    /// Sort key.
+    /// Sort key; `""` when the table has a partition key only.
     pub sk: String,
+}
+
+impl ItemKey {
+    /// The key's attributes as the table holds them: the partition key, then the sort key
+    /// unless the table has none.
+    pub fn attributes(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        std::iter::once((self.pk_attr, self.pk.as_str()))
+            .chain((!self.sk_attr.is_empty()).then_some((self.sk_attr, self.sk.as_str())))
+    }
 }
 
 /// An item ready to write: its key and every attribute (keys, index keys and `schema_version`
@@ -223,11 +232,11 @@ impl WriteItem {
             message,
         };
         let mut attrs = item::to_attrs(item, M::FIELDS).map_err(|e| ser(e.0))?;
-        let mut reserved = vec![
-            (M::PK_ATTR, key.pk.clone()),
-            (M::SK_ATTR, key.sk.clone()),
-            (SCHEMA_VERSION_ATTR, M::SCHEMA_VERSION.to_string()),
-        ];
+        let mut reserved: Vec<(&str, String)> = key
+            .attributes()
+            .map(|(name, value)| (name, value.to_string()))
+            .collect();
+        reserved.push((SCHEMA_VERSION_ATTR, M::SCHEMA_VERSION.to_string()));
         for (i, index) in M::indexes().iter().enumerate() {
             let (ipk, isk) = match item.index_key(i) {
                 Some(Ok(k)) => k,

@@ -126,7 +126,10 @@ impl Mirror {
     pub fn key_attributes(&self) -> (&str, &str) {
         match self.key_attrs.get() {
             Some((p, s)) => (p, s),
-            None => self.config.key_attribute_names().unwrap_or(("PK", "SK")),
+            None => {
+                let (p, s) = self.config.key_attribute_names();
+                (p.unwrap_or("PK"), s.unwrap_or("SK"))
+            }
         }
     }
 
@@ -394,8 +397,11 @@ impl BatchHook for Mirror {
 
     fn prepare(&self, registry: &Registry) -> Result<(), BoxError> {
         let (p, s) = match self.config.key_attribute_names() {
-            Some(names) => names,
-            None => registry.table_key_attributes()?,
+            (Some(p), Some(s)) => (p, s),
+            (p, s) => {
+                let (mp, ms) = registry.table_key_attributes()?;
+                (p.unwrap_or(mp), s.unwrap_or(ms))
+            }
         };
         let keys = (p.to_string(), s.to_string());
         let _ = self.key_attrs.set(keys);

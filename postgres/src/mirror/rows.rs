@@ -50,18 +50,41 @@ pub(crate) fn row(
             "sequence number {seq:?} is not a decimal number; the mirror orders writes by it"
         ));
     }
-    let key = |attr: &str| {
-        let text = rec
-            .keys
-            .get(attr)
-            .map(key_text)
-            .ok_or_else(|| format!("Keys has no {attr} attribute (keys: {})", rec.keys))?;
+    let nul_free = |attr: &str, text: String| {
         if text.as_bytes().contains(&0) {
             return Err(format!("Keys.{attr} {NUL_REFUSAL}"));
         }
         Ok(text)
     };
-    let (pk, sk) = (key(pk_attr)?, key(sk_attr)?);
+    let pk = match rec.keys.get(pk_attr) {
+        Some(v) => nul_free(pk_attr, key_text(v))?,
+        None => {
+            return Err(format!(
+                "Keys has no {pk_attr} attribute (keys: {}); set the mirror's key attributes",
+                rec.keys
+            ))
+        }
+    };
+    // A stream record's Keys holds exactly the table's key attributes: one attribute means a
+    // table with a partition key only, whose rows get the sort key "" (never a real sort key:
+    // DynamoDB key strings are never empty).
+    let pk_only = rec.keys.len() == 1;
+    let sk = match rec.keys.get(sk_attr) {
+        Some(v) if !sk_attr.is_empty() => nul_free(sk_attr, key_text(v))?,
+        _ if pk_only => String::new(),
+        _ if sk_attr.is_empty() => {
+            return Err(format!(
+                "Keys has more than the partition key {pk_attr} (keys: {}), but the mirror is set for a table with a partition key only",
+                rec.keys
+            ))
+        }
+        _ => {
+            return Err(format!(
+                "Keys has no {sk_attr} attribute (keys: {}); set the mirror's key attributes",
+                rec.keys
+            ))
+        }
+    };
     let (data, schema_version, deleted) = match rec.kind {
         ChangeKind::Remove => (None, None, true),
         ChangeKind::Insert | ChangeKind::Modify => {
