@@ -428,6 +428,7 @@ async fn views_are_regenerated_only_when_the_model_changes() {
         [
             "id",
             "body",
+            "values_fit",
             "pk",
             "sk",
             "schema_version",
@@ -455,6 +456,7 @@ async fn views_are_regenerated_only_when_the_model_changes() {
             "id",
             "body",
             "stars",
+            "values_fit",
             "pk",
             "sk",
             "schema_version",
@@ -789,4 +791,177 @@ async fn tables_with_a_partition_key_only_are_mirrored_with_the_sort_key_empty()
         .unwrap()
         .get(0);
     assert_eq!(n, 3);
+}
+
+/// One field of every column type the views use.
+#[derive(Debug, serde::Deserialize, dynastream::Model)]
+#[dynastream(pk = "ALL#{id}", sk = "ALL")]
+#[allow(dead_code)] // read through the view only
+struct AllColumns {
+    id: String,
+    text: Option<String>,
+    int: Option<i64>,
+    exact: Option<rust_decimal::Decimal>,
+    real: Option<f64>,
+    flag: Option<bool>,
+    #[dynastream(sql = "timestamptz")]
+    at: Option<String>,
+    any: Option<serde_json::Value>,
+    texts: Option<Vec<String>>,
+    ints: Option<Vec<i64>>,
+    exacts: Option<Vec<rust_decimal::Decimal>>,
+    reals: Option<Vec<f64>>,
+    flags: Option<Vec<bool>>,
+}
+
+#[tokio::test]
+async fn views_never_fail_and_never_round_and_say_which_rows_did_not_fit() {
+    let schema = pg::fresh_schema("total_views").await;
+    let router = Router::builder(())
+        .model::<AllColumns>()
+        .hook(Mirror::new(config(&pg::database_url(), &schema)))
+        .build()
+        .unwrap();
+    let c = pg::client().await;
+    c.batch_execute("SET TimeZone = 'UTC'").await.unwrap();
+    // (id, attributes, expected view row as JSON with values_fit)
+    let cases: Vec<(&str, Value, Value)> = vec![
+        (
+            "good",
+            json!({"text": {"S": "a"}, "int": {"N": "-9223372036854775808"}, "exact": {"N": "12345678901234567890.123456789012345678"},
+                   "real": {"N": "1.5"}, "flag": {"BOOL": true}, "at": {"S": "2024-02-29T12:00:00.123456Z"}, "any": {"M": {"k": {"N": "1"}}},
+                   "texts": {"SS": ["x"]}, "ints": {"NS": ["1", "2"]}, "exacts": {"L": [{"N": "0.1"}]}, "reals": {"L": [{"N": "2"}]}, "flags": {"L": [{"BOOL": false}]}}),
+            json!({"text": "a", "int": -9223372036854775808i64, "exact": "12345678901234567890.123456789012345678", "real": 1.5, "flag": true,
+                   "at": "2024-02-29T12:00:00.123456+00:00", "any": {"k": 1}, "texts": ["x"], "ints": [1, 2], "exacts": ["0.1"], "reals": [2], "flags": [false], "values_fit": true}),
+        ),
+        (
+            "missing",
+            json!({}),
+            json!({"text": null, "int": null, "exact": null, "real": null, "flag": null, "at": null, "any": null, "texts": null, "ints": null,
+                   "exacts": null, "reals": null, "flags": null, "values_fit": true}),
+        ),
+        (
+            "nulls",
+            json!({"text": {"NULL": true}, "int": {"NULL": true}, "at": {"NULL": true}, "ints": {"NULL": true}}),
+            json!({"text": null, "int": null, "exact": null, "real": null, "flag": null, "at": null, "any": null, "texts": null, "ints": null,
+                   "exacts": null, "reals": null, "flags": null, "values_fit": true}),
+        ),
+        (
+            "too_big",
+            json!({"int": {"N": "123456789012345678901234567890123456789"}, "real": {"N": "1e400"}, "ints": {"NS": ["1", "9223372036854775808"]}}),
+            json!({"text": null, "int": null, "exact": null, "real": null, "flag": null, "at": null, "any": null, "texts": null, "ints": null,
+                   "exacts": null, "reals": null, "flags": null, "values_fit": false}),
+        ),
+        (
+            "fraction",
+            json!({"int": {"N": "2.5"}}),
+            json!({"text": null, "int": null, "exact": null, "real": null, "flag": null, "at": null, "any": null, "texts": null, "ints": null,
+                   "exacts": null, "reals": null, "flags": null, "values_fit": false}),
+        ),
+        (
+            "tiny",
+            json!({"real": {"N": "1e-400"}, "int": {"N": "2.0"}}),
+            json!({"text": null, "int": 2, "exact": null, "real": null, "flag": null, "at": null, "any": null, "texts": null, "ints": null,
+                   "exacts": null, "reals": null, "flags": null, "values_fit": false}),
+        ),
+        (
+            "wrong_types",
+            json!({"text": {"N": "5"}, "exact": {"S": "5"}, "flag": {"S": "true"}, "at": {"N": "1700000000"}, "texts": {"S": "x"},
+                   "reals": {"L": [{"N": "1"}, {"S": "x"}]}, "flags": {"L": [{"NULL": true}]}}),
+            json!({"text": null, "int": null, "exact": null, "real": null, "flag": null, "at": null, "any": null, "texts": null, "ints": null,
+                   "exacts": null, "reals": null, "flags": null, "values_fit": false}),
+        ),
+        (
+            "bad_times",
+            json!({"at": {"S": "2023-02-30T00:00:00Z"}, "any": {"S": "kept"}}),
+            json!({"text": null, "int": null, "exact": null, "real": null, "flag": null, "at": null, "any": "kept", "texts": null, "ints": null,
+                   "exacts": null, "reals": null, "flags": null, "values_fit": false}),
+        ),
+        (
+            "now",
+            json!({"at": {"S": "now"}}),
+            json!({"text": null, "int": null, "exact": null, "real": null, "flag": null, "at": null, "any": null, "texts": null, "ints": null,
+                   "exacts": null, "reals": null, "flags": null, "values_fit": false}),
+        ),
+    ];
+    let records: Vec<Value> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (id, attrs, _))| {
+            let mut img = attrs.clone();
+            img["id"] = json!({"S": id});
+            record(
+                "INSERT",
+                &(i + 1).to_string(),
+                (&format!("ALL#{id}"), "ALL"),
+                Some(img),
+                None,
+            )
+        })
+        .collect();
+    let report = handle(&router, &records).await;
+    assert!(
+        report.response().batch_item_failures.is_empty(),
+        "{:?}",
+        report.records
+    );
+    for (id, _, want) in &cases {
+        let row = c
+            .query_one(
+                &format!(
+                    "SELECT (to_jsonb(v) - 'id' - 'pk' - 'sk' - 'schema_version' - 'seq' - 'event_time')::text FROM {schema}.all_columns v WHERE id = $1"
+                ),
+                &[id],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{id}: {}", dynastream::postgres::describe(&e)));
+        let got_text: String = row.get(0);
+        let got: Value = serde_json::from_str(&got_text).unwrap();
+        let mut want = want.clone();
+        for k in ["exact"] {
+            if let Some(s) = want[k].as_str() {
+                want[k] = serde_json::from_str(s).unwrap();
+            }
+        }
+        if let Some(a) = want["exacts"].as_array_mut() {
+            for v in a.iter_mut() {
+                if let Some(s) = v.as_str() {
+                    *v = serde_json::from_str(s).unwrap();
+                }
+            }
+        }
+        assert_eq!(got, want, "{id}: {got_text}");
+    }
+    // Aggregates over every row never fail.
+    for q in [
+        "sum(int)",
+        "sum(exact)",
+        "sum(real)",
+        "bool_and(flag)",
+        "max(at)",
+        "count(*) FILTER (WHERE NOT values_fit)",
+    ] {
+        c.query_one(&format!("SELECT {q}::text FROM {schema}.all_columns"), &[])
+            .await
+            .unwrap_or_else(|e| panic!("{q}: {}", dynastream::postgres::describe(&e)));
+    }
+    let unfit: i64 = c
+        .query_one(
+            &format!("SELECT count(*) FROM {schema}.all_columns WHERE NOT values_fit"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(unfit, 6);
+    // The exact digits of a 38-digit number survive (numeric, not double).
+    let exact: String = c
+        .query_one(
+            &format!("SELECT exact::text FROM {schema}.all_columns WHERE id = 'good'"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(exact, "12345678901234567890.123456789012345678");
 }

@@ -5,7 +5,7 @@ use dynastream_core::model::{FieldSpec, SqlType};
 use dynastream_core::registry::ModelSpec;
 
 /// Bumped when the view text this module generates changes, so existing views are replaced.
-const VIEW_GENERATION: &str = "v1";
+const VIEW_GENERATION: &str = "v2";
 
 /// Checks a schema, table or view name: a letter or `_`, then letters, digits or `_`, at most
 /// 63 bytes (Postgres' limit).
@@ -56,9 +56,26 @@ CREATE TABLE IF NOT EXISTS {t} (
     mirrored_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (pk, sk)
 );
-CREATE INDEX IF NOT EXISTS {index} ON {t} (entity, pk, sk) WHERE NOT deleted;",
-        schema_q = quote_ident(schema)
+CREATE INDEX IF NOT EXISTS {index} ON {t} (entity, pk, sk) WHERE NOT deleted;
+CREATE OR REPLACE FUNCTION {function}(t text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    IF t !~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ][0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}([.][0-9]+)?([Zz]|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$' THEN
+        RETURN NULL;
+    END IF;
+    RETURN t::timestamptz;
+EXCEPTION WHEN data_exception THEN
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION {function}(text) IS 'dynastream: an RFC 3339 timestamp as timestamptz, NULL when it is not one or out of range (the views never fail)';",
+        schema_q = quote_ident(schema),
+        function = timestamptz_fn(schema),
     )
+}
+
+/// The function the views read timestamps with: `"schema".dynastream_timestamptz`.
+fn timestamptz_fn(schema: &str) -> String {
+    qualified(schema, "dynastream_timestamptz")
 }
 
 /// The batch upsert: one statement, rows as arrays. A row replaces the stored one only when
@@ -100,48 +117,99 @@ pub(crate) fn snake(entity: &str) -> String {
     out
 }
 
-fn scalar_expr(sql: SqlType, text: &str) -> String {
+/// `j` (a jsonb value) as a `sql` scalar; only evaluated where [`fits`] is true.
+fn cast(schema: &str, sql: SqlType, j: &str) -> String {
     match sql {
-        SqlType::Text | SqlType::Jsonb => text.to_string(),
-        SqlType::BigInt => format!("({text})::numeric::bigint"),
-        other => format!("({text})::{}", other.as_sql()),
-    }
-}
-
-/// The JSON type a field of this SQL type must have for the cast to apply; other values read
-/// as NULL rather than failing the whole query.
-fn json_type(sql: SqlType) -> Option<&'static str> {
-    match sql {
-        SqlType::BigInt | SqlType::Numeric | SqlType::Double => Some("number"),
-        SqlType::Boolean => Some("boolean"),
-        SqlType::Timestamptz => Some("string"),
-        _ => None,
-    }
-}
-
-/// The view column expression for one field.
-fn column(field: &FieldSpec) -> String {
-    let json = format!("t.data->{}", quote_literal(field.name));
-    let text = format!("t.data->>{}", quote_literal(field.name));
-    let expr = match field.sql_type {
-        SqlType::Jsonb => json.clone(),
-        SqlType::Text => text,
-        sql if sql.element().is_some() => {
-            let elem = sql.element().unwrap_or(SqlType::Text);
-            let cast = scalar_expr(elem, "e.v");
+        SqlType::Jsonb => j.to_string(),
+        SqlType::Text => format!("({j} #>> '{{}}')"),
+        SqlType::BigInt => format!("({j})::numeric::bigint"),
+        SqlType::Numeric => format!("({j})::numeric"),
+        SqlType::Double => format!("({j})::numeric::double precision"),
+        SqlType::Boolean => format!("({j})::boolean"),
+        SqlType::Timestamptz => format!("{}({j} #>> '{{}}')", timestamptz_fn(schema)),
+        array => {
+            let elem = array.element().unwrap_or(SqlType::Jsonb);
             format!(
-                "CASE WHEN jsonb_typeof({json}) = 'array' THEN ARRAY(SELECT {cast} FROM jsonb_array_elements_text({json}) WITH ORDINALITY AS e(v, n) ORDER BY e.n) END"
+                "ARRAY(SELECT {} FROM jsonb_array_elements({j}) WITH ORDINALITY AS e(v, n) ORDER BY e.n)",
+                cast(schema, elem, "e.v")
             )
         }
-        sql => {
-            let cast = scalar_expr(sql, &text);
-            match json_type(sql) {
-                Some(jt) => format!("CASE WHEN jsonb_typeof({json}) = '{jt}' THEN {cast} END"),
-                None => cast,
-            }
+    }
+}
+
+/// True when jsonb value `j` is present, not JSON null, and its column type holds it exactly;
+/// false otherwise (never an error, never NULL). `None` for jsonb, which holds anything.
+///
+/// Checks come before any cast, inside `CASE` (Postgres evaluates `CASE` branches in order; it
+/// does not promise an order for `AND`): the JSON type, then for `bigint` an integral value in
+/// range, for `double precision` a magnitude a double holds (an underflow to 0 or an overflow
+/// is an error in Postgres), for `timestamptz` an RFC 3339 text that converts, for arrays every
+/// element.
+fn fits(schema: &str, sql: SqlType, j: &str) -> Option<String> {
+    let typed = |json_type: &str, check: &str| {
+        format!("CASE WHEN jsonb_typeof({j}) = '{json_type}' THEN {check} ELSE false END")
+    };
+    Some(match sql {
+        SqlType::Jsonb => return None,
+        SqlType::Text => typed("string", "true"),
+        SqlType::Numeric => typed("number", "true"),
+        SqlType::Boolean => typed("boolean", "true"),
+        SqlType::BigInt => typed(
+            "number",
+            &format!(
+                "({j})::numeric = trunc(({j})::numeric) AND ({j})::numeric BETWEEN -9223372036854775808 AND 9223372036854775807"
+            ),
+        ),
+        SqlType::Double => typed(
+            "number",
+            &format!(
+                "abs(({j})::numeric) <= 1.7976931348623157e308 AND (({j})::numeric = 0 OR abs(({j})::numeric) >= 4.9406564584124654e-324)"
+            ),
+        ),
+        SqlType::Timestamptz => typed(
+            "string",
+            &format!("{}({j} #>> '{{}}') IS NOT NULL", timestamptz_fn(schema)),
+        ),
+        array => {
+            let elem = array.element().unwrap_or(SqlType::Jsonb);
+            let each = fits(schema, elem, "e.v").unwrap_or_else(|| "true".into());
+            typed(
+                "array",
+                &format!("NOT EXISTS (SELECT 1 FROM jsonb_array_elements({j}) AS e(v) WHERE NOT ({each}))"),
+            )
         }
+    })
+}
+
+/// The view column expression for one field: its value when its type holds it, else NULL.
+fn column(schema: &str, field: &FieldSpec) -> String {
+    let j = format!("t.data->{}", quote_literal(field.name));
+    let expr = match fits(schema, field.sql_type, &j) {
+        None => j,
+        Some(ok) => format!(
+            "CASE WHEN {ok} THEN {} END",
+            cast(schema, field.sql_type, &j)
+        ),
     };
     format!("{expr} AS {}", quote_ident(field.name))
+}
+
+/// The `values_fit` column: false when some field's value is present (not JSON null) but its
+/// column reads NULL because the column type cannot hold it.
+fn values_fit(schema: &str, fields: &[FieldSpec]) -> String {
+    let checks: Vec<String> = fields
+        .iter()
+        .filter_map(|f| {
+            let j = format!("t.data->{}", quote_literal(f.name));
+            fits(schema, f.sql_type, &j)
+                .map(|ok| format!("({j} IS NULL OR jsonb_typeof({j}) = 'null' OR {ok})"))
+        })
+        .collect();
+    if checks.is_empty() {
+        "true".into()
+    } else {
+        checks.join(" AND ")
+    }
 }
 
 /// The name of a model's view.
@@ -158,11 +226,14 @@ pub(crate) fn view_comment(spec: &ModelSpec, table: &str) -> String {
     )
 }
 
-/// `CREATE VIEW` for one model: live rows of the entity, one typed column per field, then the
-/// key and bookkeeping columns whose names no field uses.
+/// `CREATE VIEW` for one model: live rows of the entity, one typed column per field (NULL where
+/// the value does not fit: never an error, never rounded), then `values_fit` and the key and
+/// bookkeeping columns whose names no field uses.
 pub(crate) fn create_view(schema: &str, table: &str, view: &str, spec: &ModelSpec) -> String {
-    let mut cols: Vec<String> = spec.fields().iter().map(column).collect();
+    let mut cols: Vec<String> = spec.fields().iter().map(|f| column(schema, f)).collect();
+    let fit = values_fit(schema, spec.fields());
     for (name, expr) in [
+        ("values_fit", fit.as_str()),
         ("pk", "t.pk"),
         ("sk", "t.sk"),
         ("schema_version", "t.schema_version"),
