@@ -24,6 +24,14 @@ pub enum EventError {
         /// serde_json's description.
         message: String,
     },
+    /// A readable event of another kind: a Kinesis Data Streams event (what Kinesis Data
+    /// Streams for DynamoDB delivers), a single stream record instead of an event, records
+    /// from another event source.
+    #[error("not a DynamoDB Streams event: {found}")]
+    OtherKind {
+        /// What the event is, and what to do.
+        found: String,
+    },
 }
 
 /// Which image of a record.

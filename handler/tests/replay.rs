@@ -654,3 +654,384 @@ fn every_command_has_help_and_usage_errors_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
     }
 }
+
+// ---- inputs we did not write -------------------------------------------------------------
+//
+// tests/fixtures/field-cases: events with shapes from public bug reports against other stream
+// consumers; tests/fixtures/peer-fixtures: other projects' own DynamoDB-stream test fixtures
+// (origins and licences in its SOURCES.md). Their READMEs say what each must give.
+
+fn fixture(path: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn fixture_files() -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in [
+        "field-cases",
+        "peer-fixtures",
+        "peer-fixtures/adapted",
+        "peer-fixtures/derived",
+    ] {
+        let mut files: Vec<String> = std::fs::read_dir(fixture(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        out.extend(files);
+    }
+    assert!(out.len() >= 40, "{}", out.len());
+    out
+}
+
+fn mirror_args(schema: &str) -> (String, String) {
+    sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    (database_url(), format!("{schema}.items"))
+}
+
+#[test]
+fn every_fixture_is_read_without_a_panic_with_and_without_the_mirror() {
+    let (url, table) = mirror_args("t_fixtures_all");
+    for file in fixture_files() {
+        for mirrored in [false, true] {
+            let mut args = vec![];
+            if mirrored {
+                args.extend(["--mirror", url.as_str(), "--mirror-table", table.as_str()]);
+            }
+            args.push(file.as_str());
+            let r = replay(&args, &[]);
+            assert!(
+                [0, 1, 2].contains(&r.code)
+                    && !r.stderr.contains("panicked")
+                    && !r.stdout.contains("panic"),
+                "{file} (mirror: {mirrored}): exit {}\n{}\n{}",
+                r.code,
+                r.stdout,
+                r.stderr
+            );
+            // A data problem never fails the mirror's batch write as a whole.
+            assert!(
+                !r.stdout.contains("writing ") || !r.stdout.contains(" rows to "),
+                "{file}: a whole-batch mirror failure\n{}",
+                r.stdout
+            );
+        }
+    }
+}
+
+fn run(args: &[&str]) -> Run {
+    replay(args, &[])
+}
+
+fn outcome<'r>(r: &'r Run, seq: &str) -> &'r (String, String, String, String) {
+    r.lines
+        .iter()
+        .find(|l| l.0 == seq)
+        .unwrap_or_else(|| panic!("no line for {seq}:\n{}", r.stdout))
+}
+
+#[test]
+fn field_case_millisecond_timestamp_fails_its_record_naming_the_field() {
+    let (url, table) = mirror_args("t_fc03");
+    let file = fixture("field-cases/03-millis-timestamp.json");
+    let r = run(&["--mirror", &url, "--mirror-table", &table, &file]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(outcome(&r, "500000000000000000301").3, "ok");
+    let bad = outcome(&r, "500000000000000000302");
+    assert_eq!(bad.2, "INSERT", "the event name is shown when readable");
+    assert!(
+        bad.3
+            .contains("ApproximateCreationDateTime 1763200000123 is after the year 9999")
+            && bad.3.contains("ApproximateCreationDateTimePrecision"),
+        "{}",
+        bad.3
+    );
+    // Never a silently wrong time: the readable record's time is exact, the other is not written.
+    let rows = sql(&format!(
+        "SELECT seq::text, to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') FROM {table} ORDER BY seq"
+    ));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0][0].as_deref(), Some("500000000000000000301"));
+    assert!(
+        rows[0][1].as_deref().unwrap().starts_with("2025-"),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn field_case_39_digit_number_fails_its_record_and_the_view_still_answers() {
+    let (url, table) = mirror_args("t_fc05");
+    let file = fixture("field-cases/05-39-digit-number.json");
+    let r = run(&["--mirror", &url, "--mirror-table", &table, &file]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(outcome(&r, "500000000000000000502")
+        .3
+        .contains("field `word_count`: number 110111111111111110000000000000000000000 is out of range for i64"));
+    // The mirror keeps every digit; the view reads NULL for it and says so.
+    let sum = sql("SELECT sum(word_count)::text, count(*) FILTER (WHERE NOT values_fit)::text FROM t_fc05.story");
+    assert_eq!(sum[0][1].as_deref(), Some("1"), "{sum:?}");
+    let digits = sql(&format!(
+        "SELECT data->>'word_count' FROM {table} WHERE seq = 500000000000000000502"
+    ));
+    assert_eq!(
+        digits[0][0].as_deref(),
+        Some("110111111111111110000000000000000000000")
+    );
+}
+
+#[test]
+fn field_case_nul_in_a_value_fails_only_its_record_in_the_mirror() {
+    let file = fixture("field-cases/09-nul-in-value.json");
+    // Without the mirror every record is handled: Rust strings hold U+0000.
+    let r = run(&[&file]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let (url, table) = mirror_args("t_fc09");
+    let r = run(&["--mirror", &url, "--mirror-table", &table, &file]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(outcome(&r, "500000000000000000901").3, "ok");
+    let bad = &outcome(&r, "500000000000000000902").3;
+    assert!(
+        bad.contains("mirror: NewImage: attribute ") && bad.contains("holds U+0000"),
+        "{bad}"
+    );
+    assert_eq!(outcome(&r, "500000000000000000903").3, "deferred");
+    assert_eq!(failures(&r), ["500000000000000000902"]);
+    let rows = sql(&format!("SELECT seq::text FROM {table} ORDER BY seq"));
+    assert_eq!(
+        rows,
+        [
+            vec![Some("500000000000000000901".to_string())],
+            vec![Some("500000000000000000903".to_string())]
+        ],
+        "the other records are mirrored"
+    );
+}
+
+#[test]
+fn peer_fixture_null_padded_type_tags_name_the_attribute_and_the_place_in_the_file() {
+    let r = run(&[&fixture(
+        "peer-fixtures/aws-lambda-go@05b621c__events__testdata__dynamodb-event.json",
+    )]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let first = &r.lines[0];
+    assert_eq!(first.2, "INSERT");
+    assert!(
+        first.3.contains("dynamodb.Keys.val.B: invalid type: null, expected a string (line 17, column 21 of the event)"),
+        "{}",
+        first.3
+    );
+}
+
+#[test]
+fn peer_fixture_kinesis_event_is_recognised() {
+    for f in [
+        "peer-fixtures/powertools-lambda-typescript__packages__parser__tests__events__kinesis__dynamodb-stream.json",
+        "peer-fixtures/derived/rust-record-with-optional-fields.wrapped.json",
+    ] {
+        let r = run(&[&fixture(f)]);
+        assert_eq!(r.code, 2, "{f}: {}", r.stdout);
+        assert!(
+            r.stdout.contains("not a DynamoDB Streams event")
+                && r.stdout.contains("Kinesis Data Streams"),
+            "{f}: {}",
+            r.stdout
+        );
+    }
+    let r = run(&[&fixture(
+        "peer-fixtures/aws-lambda-go__events__testdata__dynamodb-event-malformed.2.json",
+    )]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stdout.contains("EOF while parsing"), "{}", r.stdout);
+}
+
+#[test]
+fn peer_fixture_byte_order_mark_and_millisecond_time() {
+    for (f, keys) in [
+        (
+            "peer-fixtures/aws-lambda-dotnet__Libraries__test__EventsTests.Shared__dynamodb-with-ms-event.json",
+            ["--pk-attr", "key", "--sk-attr", "val"],
+        ),
+        (
+            "peer-fixtures/adapted/A3c-dotnet-ms-event.as-Task.MICROSECONDS-probe.json",
+            ["--pk-attr", "PK", "--sk-attr", "SK"],
+        ),
+    ] {
+        let (url, table) = mirror_args("t_pf_ms");
+        let file = fixture(f);
+        let mut args = vec!["--mirror", &url, "--mirror-table", &table];
+        args.extend(keys);
+        args.push(&file);
+        let r = run(&args);
+        assert_eq!(r.code, 1, "{f}: {}", r.stdout);
+        assert!(
+            r.lines[0].3.contains("ApproximateCreationDateTime 148064202000")
+                && r.lines[0].3.contains("after the year 9999"),
+            "{f}: {}",
+            r.stdout
+        );
+        assert_eq!(r.lines[1].3, "deferred");
+        // The REMOVE's row (its time is fine) is written: no whole-batch failure.
+        let n = sql(&format!("SELECT count(*)::text FROM {table} WHERE deleted"));
+        assert_eq!(n[0][0].as_deref(), Some("1"), "{f}");
+    }
+}
+
+#[test]
+fn peer_fixtures_with_a_partition_key_only_are_mirrored() {
+    // The hash key renamed PK, no sort key: taken as a partition-key-only table's.
+    let (url, table) = mirror_args("t_pf_pkonly");
+    let r = run(&[
+        "--mirror",
+        &url,
+        "--mirror-table",
+        &table,
+        &fixture("peer-fixtures/derived/powertools-python-dynamoStreamEvent.pk-only.probe.json"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let rows = sql(&format!("SELECT pk, sk, seq::text FROM {table}"));
+    assert_eq!(
+        rows,
+        [vec![
+            Some("101".into()),
+            Some(String::new()),
+            Some("222".into())
+        ]]
+    );
+    // The originals, with their own key attribute names given on the command line.
+    for (f, pk_attr, want) in [
+        (
+            "peer-fixtures/powertools-lambda-python__tests__events__dynamoStreamEvent.json",
+            "Id",
+            "222",
+        ),
+        (
+            "peer-fixtures/aws-sam-cli__samcli__lib__generated_sample_events__events__dynamodb__DynamoDBUpdate.filled.json",
+            "Id",
+            "4421584500000000017450439093",
+        ),
+        (
+            "peer-fixtures/aws-lambda-go__events__testdata__dynamodb-time-window-event.json",
+            "Id",
+            "333",
+        ),
+    ] {
+        let (url, table) = mirror_args("t_pf_pkonly2");
+        let r = run(&[
+            "--mirror",
+            &url,
+            "--mirror-table",
+            &table,
+            "--pk-attr",
+            pk_attr,
+            "--sk-attr",
+            "",
+            &fixture(f),
+        ]);
+        assert_eq!(r.code, 0, "{f}: {}\n{}", r.stdout, r.stderr);
+        let rows = sql(&format!("SELECT pk, sk, seq::text FROM {table}"));
+        assert_eq!(
+            rows,
+            [vec![Some("101".into()), Some(String::new()), Some(want.into())]],
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn peer_fixture_lower_case_key_attributes_are_configurable() {
+    let (url, table) = mirror_args("t_pf_lower");
+    let f = fixture("peer-fixtures/dynamodb-streams-test__README.md__NEW_AND_OLD_IMAGES.json");
+    let r = replay(
+        &["--mirror", &url, "--mirror-table", &table, &f],
+        &[("DYNASTREAM_PK_ATTR", "pk"), ("DYNASTREAM_SK_ATTR", "sk")],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let rows = sql(&format!(
+        "SELECT pk, sk, seq::text, deleted::text FROM {table}"
+    ));
+    assert_eq!(
+        rows,
+        [vec![
+            Some("a".into()),
+            Some("b".into()),
+            Some("300000000027074223641".into()),
+            Some("true".into())
+        ]]
+    );
+}
+
+#[test]
+fn peer_fixture_repeated_and_out_of_order_sequence_numbers_the_highest_wins() {
+    let f = fixture("peer-fixtures/derived/powertools-java-dynamo_event_big.pksk.json");
+    let event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+    let newest = event["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by(|a, b| {
+            let (a, b) = (
+                a["dynamodb"]["SequenceNumber"].as_str().unwrap(),
+                b["dynamodb"]["SequenceNumber"].as_str().unwrap(),
+            );
+            a.len().cmp(&b.len()).then(a.cmp(b))
+        })
+        .unwrap();
+    let (url, table) = mirror_args("t_pf_big");
+    let r = run(&["--mirror", &url, "--mirror-table", &table, &f]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let rows = sql(&format!("SELECT seq::text, deleted::text FROM {table}"));
+    assert_eq!(
+        rows,
+        [vec![
+            Some(
+                newest["dynamodb"]["SequenceNumber"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            ),
+            Some((newest["eventName"] == "REMOVE").to_string())
+        ]]
+    );
+}
+
+#[test]
+fn partition_key_only_sample_is_mirrored_with_an_empty_sort_key() {
+    let r = check(
+        "partition-key-only.json",
+        &[
+            ("111000000000000000120", "-", "INSERT", "skipped"),
+            ("111000000000000000121", "-", "REMOVE", "skipped"),
+        ],
+        &[],
+        0,
+    );
+    let _ = r;
+    let (url, table) = mirror_args("t_pk_only_sample");
+    let r = replay(
+        &[
+            "--mirror",
+            &url,
+            "--mirror-table",
+            &table,
+            "partition-key-only.json",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let rows = sql(&format!("SELECT pk, sk, deleted::text FROM {table}"));
+    assert_eq!(
+        rows,
+        [vec![
+            Some("SESSION#8f2c".into()),
+            Some(String::new()),
+            Some("true".into())
+        ]]
+    );
+}

@@ -285,6 +285,34 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_sequence_number_is_one_rule_whatever_the_rest_of_the_record() {
+        // Found by fuzzing `handle_event`: the fast scan (well-typed record), serde's whole-batch
+        // pass and the per-record fallback (ill-typed record) must agree. An empty sequence
+        // number cannot be reported, so the event is unreadable, as with a missing one.
+        for (i, body) in [
+            r#"{"eventName":"INSERT","dynamodb":{"Keys":{"PK":{"S":"a"}},"SequenceNumber":""}}"#,
+            r#"{"eventName":"INSERT","dynamodb":{"Keys":{"PK":{"S":"a"}},"SequenceNumber":"","SizeBytes":"x"}}"#,
+            r#"{"eventName":"NOPE","dynamodb":{"Keys":{"PK":{"BOOL":true}},"SequenceNumber":""}}"#,
+            r#"{"eventName":"INSERT","dynamodb":{"Keys":{"PK":{"S":"a"}},"SequenceNumber":"","ApproximateCreationDateTime":1e30}}"#,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let ev = format!(
+                r#"{{"Records":[{{"eventName":"INSERT","dynamodb":{{"Keys":{{"PK":{{"S":"ok"}}}},"SequenceNumber":"1"}}}},{body}]}}"#
+            );
+            assert!(
+                matches!(
+                    parse_batch(ev.as_bytes()),
+                    Err(EventError::NoSequenceNumber { index: 1, .. })
+                ),
+                "case {i}: {:?}",
+                parse_batch(ev.as_bytes()).map(|e| e.len())
+            );
+        }
+    }
+
+    #[test]
     fn an_event_that_is_not_utf8_names_the_bad_byte() {
         // Multi-byte text reads (the scan's SIMD check accepts it); a lone continuation byte,
         // a truncated sequence or an overlong encoding is an invocation error saying where.

@@ -64,7 +64,10 @@ pub struct Record<'a> {
 pub struct BrokenRecord {
     /// The sequence number.
     pub sequence_number: String,
-    /// What is wrong with the envelope.
+    /// The change kind, when `eventName` was readable.
+    pub kind: Option<ChangeKind>,
+    /// What is wrong with the envelope: the path of the field (`dynamodb.Keys.val.B`), the
+    /// problem and, when the JSON itself is at fault, the line and column in the event.
     pub message: String,
 }
 

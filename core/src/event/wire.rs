@@ -81,6 +81,8 @@ pub(super) struct LooseEvent<'a> {
 #[derive(Deserialize)]
 pub(super) struct SequenceOnly {
     pub(super) dynamodb: SequenceOnlyInner,
+    #[serde(rename = "eventName", default)]
+    pub(super) event_name: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -96,8 +98,10 @@ impl<'a> WireRecord<'a> {
         texts: &mut BatchText,
     ) -> Result<Record<'a>, BrokenRecord> {
         let seq = self.dynamodb.sequence_number;
+        let named = self.event_name.as_deref().and_then(ChangeKind::parse);
         let broken = |message: String| BrokenRecord {
             sequence_number: seq.to_string(),
+            kind: named,
             message,
         };
         if seq.is_empty() {
@@ -165,6 +169,23 @@ pub(super) fn entry<'a>(
     }
 }
 
+/// One rule for every path (docs/semantics.md, "Decoding"): a record whose `SequenceNumber` is
+/// empty cannot have its failure reported (an empty `itemIdentifier` is no record of the
+/// batch), so it makes the event unreadable, as a missing one does, whether or not the rest of
+/// the record is well-formed.
+fn reportable(entries: Vec<Entry<'_>>) -> Result<Vec<Entry<'_>>, EventError> {
+    if let Some(index) = entries
+        .iter()
+        .position(|e| matches!(e, Entry::Broken(b) if b.sequence_number.is_empty()))
+    {
+        return Err(EventError::NoSequenceNumber {
+            index,
+            message: "dynamodb.SequenceNumber is empty".into(),
+        });
+    }
+    Ok(entries)
+}
+
 /// [`parse_batch_with`] before the batch's shared text is made (`texts` collects it).
 pub(super) fn read_batch<'a>(
     json: &'a [u8],
@@ -187,19 +208,23 @@ pub(super) fn read_batch<'a>(
     };
     // Fast path: the whole batch in one hand-written pass, images decoded on the way.
     if let Some(entries) = super::scan::scan(json, hook, store, texts) {
-        return Ok(entries);
+        return reportable(entries);
     }
     // The whole batch through serde.
     if let Ok(ev) = serde_json::from_str::<WireEvent<'_>>(json) {
-        return Ok(ev
-            .records
-            .into_iter()
-            .map(|w| entry(w, Predecoded::default(), texts))
-            .collect());
+        return reportable(
+            ev.records
+                .into_iter()
+                .map(|w| entry(w, Predecoded::default(), texts))
+                .collect(),
+        );
     }
     // Slow path: isolate the bad records.
-    let loose: LooseEvent<'_> = serde_json::from_str(json).map_err(|e| EventError::Unreadable {
-        message: e.to_string(),
+    let loose: LooseEvent<'_> = serde_json::from_str(json).map_err(|e| match other_kind(json) {
+        Some(found) => EventError::OtherKind { found },
+        None => EventError::Unreadable {
+            message: e.to_string(),
+        },
     })?;
     let mut out = Vec::with_capacity(loose.records.len());
     for (index, raw) in loose.records.into_iter().enumerate() {
@@ -209,17 +234,102 @@ pub(super) fn read_batch<'a>(
                 Ok(s) if !s.dynamodb.sequence_number.is_empty() => {
                     out.push(Entry::Broken(BrokenRecord {
                         sequence_number: s.dynamodb.sequence_number,
-                        message: e.to_string(),
+                        kind: s
+                            .event_name
+                            .as_ref()
+                            .and_then(|n| n.as_str())
+                            .and_then(ChangeKind::parse),
+                        message: record_error(json, raw.get(), &e),
                     }))
                 }
                 _ => {
-                    return Err(EventError::NoSequenceNumber {
-                        index,
-                        message: e.to_string(),
+                    return Err(match other_kind(json) {
+                        Some(found) => EventError::OtherKind { found },
+                        None => EventError::NoSequenceNumber {
+                            index,
+                            message: record_error(json, raw.get(), &e),
+                        },
                     })
                 }
             },
         }
     }
-    Ok(out)
+    reportable(out)
+}
+
+/// What an event that is not a DynamoDB Streams event is, when it is recognisably something
+/// else (asked only once the event failed to read).
+fn other_kind(json: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    let kinesis_ddb = |r: &serde_json::Value| {
+        r.get("recordFormat").is_some()
+            && r.get("tableName").is_some()
+            && r.get("dynamodb").is_some()
+    };
+    let Some(records) = v.get("Records").and_then(|r| r.as_array()) else {
+        if kinesis_ddb(&v) {
+            return Some("a single record of Kinesis Data Streams for DynamoDB (recordFormat, tableName; no SequenceNumber), not an event; that delivery is not supported yet (docs/semantics.md, \"Not implemented yet\"): use the table's DynamoDB stream".into());
+        }
+        if v.get("dynamodb").is_some() || v.get("eventName").is_some() {
+            return Some(
+                "a single stream record, not an event: wrap it as {\"Records\": [record]}".into(),
+            );
+        }
+        return None;
+    };
+    records.iter().enumerate().find_map(|(i, r)| {
+        let source = r.get("eventSource").and_then(|s| s.as_str());
+        if source == Some("aws:kinesis") || r.get("kinesis").is_some() {
+            Some(format!("record {i} is a Kinesis Data Streams record (eventSource \"aws:kinesis\", data base64 in kinesis.data), as Kinesis Data Streams for DynamoDB delivers; that delivery is not supported yet (docs/semantics.md, \"Not implemented yet\"): use the table's DynamoDB stream"))
+        } else if kinesis_ddb(r) {
+            Some(format!("record {i} is a record of Kinesis Data Streams for DynamoDB (recordFormat, tableName; no SequenceNumber); that delivery is not supported yet (docs/semantics.md, \"Not implemented yet\"): use the table's DynamoDB stream"))
+        } else {
+            match source {
+                Some(other) if other != "aws:dynamodb" && r.get("dynamodb").is_none() => {
+                    Some(format!("record {i} comes from {other:?}, not \"aws:dynamodb\""))
+                }
+                _ => None,
+            }
+        }
+    })
+}
+
+/// Why one record of `event` (its text `record`, a slice of `event`) does not read: the path of
+/// the field at fault, the problem, and where it is in the event (not in the record), e.g.
+/// `dynamodb.Keys.val.B: invalid type: null, expected a string (line 17, column 21 of the
+/// event)`.
+fn record_error(event: &str, record: &str, e: &serde_json::Error) -> String {
+    let path = {
+        let mut de = serde_json::Deserializer::from_str(record);
+        match serde_path_to_error::deserialize::<_, WireRecord<'_>>(&mut de) {
+            Err(p) => {
+                let path = p.path().to_string();
+                (path != ".").then_some(path)
+            }
+            Ok(_) => None,
+        }
+    };
+    let text = e.to_string();
+    let problem = match text.rsplit_once(" at line ") {
+        Some((problem, _)) => problem,
+        None => &text,
+    };
+    let mut out = match path {
+        Some(p) => format!("{p}: {problem}"),
+        None => problem.to_string(),
+    };
+    // `record` borrows from `event`: its offset gives the line and column in the event.
+    let offset = (record.as_ptr() as usize).wrapping_sub(event.as_ptr() as usize);
+    if e.line() > 0 && offset <= event.len() {
+        let before = &event[..offset];
+        let line0 = before.matches('\n').count();
+        let col0 = before.len() - before.rfind('\n').map_or(0, |i| i + 1);
+        let (line, column) = if e.line() == 1 {
+            (line0 + 1, col0 + e.column())
+        } else {
+            (line0 + e.line(), e.column())
+        };
+        out.push_str(&format!(" (line {line}, column {column} of the event)"));
+    }
+    out
 }

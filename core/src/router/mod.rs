@@ -194,7 +194,7 @@ impl<S: Send + Sync + 'static> Router<S> {
                 let report = RecordReport {
                     sequence_number: b.sequence_number.as_str().into(),
                     model: None,
-                    kind: None,
+                    kind: b.kind,
                     outcome: apply(self.policies.undecodable, e),
                 };
                 return Prepared { report, run: None };
@@ -331,7 +331,7 @@ impl<S: Send + Sync + 'static> Router<S> {
             Entry::Broken(b) => RecordReport {
                 sequence_number: b.sequence_number.as_str().into(),
                 model: None,
-                kind: None,
+                kind: b.kind,
                 outcome: Outcome::Deferred,
             },
             Entry::Record(r) => {
