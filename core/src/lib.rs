@@ -20,6 +20,7 @@ pub mod hook;
 pub mod key;
 pub mod lambda;
 pub mod model;
+pub mod number;
 pub mod poll;
 pub mod registry;
 pub mod report;
@@ -41,6 +42,7 @@ pub use event::{ChangeKind, RecordMeta, SequenceNumber, SharedStr, StreamViewTyp
 pub use handler::{Fallback, Handler, Unmatched};
 pub use hook::BatchHook;
 pub use model::{Model, ModelKey};
+pub use number::Number;
 pub use registry::Registry;
 pub use report::{BatchReport, BatchResponse, Outcome};
 pub use router::{Action, Concurrency, Policies, Router, RouterBuilder};

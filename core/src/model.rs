@@ -44,6 +44,11 @@ pub trait Model: DeserializeOwned + Debug + Send + Sync + 'static {
     /// are never empty). Such a model's sort key is the empty string everywhere: in its
     /// [`ModelKey`], the store's keys and the mirror's `sk` column.
     const SK_ATTR: &'static str;
+    /// The attribute the store writes [`SCHEMA_VERSION`](Model::SCHEMA_VERSION) into and a
+    /// change reads the writer's version from: `schema_version` unless
+    /// `#[dynastream(schema_version_attr = "...")]` names another (the Python library writes
+    /// `schema_version` under its own scheme; a table it shares needs another name).
+    const SCHEMA_VERSION_ATTR: &'static str = crate::decode::SCHEMA_VERSION_ATTR;
     /// Lowercase hex SHA-256 over the patterns and every field's name and type, in declaration
     /// order. Changes when a field is added, removed, renamed or retyped, or a pattern changes.
     const SCHEMA_VERSION: &'static str;

@@ -35,6 +35,7 @@ pub struct ModelSpec {
     pk: Pattern,
     sk: Pattern,
     schema_version: Cow<'static, str>,
+    schema_version_attr: Cow<'static, str>,
     fields: Cow<'static, [FieldSpec]>,
     indexes: &'static [IndexSpec],
 }
@@ -49,9 +50,16 @@ impl ModelSpec {
             pk,
             sk,
             schema_version: Cow::Borrowed(""),
+            schema_version_attr: Cow::Borrowed(crate::decode::SCHEMA_VERSION_ATTR),
             fields: Cow::Borrowed(&[]),
             indexes: &[],
         }
+    }
+
+    /// The attribute holding the writer's schema version (`schema_version` unless the model
+    /// names another).
+    pub fn schema_version_attr(&self) -> &str {
+        &self.schema_version_attr
     }
 
     /// The spec of a derived model.
@@ -63,6 +71,7 @@ impl ModelSpec {
             pk: M::pk_pattern().clone(),
             sk: M::sk_pattern().clone(),
             schema_version: Cow::Borrowed(M::SCHEMA_VERSION),
+            schema_version_attr: Cow::Borrowed(M::SCHEMA_VERSION_ATTR),
             fields: Cow::Borrowed(M::FIELDS),
             indexes: M::indexes(),
         }

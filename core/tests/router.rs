@@ -766,3 +766,50 @@ async fn models_with_a_partition_key_only() {
         .expect("overlap refused");
     assert!(matches!(e, RegistryError::Overlap(_)), "{e}");
 }
+
+#[tokio::test]
+async fn the_schema_version_attribute_name_is_the_models() {
+    // The Python library writes `schema_version` under its own scheme: a model sharing its
+    // table keeps dynastream's version under another name.
+    #[derive(Debug, Clone, Deserialize, Model)]
+    #[dynastream(pk = "DOC#{id}", sk = "DOC", schema_version_attr = "ds_version")]
+    struct Doc {
+        id: String,
+        schema_version: Option<String>,
+    }
+    assert_eq!(Doc::SCHEMA_VERSION_ATTR, "ds_version");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = Arc::clone(&seen);
+    let r = Router::builder(())
+        .on::<Doc, _>(move |c: Change<Doc>, _: Context<()>| {
+            let s = Arc::clone(&s);
+            async move {
+                s.lock().unwrap().push((
+                    c.stored_schema_version.clone(),
+                    c.is_current_schema(),
+                    c.new_image().and_then(|d| d.schema_version.clone()),
+                ));
+                Ok::<(), std::convert::Infallible>(())
+            }
+        })
+        .build()
+        .unwrap();
+    let ev = json!({"Records": [{"eventName": "INSERT", "dynamodb": {
+        "Keys": {"PK": {"S": "DOC#1"}, "SK": {"S": "DOC"}},
+        "NewImage": {"PK": {"S": "DOC#1"}, "SK": {"S": "DOC"}, "id": {"S": "1"},
+                     "schema_version": {"S": "python-v3"}, "ds_version": {"S": Doc::SCHEMA_VERSION}},
+        "SequenceNumber": "1"}}]});
+    let report = r
+        .handle_event(&serde_json::to_vec(&ev).unwrap(), Default::default())
+        .await
+        .unwrap();
+    assert_eq!(outcomes(&report), ["ok"]);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(
+            Some(Doc::SCHEMA_VERSION.to_string()),
+            true,
+            Some("python-v3".to_string())
+        )]
+    );
+}

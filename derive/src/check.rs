@@ -115,6 +115,18 @@ pub fn model<'a>(input: Input<'a>, errors: &mut Errors) -> Option<Model<'a>> {
             ));
         }
     }
+    let schema_version_attr = attr_name(&a.schema_version_attr, "schema_version");
+    if let Some(l) = &a.schema_version_attr {
+        if schema_version_attr.is_empty()
+            || schema_version_attr == pk_attr
+            || schema_version_attr == sk_attr
+        {
+            errors.push(syn::Error::new(
+                l.span(),
+                "schema_version_attr must be a non-empty attribute name other than the key attributes",
+            ));
+        }
+    }
     if pk_attr == sk_attr {
         errors.spanned(name, format!("pk_attr and sk_attr are both {pk_attr:?}"));
     }
@@ -165,6 +177,7 @@ pub fn model<'a>(input: Input<'a>, errors: &mut Errors) -> Option<Model<'a>> {
         schema_version: schema_version(&input),
         pk_attr,
         sk_attr,
+        schema_version_attr,
         key_name,
         pk,
         sk,

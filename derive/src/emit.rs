@@ -11,6 +11,7 @@ use crate::model::{Model, Pattern};
 pub fn model(m: &Model<'_>) -> TokenStream2 {
     let (name, vis, key_name) = (m.name, m.vis, &m.key_name);
     let (entity, pk_attr, sk_attr) = (&m.entity, &m.pk_attr, &m.sk_attr);
+    let schema_version_attr = &m.schema_version_attr;
     let schema_version = &m.schema_version;
     let field_specs = m.fields.iter().map(|f| {
         let (attr_name, rust_type, sql) = (&f.attr_name, &f.rust_type, &f.sql);
@@ -297,6 +298,7 @@ pub fn model(m: &Model<'_>) -> TokenStream2 {
             const PK_ATTR: &'static str = #pk_attr;
             const SK_ATTR: &'static str = #sk_attr;
             const SCHEMA_VERSION: &'static str = #schema_version;
+            const SCHEMA_VERSION_ATTR: &'static str = #schema_version_attr;
             const FIELDS: &'static [::dynastream::model::FieldSpec] = &[#(#field_specs),*];
             fn pk_pattern() -> &'static ::dynastream::key::Pattern {
                 static P: ::dynastream::key::Pattern = ::dynastream::key::Pattern::from_static(#pk_text, &[#(#pk_segs),*], #pk_n);

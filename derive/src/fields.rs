@@ -187,7 +187,7 @@ fn scalar_sql(ty: &Type) -> Option<&'static str> {
         "String" | "str" | "char" => "text",
         "Cow" if args.first().is_some_and(|a| scalar_sql(a) == Some("text")) => "text",
         "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" => "bigint",
-        "u64" | "i128" | "u128" | "usize" | "isize" | "Decimal" => "numeric",
+        "u64" | "i128" | "u128" | "usize" | "isize" | "Decimal" | "Number" => "numeric",
         "f32" | "f64" => "double precision",
         "bool" => "boolean",
         _ => return None,

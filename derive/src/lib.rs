@@ -17,7 +17,8 @@ use syn::{parse_macro_input, DeriveInput};
 /// Derives `dynastream::Model` and generates the typed key struct `<Name>Key`.
 ///
 /// Attributes (on the struct): `#[dynastream(pk = "...", sk = "...")]`, and optionally
-/// `entity = "..."`, `pk_attr = "..."`, `sk_attr = "..."`, `key = "KeyTypeName"`. Without
+/// `entity = "..."`, `pk_attr = "..."`, `sk_attr = "..."`, `schema_version_attr = "..."`,
+/// `key = "KeyTypeName"`. Without
 /// `sk` the table has a partition key only: `Model::SK_ATTR` is `""` and the key's sort key
 /// is the empty string.
 ///

@@ -45,6 +45,8 @@ pub struct Model<'a> {
     pub entity: String,
     pub pk_attr: String,
     pub sk_attr: String,
+    /// The schema-version attribute's name.
+    pub schema_version_attr: String,
     pub key_name: Ident,
     pub pk: Pattern,
     pub sk: Pattern,

@@ -15,6 +15,7 @@ pub struct Attrs {
     pub entity: Option<LitStr>,
     pub pk_attr: Option<LitStr>,
     pub sk_attr: Option<LitStr>,
+    pub schema_version_attr: Option<LitStr>,
     pub key: Option<LitStr>,
     pub gsis: Vec<Gsi>,
 }
@@ -137,6 +138,8 @@ fn attrs(input: &DeriveInput, errors: &mut Errors) -> Attrs {
                 &mut a.pk_attr
             } else if p.is_ident("sk_attr") {
                 &mut a.sk_attr
+            } else if p.is_ident("schema_version_attr") {
+                &mut a.schema_version_attr
             } else if p.is_ident("key") {
                 &mut a.key
             } else if p.is_ident("gsi") {
@@ -144,7 +147,7 @@ fn attrs(input: &DeriveInput, errors: &mut Errors) -> Attrs {
                 return Ok(());
             } else {
                 found.push(meta.error(
-                    "unknown dynastream attribute; expected pk, sk, entity, pk_attr, sk_attr, key or gsi",
+                    "unknown dynastream attribute; expected pk, sk, entity, pk_attr, sk_attr, schema_version_attr, key or gsi",
                 ));
                 return skip(&meta);
             };

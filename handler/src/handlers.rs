@@ -6,7 +6,7 @@ use dynastream::app::{AppStore, Setup};
 use dynastream::store::{Query, Store, StoreError};
 use dynastream::{BoxError, Change, ChangeKind, Context, Op, Router, RouterBuilder};
 use dynastream_example_models::{
-    Board, BoardKeyPrefix, Decimal, OrderLine, Story, Task, TaskKeyPrefix, UserProfile,
+    Board, BoardKeyPrefix, Number, OrderLine, Story, Task, TaskKeyPrefix, UserProfile,
 };
 use futures_util::TryStreamExt as _;
 
@@ -77,15 +77,15 @@ fn log_task(change: &Change<Task>) {
         } if o.status != n.status => {
             tracing::info!(task_id = %n.task_id, from = ?o.status, to = ?n.status, "task status changed")
         }
-        Op::Remove { .. } if change.is_ttl_expiry() => {
-            tracing::info!(key = ?change.key, "task expired (TTL)")
+        Op::Remove { old } => {
+            tracing::info!(key = ?change.key, ttl = change.is_ttl_expiry(), old = ?old, "task removed")
         }
         op => tracing::info!(key = ?change.key, ?op, "task changed"),
     }
 }
 
 async fn board(change: Change<Board>, _ctx: Context<AppState>) -> Result {
-    tracing::info!(kind = %change.kind(), key = ?change.key, board = ?change.new_image().or(change.old_image()), "board changed");
+    tracing::info!(kind = %change.kind(), key = ?change.key, ttl = change.is_ttl_expiry(), board = ?change.new_image().or(change.old_image()), "board changed");
     Ok(())
 }
 
@@ -96,13 +96,13 @@ async fn story(change: Change<Story>, _ctx: Context<AppState>) -> Result {
     if let Some(s) = change.new_image() {
         tracing::info!(kind = %change.kind(), owner = %s.owner, story_id = %s.story_id, title = %s.title, tags = ?s.tags, word_count = s.word_count, "story");
     } else {
-        tracing::info!(kind = %change.kind(), key = ?change.key, "story without new image");
+        tracing::info!(kind = %change.kind(), key = ?change.key, ttl = change.is_ttl_expiry(), old = ?change.old_image(), "story without new image");
     }
     Ok(())
 }
 
 async fn profile_removed(change: Change<UserProfile>, _ctx: Context<AppState>) -> Result {
-    tracing::info!(owner = %change.key.owner, old = ?change.old_image(), "profile deleted");
+    tracing::info!(owner = %change.key.owner, ttl = change.is_ttl_expiry(), old = ?change.old_image(), "profile deleted");
     Ok(())
 }
 
@@ -113,10 +113,22 @@ async fn profile_saved(change: Change<UserProfile>, _ctx: Context<AppState>) -> 
 }
 
 async fn order_line(change: Change<OrderLine>, _ctx: Context<AppState>) -> Result {
-    let total = change
-        .new_image()
-        .map(|l| l.unit_price * Decimal::from(l.qty));
-    tracing::info!(kind = %change.kind(), order = %change.key.order_id, line = change.key.line, line_total = ?total, "order line");
+    match change.new_image() {
+        Some(l) => {
+            // Exact: a product beyond 38 significant digits is no DynamoDB number, and is said
+            // so rather than rounded (or a panic, as `*` on a fixed-width type would be).
+            let total = l.unit_price.checked_mul(&Number::from(l.qty));
+            tracing::info!(
+                kind = %change.kind(), order = %change.key.order_id, line = change.key.line,
+                sku = %l.sku, qty = l.qty, unit_price = %l.unit_price,
+                line_total = %total.map_or_else(|| "beyond 38 significant digits".to_string(), |t| t.to_string()),
+                "order line"
+            );
+        }
+        None => {
+            tracing::info!(kind = %change.kind(), order = %change.key.order_id, line = change.key.line, ttl = change.is_ttl_expiry(), old = ?change.old_image(), "order line (no new image)")
+        }
+    }
     Ok(())
 }
 

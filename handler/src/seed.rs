@@ -7,7 +7,7 @@ use dynastream::app::{AppStore, Setup};
 use dynastream::store::Store;
 use dynastream::BoxError;
 use dynastream_example_models::{
-    Board, Decimal, OrderLine, Story, Task, TaskKey, TaskStatus, UserProfile,
+    Board, Number, OrderLine, Story, Task, TaskKey, TaskStatus, UserProfile,
 };
 
 /// The example app's commands.
@@ -30,7 +30,7 @@ pub async fn run(cmd: Extra, setup: Setup) -> Result<ExitCode, BoxError> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn seed(store: &AppStore) -> Result<(), dynastream::store::StoreError> {
+async fn seed(store: &AppStore) -> Result<(), BoxError> {
     let task = |id: &str, title: &str, status| Task {
         owner: "ann".into(),
         task_id: id.into(),
@@ -79,7 +79,7 @@ async fn seed(store: &AppStore) -> Result<(), dynastream::store::StoreError> {
             line: 1,
             sku: "SEED-1".into(),
             qty: 3,
-            unit_price: Decimal::new(1999, 2),
+            unit_price: "19.99".parse::<Number>()?,
         })
         .await?;
     println!("saved OrderLine o1/1");

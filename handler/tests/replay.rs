@@ -161,7 +161,11 @@ fn ttl_remove() {
         &[],
         0,
     );
-    assert!(r.stderr.contains("task expired (TTL)"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("task removed") && r.stderr.contains("ttl=true"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -176,9 +180,10 @@ fn keys_only_view() {
         &[],
         0,
     );
-    // No image: the handler sees the typed key and no line total.
+    // No image: the handler sees the typed key, and says there is no image.
     assert!(
-        r.stderr.contains("order=o-1 line=3 line_total=None"),
+        r.stderr
+            .contains("order line (no new image) kind=REMOVE order=o-1 line=3 ttl=false old=None"),
         "{}",
         r.stderr
     );
@@ -1034,4 +1039,24 @@ fn partition_key_only_sample_is_mirrored_with_an_empty_sort_key() {
             Some("true".into())
         ]]
     );
+}
+
+#[test]
+fn exact_prices_are_never_rounded_and_totals_never_panic() {
+    let r = check(
+        "exact-price.json",
+        &[
+            ("111000000000000000130", "OrderLine", "INSERT", "ok"),
+            ("111000000000000000131", "OrderLine", "INSERT", "ok"),
+        ],
+        &[],
+        0,
+    );
+    for want in [
+        "unit_price=12345678901234567890.123456789012345678",
+        "qty=3 unit_price=12345678901234567890.123456789012345678 line_total=37037036703703703670.370370367037037034",
+        "qty=9 unit_price=12345678901234567890.123456789012345678 line_total=beyond 38 significant digits",
+    ] {
+        assert!(r.stderr.contains(want), "{want}\n{}", r.stderr);
+    }
 }

@@ -15,7 +15,7 @@ pub mod sample;
 use std::collections::BTreeSet;
 
 use dynastream::Model;
-pub use rust_decimal::Decimal;
+pub use dynastream::Number;
 use serde::{Deserialize, Serialize};
 
 /// A task's state.
@@ -104,6 +104,6 @@ pub struct OrderLine {
     pub sku: String,
     /// Quantity.
     pub qty: u32,
-    /// Price per unit, exact.
-    pub unit_price: Decimal,
+    /// Price per unit, exact: any DynamoDB number (38 significant digits), never rounded.
+    pub unit_price: Number,
 }

@@ -12,7 +12,6 @@ use base64::Engine as _;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use dynastream_core::__private::{split_number, CowStr, Tag};
-use dynastream_core::decode::SCHEMA_VERSION_ATTR;
 
 use crate::error::abbrev;
 
@@ -28,13 +27,18 @@ pub(crate) struct ImageJson {
 /// Converts one image (a DynamoDB JSON map) to plain JSON, leaving out the attributes named in
 /// `skip` (the key attributes): `{"PK":{"S":"A#1"},"n":{"N":"1.50"}}` becomes `{"n":1.50}`.
 /// The error says what is wrong and where.
-pub(crate) fn image_to_json(image: &str, skip: &[&str]) -> Result<ImageJson, String> {
+pub(crate) fn image_to_json(
+    image: &str,
+    skip: &[&str],
+    version_attr: &str,
+) -> Result<ImageJson, String> {
     let mut out = Vec::with_capacity(image.len());
     let mut schema_version = None;
     let mut de = serde_json::Deserializer::from_str(image);
     ImageSeed {
         out: &mut out,
         skip,
+        version_attr,
         schema_version: &mut schema_version,
     }
     .deserialize(&mut de)
@@ -145,6 +149,8 @@ fn is_json_number(t: &str) -> bool {
 struct ImageSeed<'o> {
     out: &'o mut Vec<u8>,
     skip: &'o [&'o str],
+    /// The top level's schema-version attribute ("" inside maps).
+    version_attr: &'o str,
     schema_version: &'o mut Option<String>,
 }
 
@@ -182,7 +188,7 @@ impl<'de> Visitor<'de> for ImageSeed<'_> {
             let at = self.out.len();
             map.next_value_seed(AttrSeed { out: self.out })
                 .map_err(|e| de::Error::custom(format_args!("attribute {name}: {e}")))?;
-            if name == SCHEMA_VERSION_ATTR {
+            if !self.version_attr.is_empty() && name == self.version_attr {
                 *self.schema_version = serde_json::from_slice::<String>(&self.out[at..]).ok();
             }
         }
@@ -228,6 +234,7 @@ impl<'de> Visitor<'de> for AttrSeed<'_> {
             Tag::M => map.next_value_seed(ImageSeed {
                 out,
                 skip: &[],
+                version_attr: "",
                 schema_version: &mut None,
             })?,
             Tag::L | Tag::Ss | Tag::Ns | Tag::Bs => map.next_value_seed(SeqSeed { out, tag })?,
@@ -328,7 +335,7 @@ mod tests {
     #[test]
     fn an_image_becomes_plain_json_with_exact_numbers() {
         let img = r#"{"PK":{"S":"A#1"},"n":{"N":"12345678901234567890123456789012345678"},"t":{"SS":["x","y"]},"m":{"M":{"b":{"BOOL":true},"z":{"NULL":true}}}}"#;
-        let j = image_to_json(img, &["PK", "SK"]).unwrap();
+        let j = image_to_json(img, &["PK", "SK"], "schema_version").unwrap();
         assert_eq!(
             j.json,
             r#"{"n":12345678901234567890123456789012345678,"t":["x","y"],"m":{"b":true,"z":null}}"#
@@ -341,7 +348,7 @@ mod tests {
             "t":{"BOOL":false},"z":{"NULL":true},"m":{"M":{"PK":{"S":"nested keys stay"}}},
             "l":{"L":[{"N":"1"},{"S":"x"},{"L":[]}]},"ss":{"SS":["a"]},"ns":{"NS":["1","2.5"]},"bs":{"BS":["AA=="]},
             "schema_version":{"S":"abc"}}"#;
-        let j = image_to_json(img, &["PK", "SK"]).unwrap();
+        let j = image_to_json(img, &["PK", "SK"], "schema_version").unwrap();
         assert_eq!(
             j.json,
             r#"{"s":"é\"\n","n":-1.50E+3,"b":"AAE=","t":false,"z":null,"m":{"PK":"nested keys stay"},"l":[1,"x",[]],"ss":["a"],"ns":[1,2.5],"bs":["AA=="],"schema_version":"abc"}"#
@@ -378,16 +385,21 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_attribute() {
-        let e = image_to_json(r#"{"a":{"M":{"b":{"B":"not*base64"}}}}"#, &[]).unwrap_err();
+        let e = image_to_json(
+            r#"{"a":{"M":{"b":{"B":"not*base64"}}}}"#,
+            &[],
+            "schema_version",
+        )
+        .unwrap_err();
         assert!(
             e.contains("attribute a: attribute b: invalid base64"),
             "{e}"
         );
-        let e = image_to_json(r#"{"a":{"NS":["1","x"]}}"#, &[]).unwrap_err();
+        let e = image_to_json(r#"{"a":{"NS":["1","x"]}}"#, &[], "schema_version").unwrap_err();
         assert!(e.contains("[1]"), "{e}");
-        let e = image_to_json(r#"{"a":{"Q":"1"}}"#, &[]).unwrap_err();
+        let e = image_to_json(r#"{"a":{"Q":"1"}}"#, &[], "schema_version").unwrap_err();
         assert!(e.contains("unknown DynamoDB type tag"), "{e}");
-        let e = image_to_json(r#"{"a":{"S":"1","N":"2"}}"#, &[]).unwrap_err();
+        let e = image_to_json(r#"{"a":{"S":"1","N":"2"}}"#, &[], "schema_version").unwrap_err();
         assert!(e.contains("more than one type tag"), "{e}");
     }
 
@@ -419,7 +431,7 @@ mod tests {
                 "attribute a: [1]: number",
             ),
         ] {
-            let e = image_to_json(img, &[]).unwrap_err();
+            let e = image_to_json(img, &[], "schema_version").unwrap_err();
             assert!(e.contains(path), "{img}: {e}");
         }
     }

@@ -144,7 +144,8 @@ fn columns(item: &WriteItem) -> Result<Columns, StoreError> {
         message,
     };
     let dynamo_json = to_dynamodb_json(&item.attrs);
-    let plain = image_to_json(&dynamo_json, &[k.pk_attr, k.sk_attr]).map_err(fail)?;
+    let plain = image_to_json(&dynamo_json, &[k.pk_attr, k.sk_attr], k.schema_version_attr)
+        .map_err(fail)?;
     Ok(Columns {
         pk: k.pk.clone(),
         sk: k.sk.clone(),

@@ -31,7 +31,7 @@ pub(crate) enum PathSeg {
 /// see (the key attributes) and the captured `schema_version`.
 pub(crate) struct Ctx<'s> {
     pub(crate) path: RefCell<Vec<PathSeg>>,
-    pub(crate) skip: [&'s str; 2],
+    pub(crate) skip: super::Hidden<'s>,
     pub(crate) schema_version: RefCell<Option<String>>,
     /// Strings may stand for binary values (base64), as in the Postgres store's JSON: an `S`
     /// read where the target wants bytes is decoded from base64.
@@ -39,7 +39,7 @@ pub(crate) struct Ctx<'s> {
 }
 
 impl<'s> Ctx<'s> {
-    pub(crate) fn new(skip: [&'s str; 2]) -> Self {
+    pub(crate) fn new(skip: super::Hidden<'s>) -> Self {
         Ctx {
             path: RefCell::new(Vec::new()),
             skip,
@@ -583,11 +583,11 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for AttrMap<'_, '_, 'de, A> {
                 return Ok(None);
             };
             if self.top {
-                if self.ctx.skip.contains(&key.as_ref()) {
+                if self.ctx.skip.keys.contains(&key.as_ref()) {
                     self.map.next_value::<IgnoredAny>()?;
                     continue;
                 }
-                if key == super::SCHEMA_VERSION_ATTR {
+                if key == self.ctx.skip.version {
                     self.key = key;
                     let v: Option<String> = self
                         .map

@@ -159,16 +159,46 @@ pub struct ImageError {
     pub message: String,
 }
 
-/// The attribute the framework stores the writer's schema version in. The model never sees it.
+/// The attribute the framework stores the writer's schema version in, unless a model names
+/// another ([`Model::SCHEMA_VERSION_ATTR`](crate::Model::SCHEMA_VERSION_ATTR)). The model never
+/// sees it.
 pub const SCHEMA_VERSION_ATTR: &str = "schema_version";
+
+/// The attributes of an image a model does not see: its key attributes (left out) and its
+/// schema-version attribute (captured).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hidden<'s> {
+    pub(crate) keys: [&'s str; 2],
+    pub(crate) version: &'s str,
+}
+
+impl Hidden<'static> {
+    /// `M`'s.
+    pub(crate) fn of<M: crate::model::Model>() -> Self {
+        Hidden {
+            keys: [M::PK_ATTR, M::SK_ATTR],
+            version: M::SCHEMA_VERSION_ATTR,
+        }
+    }
+}
+
+impl<'s> From<[&'s str; 2]> for Hidden<'s> {
+    /// These key attributes, and the default schema-version attribute.
+    fn from(keys: [&'s str; 2]) -> Self {
+        Hidden {
+            keys,
+            version: SCHEMA_VERSION_ATTR,
+        }
+    }
+}
 
 /// Decodes an image into `T`, leaving out the `skip` attributes (the key attributes) and
 /// capturing `schema_version`.
-pub(crate) fn decode_image<'de, T: Deserialize<'de>>(
+pub(crate) fn decode_image<'de, 's, T: Deserialize<'de>>(
     json: &'de str,
-    skip: [&str; 2],
+    skip: impl Into<Hidden<'s>>,
 ) -> Result<(T, Option<String>), ImageError> {
-    decode_image_with(json, skip, false)
+    decode_image_with(json, skip.into(), false)
 }
 
 /// [`decode_image`], optionally reading base64 strings as bytes where the target wants bytes.
@@ -177,7 +207,7 @@ pub(crate) fn decode_image<'de, T: Deserialize<'de>>(
 /// strings) the reference path does, and names the field of any error.
 pub(crate) fn decode_image_with<'de, T: Deserialize<'de>>(
     json: &'de str,
-    skip: [&str; 2],
+    skip: Hidden<'_>,
     base64_strings: bool,
 ) -> Result<(T, Option<String>), ImageError> {
     if !base64_strings {
@@ -190,12 +220,12 @@ pub(crate) fn decode_image_with<'de, T: Deserialize<'de>>(
 
 /// [`decode_image_with`] by the reference path alone: serde_json's reader under the
 /// attribute deserializers, with the attribute path and message of any error.
-fn decode_reference<'de, T: Deserialize<'de>>(
+fn decode_reference<'de, 's, T: Deserialize<'de>>(
     json: &'de str,
-    skip: [&str; 2],
+    skip: impl Into<Hidden<'s>>,
     base64_strings: bool,
 ) -> Result<(T, Option<String>), ImageError> {
-    let mut ctx = attr::Ctx::new(skip);
+    let mut ctx = attr::Ctx::new(skip.into());
     ctx.base64_strings = base64_strings;
     let mut de = serde_json::Deserializer::from_str(json);
     let result = T::deserialize(attr::ImageDe {
@@ -219,7 +249,7 @@ fn decode_reference<'de, T: Deserialize<'de>>(
 pub(crate) fn decode_model_prefix<M: crate::model::Model>(
     json: &str,
 ) -> Option<((M, Option<String>), usize)> {
-    reader::decode_prefix(json, [M::PK_ATTR, M::SK_ATTR])
+    reader::decode_prefix(json, Hidden::of::<M>())
 }
 
 /// Decodes one DynamoDB image (an attribute map in DynamoDB JSON) into `T`. The

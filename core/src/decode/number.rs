@@ -149,6 +149,55 @@ fn float<T: FromStr, E: de::Error>(text: &str) -> Result<T, E> {
     T::from_str(text).map_err(|_| E::custom(format_args!("{text:?} is not a number")))
 }
 
+/// `rust_decimal::Decimal` holds a 96-bit integer scaled by at most 28 decimal places, and its
+/// serde visitor rounds a longer fraction silently (and refuses a larger integer with a bare
+/// "invalid value"). When `v` is that visitor (recognised by the text its `expecting` writes)
+/// and `text` does not fit, this is the error naming the problem, so a decode never rounds.
+fn would_round<'de, E: de::Error, V: Visitor<'de>>(text: &str, v: &V) -> Option<E> {
+    struct Expecting<'v, V>(&'v V);
+    impl<'de, V: Visitor<'de>> std::fmt::Display for Expecting<'_, V> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.expecting(f)
+        }
+    }
+    let d = split(text)?;
+    if rust_decimal_holds(&d) {
+        return None;
+    }
+    let expecting = Expecting(v).to_string();
+    if !expecting.contains("a Decimal type representing a fixed-point number") {
+        return None;
+    }
+    Some(E::custom(format_args!(
+        "number {text} does not fit rust_decimal::Decimal exactly (at most 28 digits after the point, 79228162514264337593543950335 in all): it would be rounded; dynastream::Number holds every DynamoDB number"
+    )))
+}
+
+/// Whether `rust_decimal::Decimal` holds `d` exactly: mantissa below 2^96, scale at most 28.
+fn rust_decimal_holds(d: &Decimal<'_>) -> bool {
+    let digits: String = d.int.chars().chain(d.frac.chars()).collect();
+    let mut scale = d.frac.len() as i64 - d.exp;
+    let mut mantissa = digits.trim_start_matches('0').to_string();
+    // Trailing zeros of the fraction are not needed.
+    while scale > 0 && mantissa.ends_with('0') {
+        mantissa.pop();
+        scale -= 1;
+    }
+    if mantissa.is_empty() {
+        return true;
+    }
+    if scale < 0 {
+        if -scale > 30 {
+            return false;
+        }
+        mantissa.extend(std::iter::repeat_n('0', (-scale) as usize));
+        scale = 0;
+    }
+    const MAX: &str = "79228162514264337593543950335";
+    scale <= 28
+        && (mantissa.len() < MAX.len() || (mantissa.len() == MAX.len() && mantissa.as_str() <= MAX))
+}
+
 /// Checks that `text` is a decimal number.
 pub(crate) fn validate<E: de::Error>(text: &str) -> Result<(), E> {
     match split(text) {
@@ -192,6 +241,9 @@ impl<'de, E: de::Error> NumberDe<'_, E> {
             // integers, everything else as its exact decimal text.
             Want::Any => {
                 validate::<E>(t)?;
+                if let Some(e) = would_round::<E, V>(t, &v) {
+                    return Err(e);
+                }
                 if let Ok(i) = i64::from_str(t) {
                     v.visit_i64(i)
                 } else if let Ok(u) = u64::from_str(t) {
@@ -249,6 +301,24 @@ mod tests {
         assert_eq!(it("1e5e3"), Err("nan"));
         assert_eq!(it("."), Err("nan"));
         assert_eq!(it("+7"), Ok("7".into()));
+    }
+
+    #[test]
+    fn rust_decimal_limits() {
+        for (t, fits) in [
+            ("1.5", true),
+            ("79228162514264337593543950335", true),
+            ("79228162514264337593543950336", false),
+            ("0.1234567890123456789012345678", true),
+            ("0.12345678901234567890123456789", false),
+            ("1.50000000000000000000000000000000", true),
+            ("1E+28", true),
+            ("1E+29", false),
+            ("12345678901234567890.123456789012345678", false),
+            ("0", true),
+        ] {
+            assert_eq!(rust_decimal_holds(&split(t).unwrap()), fits, "{t}");
+        }
     }
 
     #[test]

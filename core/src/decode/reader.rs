@@ -28,6 +28,7 @@ use serde::Deserialize;
 
 use super::attr::{BytesDe, Tag, Want};
 use super::number::{self, NumberDe};
+use super::Hidden;
 
 /// Objects and arrays nested deeper than this make the reader give up. serde_json refuses
 /// nesting past 128, so the reader never accepts what the reference refuses for depth.
@@ -54,11 +55,11 @@ impl de::Error for Bail {
 
 /// Decodes the whole of `json` (only whitespace may follow the image) into `T`, as
 /// [`super::decode_image`] would; `None` when the reader gives up.
-pub(crate) fn decode<'de, T: Deserialize<'de>>(
+pub(crate) fn decode<'de, 's, T: Deserialize<'de>>(
     json: &'de str,
-    skip: [&str; 2],
+    skip: impl Into<Hidden<'s>>,
 ) -> Option<(T, Option<String>)> {
-    let mut r = Reader::new(json, skip);
+    let mut r = Reader::new(json, skip.into());
     let value = T::deserialize(Image { r: &mut r }).ok()?;
     match r.peek() {
         Err(Bail) => Some((value, r.version)),
@@ -68,11 +69,11 @@ pub(crate) fn decode<'de, T: Deserialize<'de>>(
 
 /// Decodes the image at the start of `json` (more text may follow) into `T`: the value, its
 /// `schema_version` and the length of the image's JSON; `None` when the reader gives up.
-pub(crate) fn decode_prefix<'de, T: Deserialize<'de>>(
+pub(crate) fn decode_prefix<'de, 's, T: Deserialize<'de>>(
     json: &'de str,
-    skip: [&str; 2],
+    skip: impl Into<Hidden<'s>>,
 ) -> Option<((T, Option<String>), usize)> {
-    let mut r = Reader::new(json, skip);
+    let mut r = Reader::new(json, skip.into());
     let value = T::deserialize(Image { r: &mut r }).ok()?;
     Some(((value, r.version), r.pos))
 }
@@ -86,7 +87,7 @@ struct Reader<'de, 's> {
     pos: usize,
     depth: u32,
     /// The attributes the model does not see (its key attributes).
-    hidden: [&'s str; 2],
+    hidden: Hidden<'s>,
     /// The captured `schema_version`.
     version: Option<String>,
 }
@@ -186,7 +187,7 @@ mod sse2 {
 }
 
 impl<'de, 's> Reader<'de, 's> {
-    fn new(text: &'de str, skip: [&'s str; 2]) -> Self {
+    fn new(text: &'de str, skip: Hidden<'s>) -> Self {
         Reader {
             text,
             pos: 0,
@@ -582,11 +583,11 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de, '_> {
                 return Ok(None);
             };
             if self.top {
-                if self.r.hidden.contains(&name.as_ref()) {
+                if self.r.hidden.keys.contains(&name.as_ref()) {
                     self.r.skip()?;
                     continue;
                 }
-                if name == super::SCHEMA_VERSION_ATTR {
+                if name == self.r.hidden.version {
                     let version = Option::<String>::deserialize(Attr { r: self.r })?;
                     self.r.version = version;
                     continue;

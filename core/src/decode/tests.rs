@@ -162,6 +162,29 @@ fn decimal_numbers_stay_exact() {
     assert_eq!(p.big.to_string(), "7922816251426433759354395033");
 }
 
+#[test]
+fn a_decode_that_would_round_is_an_error_naming_the_field() {
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct P {
+        price: Option<rust_decimal::Decimal>,
+        exact: Option<crate::Number>,
+    }
+    // 38 significant digits, as the Python library writes them: rust_decimal would round the
+    // fraction and refuse the integer; Number holds both.
+    for n in [
+        "12345678901234567890.123456789012345678",
+        "12345678901234567890123456789012345678",
+    ] {
+        let e = err::<P>(&format!(r#"{{"price":{{"N":"{n}"}}}}"#));
+        assert_eq!(e.field.as_deref(), Some("price"), "{n}");
+        assert!(e.message.contains("would be rounded"), "{e}");
+        let (p, _): (P, _) =
+            decode_image(&format!(r#"{{"exact":{{"N":"{n}"}}}}"#), ["PK", "SK"]).unwrap();
+        assert_eq!(p.exact.unwrap().to_string(), n);
+    }
+}
+
 fn err<T: for<'de> Deserialize<'de> + std::fmt::Debug>(json: &str) -> ImageError {
     decode_image::<T>(json, ["PK", "SK"]).unwrap_err()
 }

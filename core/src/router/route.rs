@@ -131,7 +131,7 @@ impl<M: Model, S: Send + Sync + 'static> ModelRoute<M, S> {
             ImageSide::Old => rec.old_image,
         };
         let Some(raw) = raw else { return Ok(None) };
-        decode_image::<M>(raw, [M::PK_ATTR, M::SK_ATTR])
+        decode_image::<M>(raw, crate::decode::Hidden::of::<M>())
             .map(Some)
             .map_err(|e| {
                 RecordError::new(

@@ -459,9 +459,13 @@ impl ser::Serializer for ValueSer {
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
-        _: &'static str,
+        name: &'static str,
         v: &T,
     ) -> Result<Av, SerError> {
+        if name == crate::number::NEWTYPE {
+            // A dynastream::Number: its exact text as an N.
+            return v.serialize(KeySer).map(Av::N);
+        }
         v.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(

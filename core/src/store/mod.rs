@@ -38,7 +38,7 @@ use serde::Serialize;
 
 pub use value::{item_size, to_dynamodb_json, Item, Value};
 
-use crate::decode::{self, ImageError, SCHEMA_VERSION_ATTR};
+use crate::decode::{self, ImageError};
 use crate::key::{KeyError, RenderError};
 use crate::model::{KeyPrefix, Model, ModelKey};
 
@@ -199,6 +199,8 @@ pub struct ItemKey {
     pub pk: String,
     /// Sort key; `""` when the table has a partition key only.
     pub sk: String,
+    /// The model's schema-version attribute ([`Model::SCHEMA_VERSION_ATTR`]).
+    pub schema_version_attr: &'static str,
 }
 
 impl ItemKey {
@@ -236,7 +238,7 @@ impl WriteItem {
             .attributes()
             .map(|(name, value)| (name, value.to_string()))
             .collect();
-        reserved.push((SCHEMA_VERSION_ATTR, M::SCHEMA_VERSION.to_string()));
+        reserved.push((M::SCHEMA_VERSION_ATTR, M::SCHEMA_VERSION.to_string()));
         for (i, index) in M::indexes().iter().enumerate() {
             let (ipk, isk) = match item.index_key(i) {
                 Some(Ok(k)) => k,
@@ -282,6 +284,7 @@ fn item_key<M: Model>(key: &M::Key) -> Result<ItemKey, StoreError> {
         sk_attr: M::SK_ATTR,
         pk: key.pk().map_err(err)?,
         sk: key.sk().map_err(err)?,
+        schema_version_attr: M::SCHEMA_VERSION_ATTR,
     })
 }
 
@@ -314,7 +317,7 @@ impl RawItem {
             sk: self.sk.clone(),
             source,
         };
-        let skip = [M::PK_ATTR, M::SK_ATTR];
+        let skip = decode::Hidden::of::<M>();
         let decoded = match &self.body {
             RawBody::Attributes(attrs) => {
                 let json = to_dynamodb_json(attrs);

@@ -32,6 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use dynastream_core::decode::SCHEMA_VERSION_ATTR;
 use dynastream_core::hook::{Batch, BatchHook, BoxFuture, Refusal};
 use dynastream_core::registry::{ModelSpec, Registry};
 use dynastream_core::BoxError;
@@ -424,7 +425,18 @@ impl BatchHook for Mirror {
             let mut rows = Vec::with_capacity(batch.len());
             let mut refused = Vec::new();
             for r in batch.records() {
-                match row(r.index, r.record, r.entity, pk_attr, sk_attr) {
+                // The matched model's schema-version attribute; the default for the others.
+                let version_attr = r
+                    .entity
+                    .and_then(|e| self.models().iter().find(|m| m.entity() == e))
+                    .map_or(SCHEMA_VERSION_ATTR, |m| m.schema_version_attr());
+                match row(
+                    r.index,
+                    r.record,
+                    r.entity,
+                    (pk_attr, sk_attr),
+                    version_attr,
+                ) {
                     Ok(row) => rows.push(row),
                     Err(message) => refused.push(Refusal::new(r.index, message)),
                 }

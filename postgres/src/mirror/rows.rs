@@ -41,8 +41,8 @@ pub(crate) fn row(
     index: usize,
     rec: &Record<'_>,
     entity: Option<&'static str>,
-    pk_attr: &str,
-    sk_attr: &str,
+    (pk_attr, sk_attr): (&str, &str),
+    version_attr: &str,
 ) -> Result<Row, String> {
     let seq = &rec.meta.sequence_number;
     if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
@@ -94,8 +94,8 @@ pub(crate) fn row(
                     rec.kind
                 ));
             };
-            let j =
-                image_to_json(image, &[pk_attr, sk_attr]).map_err(|e| format!("NewImage: {e}"))?;
+            let j = image_to_json(image, &[pk_attr, sk_attr], version_attr)
+                .map_err(|e| format!("NewImage: {e}"))?;
             (Some(j.json), j.schema_version, false)
         }
     };
