@@ -15,6 +15,7 @@ pub mod change;
 pub mod decode;
 pub mod error;
 pub mod event;
+mod fuzz;
 pub mod handler;
 pub mod hook;
 pub mod key;
@@ -31,6 +32,10 @@ pub mod store;
 /// decoder's type tags and number splitting). Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    /// The properties the fuzz targets check.
+    pub mod fuzz {
+        pub use crate::fuzz::{envelope, image, pattern};
+    }
     pub use crate::decode::attr::{CowStr, Tag};
     pub use crate::decode::number::{split as split_number, Decimal};
 }

@@ -15,6 +15,7 @@
 mod checkpoint;
 mod conn;
 mod error;
+mod fuzz;
 mod json;
 pub mod mirror;
 mod sql;
@@ -25,3 +26,9 @@ pub use conn::MirrorConfig;
 pub use error::{describe, MirrorError};
 pub use mirror::{view_name, Mirror};
 pub use store::PgStore;
+
+/// The property the mirror's fuzz target checks. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::fuzz::mirror_json;
+}

@@ -242,6 +242,22 @@ fn decode_reference<'de, 's, T: Deserialize<'de>>(
     }
 }
 
+/// The fast reader alone (the fuzz target compares it with the reference path).
+pub(crate) fn fuzz_reader<'de, T: Deserialize<'de>>(
+    json: &'de str,
+    skip: [&str; 2],
+) -> Option<(T, Option<String>)> {
+    reader::decode(json, skip)
+}
+
+/// The reference path alone.
+pub(crate) fn fuzz_reference<'de, T: Deserialize<'de>>(
+    json: &'de str,
+    skip: [&str; 2],
+) -> Result<(T, Option<String>), ImageError> {
+    decode_reference(json, skip, false)
+}
+
 /// Decodes the image at the start of `json` (more text may follow) into model `M`: the value,
 /// its `schema_version`, and the length of the image's JSON. `None` when the direct reader
 /// gives up on it; [`decode_image`] on the image alone then decodes it the reference way, or

@@ -46,7 +46,15 @@ pub fn split(text: &str) -> Option<Decimal<'_>> {
         }
     }
     let exp = match text.get(end + 1..) {
-        Some(e) => i64::from_str(e.strip_prefix('+').unwrap_or(e)).ok()?,
+        Some(e) => {
+            // One optional sign, then digits (`i64::from_str` alone would also take the sign
+            // after a `+`: `1E++5` and `1E+-5`, found by fuzzing the mirror's writer).
+            let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            i64::from_str(e.strip_prefix('+').unwrap_or(e)).ok()?
+        }
         None => 0,
     };
     let (int, frac) = match point {
@@ -175,6 +183,17 @@ fn would_round<'de, E: de::Error, V: Visitor<'de>>(text: &str, v: &V) -> Option<
 
 /// Whether `rust_decimal::Decimal` holds `d` exactly: mantissa below 2^96, scale at most 28.
 fn rust_decimal_holds(d: &Decimal<'_>) -> bool {
+    // The usual case without allocating: at most 28 digits and 28 places.
+    let int = d.int.trim_start_matches('0');
+    let scale = d.frac.len() as i64 - d.exp;
+    let significant = if int.is_empty() {
+        d.frac.trim_start_matches('0').len()
+    } else {
+        int.len() + d.frac.len()
+    };
+    if significant <= 28 && (0..=28).contains(&scale) {
+        return true;
+    }
     let digits: String = d.int.chars().chain(d.frac.chars()).collect();
     let mut scale = d.frac.len() as i64 - d.exp;
     let mut mantissa = digits.trim_start_matches('0').to_string();
@@ -241,14 +260,14 @@ impl<'de, E: de::Error> NumberDe<'_, E> {
             // integers, everything else as its exact decimal text.
             Want::Any => {
                 validate::<E>(t)?;
-                if let Some(e) = would_round::<E, V>(t, &v) {
-                    return Err(e);
-                }
                 if let Ok(i) = i64::from_str(t) {
                     v.visit_i64(i)
                 } else if let Ok(u) = u64::from_str(t) {
                     v.visit_u64(u)
                 } else {
+                    if let Some(e) = would_round::<E, V>(t, &v) {
+                        return Err(e);
+                    }
                     v.visit_str(t)
                 }
             }
@@ -299,6 +318,11 @@ mod tests {
         assert_eq!(it("1e"), Err("nan"));
         assert_eq!(it("1.2.3"), Err("nan"));
         assert_eq!(it("1e5e3"), Err("nan"));
+        assert_eq!(it("1E++5"), Err("nan"));
+        assert_eq!(it("1E+-5"), Err("nan"));
+        assert_eq!(it("1E-+5"), Err("nan"));
+        assert_eq!(it("1E+"), Err("nan"));
+        assert_eq!(it("1E+05").unwrap(), "100000");
         assert_eq!(it("."), Err("nan"));
         assert_eq!(it("+7"), Ok("7".into()));
     }

@@ -193,6 +193,17 @@ pub(super) fn read_batch<'a>(
     store: &mut ImageStore,
     texts: &mut BatchText,
 ) -> Result<Vec<Entry<'a>>, EventError> {
+    read_batch_by(json, hook, store, texts, true)
+}
+
+/// [`read_batch`], with or without the fast scan (the fuzz target compares the two).
+pub(crate) fn read_batch_by<'a>(
+    json: &'a [u8],
+    hook: Option<&dyn ImageHook>,
+    store: &mut ImageStore,
+    texts: &mut BatchText,
+    fast: bool,
+) -> Result<Vec<Entry<'a>>, EventError> {
     // UTF-8 is checked once for the whole event, with SIMD; parsing from a str then borrows
     // every raw image without checking it again. Only a failure is checked again, by the
     // standard library, for its message (where the bad byte is).
@@ -207,8 +218,10 @@ pub(super) fn read_batch<'a>(
         }
     };
     // Fast path: the whole batch in one hand-written pass, images decoded on the way.
-    if let Some(entries) = super::scan::scan(json, hook, store, texts) {
-        return reportable(entries);
+    if fast {
+        if let Some(entries) = super::scan::scan(json, hook, store, texts) {
+            return reportable(entries);
+        }
     }
     // The whole batch through serde.
     if let Ok(ev) = serde_json::from_str::<WireEvent<'_>>(json) {
