@@ -13,13 +13,15 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         let mut out = format!("{} {}", db.code().code(), db.message());
         if let Some(d) = db.detail() {
-            out.push_str(&format!(" (detail: {d})"));
+            // A CHECK violation's detail is the whole failing row: keep logs and batch reports
+            // short, and item data out of them beyond a glimpse.
+            out.push_str(&format!(" (detail: {})", clip(d, 300)));
         }
         if let Some(h) = db.hint() {
             out.push_str(&format!(" (hint: {h})"));
         }
         if let Some(w) = db.where_() {
-            out.push_str(&format!(" (where: {w})"));
+            out.push_str(&format!(" (where: {})", clip(w, 300)));
         }
         return out;
     }
@@ -112,7 +114,7 @@ impl MirrorError {
         };
         source
             .as_db_error()
-            .is_some_and(|db| matches!(&db.code().code()[..2], "22" | "23" | "54"))
+            .is_some_and(|db| matches!(db.code().code().get(..2), Some("22" | "23" | "54")))
     }
 
     /// This refusal as the one row's ([`MirrorError::Refused`]); other errors as they are.
@@ -125,6 +127,14 @@ impl MirrorError {
             },
             other => other,
         }
+    }
+}
+
+/// `text` cut after `max` characters, saying how long it was.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}... ({} bytes)", &text[..at], text.len()),
+        None => text.to_string(),
     }
 }
 

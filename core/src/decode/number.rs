@@ -23,7 +23,11 @@ pub struct Decimal<'a> {
     pub exp: i64,
 }
 
-/// Splits a decimal number's text; `None` when it is not one.
+/// The largest exponent magnitude number text may have (`1e1000000`); beyond it, not a number.
+pub const MAX_EXPONENT_TEXT: i64 = 1_000_000;
+
+/// Splits a decimal number's text; `None` when it is not one (including an exponent beyond
+/// ±[`MAX_EXPONENT_TEXT`]).
 pub fn split(text: &str) -> Option<Decimal<'_>> {
     // One pass over the bytes: sign, digits with at most one point, then an optional exponent.
     let bytes = text.as_bytes();
@@ -57,6 +61,11 @@ pub fn split(text: &str) -> Option<Decimal<'_>> {
         }
         None => 0,
     };
+    // No system this project talks to holds an exponent near i64's ends (DynamoDB: -130..125,
+    // Postgres numeric: under 131072 digits), and every reader may add digit counts to it.
+    if !(-MAX_EXPONENT_TEXT..=MAX_EXPONENT_TEXT).contains(&exp) {
+        return None;
+    }
     let (int, frac) = match point {
         Some(p) => (between(text, start, p)?, between(text, p + 1, end)?),
         None => (between(text, start, end)?, ""),
@@ -102,6 +111,9 @@ fn integer_text(text: &str) -> Result<Cow<'_, str>, IntError> {
         return Ok(Cow::Borrowed(text));
     }
     let d = split(text).ok_or(IntError::NotANumber)?;
+    if d.int.bytes().chain(d.frac.bytes()).all(|b| b == b'0') {
+        return Ok(Cow::Borrowed("0"));
+    }
     // All digits, and where the decimal point falls among them.
     let digits: String = d.int.chars().chain(d.frac.chars()).collect();
     let point = d.int.len() as i64 + d.exp;
@@ -323,6 +335,11 @@ mod tests {
         assert_eq!(it("1E-+5"), Err("nan"));
         assert_eq!(it("1E+"), Err("nan"));
         assert_eq!(it("1E+05").unwrap(), "100000");
+        // Found in review: exponents near i64's ends overflowed the readers' arithmetic.
+        assert_eq!(it("1e-9223372036854775808"), Err("nan"));
+        assert_eq!(it("1e9223372036854775807"), Err("nan"));
+        assert_eq!(it("1e1000001"), Err("nan"));
+        assert_eq!(it("0e1000000"), Ok("0".into()));
         assert_eq!(it("."), Err("nan"));
         assert_eq!(it("+7"), Ok("7".into()));
     }

@@ -94,8 +94,15 @@ pub(crate) fn row(
                     rec.kind
                 ));
             };
-            let j = image_to_json(image, &[pk_attr, sk_attr], version_attr)
-                .map_err(|e| format!("NewImage: {e}"))?;
+            // A partition-key-only table's items may hold an ordinary attribute named like
+            // the configured sort key attribute: only real key attributes are left out.
+            let keys: &[&str] = if pk_only {
+                &[pk_attr]
+            } else {
+                &[pk_attr, sk_attr]
+            };
+            let j =
+                image_to_json(image, keys, version_attr).map_err(|e| format!("NewImage: {e}"))?;
             (Some(j.json), j.schema_version, false)
         }
     };
