@@ -44,15 +44,16 @@ pub const MAX_EXPONENT: i64 = 125;
 /// wherever it appears (a field, a list element, a map value).
 pub(crate) const NEWTYPE: &str = "$dynastream::Number";
 
-/// A DynamoDB number, exact: its significant digits and a power of ten. Equality, order and
-/// hashing are by value (`1.50` equals `1.5`; `-0` is `0`).
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
+/// A DynamoDB number, exact: its significant digits (at most 38, so they fit a `u128`) and a
+/// power of ten. `Copy`, no allocation. Equality, order and hashing are by value (`1.50`
+/// equals `1.5`; `-0` is `0`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Number {
     negative: bool,
-    /// Significant digits, no leading or trailing zeros; empty for zero.
-    digits: String,
-    /// The value is `digits × 10^exp`.
-    exp: i64,
+    /// The significant digits as an integer without trailing zeros; 0 for zero.
+    mantissa: u128,
+    /// The value is `mantissa × 10^exp`; 0 for zero.
+    exp: i32,
 }
 
 /// Why text is not a DynamoDB number, or a number does not fit a type.
@@ -79,58 +80,67 @@ pub enum NumberError {
     },
 }
 
+/// `10^n` for `n` in 0..=38.
+fn pow10(n: u32) -> Option<u128> {
+    10u128.checked_pow(n)
+}
+
+/// How many decimal digits `m` has (0 for 0).
+fn digit_count(m: u128) -> u32 {
+    if m == 0 {
+        0
+    } else {
+        m.ilog10() + 1
+    }
+}
+
 impl Number {
     /// Zero.
     pub const ZERO: Number = Number {
         negative: false,
-        digits: String::new(),
+        mantissa: 0,
         exp: 0,
     };
 
-    /// `digits × 10^exp`, leading zeros dropped and trailing zeros moved into the exponent.
-    fn from_parts(negative: bool, digits: &str, exp: i64) -> Result<Number, NumberError> {
-        let digits = digits.trim_start_matches('0');
-        let significant = digits.trim_end_matches('0');
-        if significant.is_empty() {
+    /// `mantissa × 10^exp`, normalized (trailing zeros into the exponent), checked against
+    /// DynamoDB's limits.
+    fn normalized(negative: bool, mut mantissa: u128, exp: i64) -> Result<Number, &'static str> {
+        if mantissa == 0 {
             return Ok(Number::ZERO);
+        }
+        let mut exp = exp;
+        while mantissa.is_multiple_of(10) {
+            mantissa /= 10;
+            exp += 1;
+        }
+        if digit_count(mantissa) as usize > MAX_DIGITS {
+            return Err("more than 38 significant digits");
+        }
+        if exp < MIN_EXPONENT {
+            return Err("smaller than 1E-130");
+        }
+        if exp + i64::from(digit_count(mantissa)) - 1 > MAX_EXPONENT {
+            return Err("larger than 9.99E+125");
         }
         Ok(Number {
             negative,
-            digits: significant.to_string(),
-            exp: exp.saturating_add((digits.len() - significant.len()) as i64),
+            mantissa,
+            exp: exp as i32,
         })
     }
 
-    fn check(self, text: &dyn fmt::Display) -> Result<Number, NumberError> {
-        if self.digits.is_empty() {
-            return Ok(self);
-        }
-        let why = if self.digits.len() > MAX_DIGITS {
-            Some("more than 38 significant digits")
-        } else if self.exp < MIN_EXPONENT {
-            Some("smaller than 1E-130")
-        } else if self.exp + self.digits.len() as i64 - 1 > MAX_EXPONENT {
-            Some("larger than 9.99E+125")
-        } else {
-            None
-        };
-        match why {
-            Some(why) => Err(NumberError::OutOfRange {
-                text: text.to_string(),
-                why,
-            }),
-            None => Ok(self),
-        }
-    }
-
     /// The significant digits (`"15"` for `1.50`; empty for zero).
-    pub fn digits(&self) -> &str {
-        &self.digits
+    pub fn digits(&self) -> String {
+        if self.mantissa == 0 {
+            String::new()
+        } else {
+            self.mantissa.to_string()
+        }
     }
 
     /// The power of ten the digits are scaled by (`-1` for `1.50`).
     pub fn exponent(&self) -> i64 {
-        self.exp
+        i64::from(self.exp)
     }
 
     /// Less than zero.
@@ -140,53 +150,45 @@ impl Number {
 
     /// Zero.
     pub fn is_zero(&self) -> bool {
-        self.digits.is_empty()
+        self.mantissa == 0
     }
 
     /// An integer (no fraction).
     pub fn is_integer(&self) -> bool {
-        self.exp >= 0 || self.digits.is_empty()
+        self.exp >= 0 || self.mantissa == 0
     }
 
     /// `self + other`, or `None` when the result is not a DynamoDB number (more than 38
     /// significant digits, out of range).
     pub fn checked_add(&self, other: &Number) -> Option<Number> {
         if self.is_zero() {
-            return Some(other.clone());
+            return Some(*other);
         }
         if other.is_zero() {
-            return Some(self.clone());
+            return Some(*self);
         }
         let exp = self.exp.min(other.exp);
-        // Too far apart to add exactly within 38 digits.
-        let width = |n: &Number| n.digits.len() as i64 + (n.exp - exp);
-        if width(self).max(width(other)) > MAX_DIGITS as i64 + 2 {
-            return None;
-        }
-        let scaled = |n: &Number| {
-            let mut s = n.digits.clone();
-            s.extend(std::iter::repeat_n('0', (n.exp - exp) as usize));
-            s.parse::<u128>().ok()
-        };
+        // Aligned to the smaller exponent; a value that no longer fits 128 bits is too far
+        // from the other to add within 38 digits.
+        let scaled =
+            |n: &Number| pow10((n.exp - exp) as u32).and_then(|p| n.mantissa.checked_mul(p));
         let (a, b) = (scaled(self)?, scaled(other)?);
-        let (negative, magnitude) = match (self.negative, other.negative) {
-            (x, y) if x == y => (x, a.checked_add(b)?),
-            (x, _) => match a.cmp(&b) {
-                Ordering::Less => (!x, b - a),
-                _ => (x, a - b),
-            },
+        let (negative, magnitude) = if self.negative == other.negative {
+            (self.negative, a.checked_add(b)?)
+        } else if a >= b {
+            (self.negative, a - b)
+        } else {
+            (other.negative, b - a)
         };
-        Number::from_parts(negative, &magnitude.to_string(), exp)
-            .ok()?
-            .check(&"")
-            .ok()
+        Number::normalized(negative, magnitude, i64::from(exp)).ok()
     }
 
     /// `-self`.
     pub fn neg(&self) -> Number {
-        let mut n = self.clone();
-        n.negative = !n.is_zero() && !n.negative;
-        n
+        Number {
+            negative: !self.is_zero() && !self.negative,
+            ..*self
+        }
     }
 
     /// `self - other`, or `None` when the result is not a DynamoDB number.
@@ -200,31 +202,41 @@ impl Number {
         if self.is_zero() || other.is_zero() {
             return Some(Number::ZERO);
         }
-        let product = mul_digits(&self.digits, &other.digits);
-        Number::from_parts(
-            self.negative != other.negative,
-            &product,
-            self.exp + other.exp,
-        )
-        .ok()?
-        .check(&"")
-        .ok()
+        let negative = self.negative != other.negative;
+        let exp = i64::from(self.exp) + i64::from(other.exp);
+        match self.mantissa.checked_mul(other.mantissa) {
+            Some(m) => Number::normalized(negative, m, exp).ok(),
+            // Over 128 bits: more than 38 digits unless trailing zeros bring it back
+            // (5^54 × 2^54 = 10^54), which the digit-by-digit product finds.
+            None => {
+                let product = mul_digits(&self.mantissa.to_string(), &other.mantissa.to_string());
+                let significant = product.trim_end_matches('0');
+                let zeros = (product.len() - significant.len()) as i64;
+                let m: u128 = significant.parse().ok()?;
+                Number::normalized(negative, m, exp + zeros).ok()
+            }
+        }
     }
 
-    fn integer_text(&self) -> Option<String> {
-        if !self.is_integer() {
+    /// The value as an integer, when it is one and fits 128 bits (any integer DynamoDB holds
+    /// below 10^38 does).
+    fn to_i128(self) -> Option<i128> {
+        if self.exp < 0 && self.mantissa != 0 {
             return None;
         }
-        if self.is_zero() {
-            return Some("0".into());
+        let m = self.mantissa.checked_mul(pow10(self.exp.max(0) as u32)?)?;
+        let v = i128::try_from(m).ok()?;
+        Some(if self.negative { -v } else { v })
+    }
+
+    fn to_u128(self) -> Option<u128> {
+        if self.negative && self.mantissa != 0 {
+            return None;
         }
-        let mut s = String::with_capacity(self.digits.len() + self.exp as usize + 1);
-        if self.negative {
-            s.push('-');
+        if self.exp < 0 && self.mantissa != 0 {
+            return None;
         }
-        s.push_str(&self.digits);
-        s.extend(std::iter::repeat_n('0', self.exp as usize));
-        Some(s)
+        self.mantissa.checked_mul(pow10(self.exp.max(0) as u32)?)
     }
 
     /// The nearest `f64` (a double holds about 16 significant digits: this may round).
@@ -233,13 +245,14 @@ impl Number {
     }
 }
 
-/// Multiplies two digit strings (schoolbook; at most 38 × 38 digits).
+/// Multiplies two digit strings (schoolbook; at most 38 × 38 digits). Only for products beyond
+/// 128 bits.
 fn mul_digits(a: &str, b: &str) -> String {
     let (a, b): (Vec<u32>, Vec<u32>) = (
         a.bytes().rev().map(|c| u32::from(c - b'0')).collect(),
         b.bytes().rev().map(|c| u32::from(c - b'0')).collect(),
     );
-    let mut out = vec![0u32; a.len() + b.len()];
+    let mut out = vec![0u32; a.len() + b.len() + 1];
     for (i, x) in a.iter().enumerate() {
         let mut carry = 0;
         for (j, y) in b.iter().enumerate() {
@@ -270,17 +283,34 @@ impl FromStr for Number {
     /// exponent (`-1.5E+3`, `.5`, `007`).
     fn from_str(text: &str) -> Result<Number, NumberError> {
         let d = split(text).ok_or_else(|| NumberError::NotANumber(text.to_string()))?;
-        let mut digits = String::with_capacity(d.int.len() + d.frac.len());
-        digits.push_str(d.int);
-        digits.push_str(d.frac);
-        let exp =
-            d.exp
-                .checked_sub(d.frac.len() as i64)
-                .ok_or_else(|| NumberError::OutOfRange {
-                    text: text.to_string(),
-                    why: "exponent overflows",
-                })?;
-        Number::from_parts(d.negative, &digits, exp)?.check(&text)
+        let out_of_range = |why| NumberError::OutOfRange {
+            text: text.to_string(),
+            why,
+        };
+        // The significant digits: leading zeros dropped, trailing zeros into the exponent.
+        let all = d.int.bytes().chain(d.frac.bytes());
+        let mut mantissa: u128 = 0;
+        let mut pending_zeros: i64 = 0;
+        let mut significant = 0usize;
+        for b in all {
+            let digit = u128::from(b - b'0');
+            if digit == 0 {
+                if mantissa != 0 {
+                    pending_zeros += 1;
+                }
+                continue;
+            }
+            significant += pending_zeros as usize + 1;
+            if significant > MAX_DIGITS {
+                return Err(out_of_range("more than 38 significant digits"));
+            }
+            let scale = pow10(pending_zeros as u32 + 1)
+                .ok_or_else(|| out_of_range("more than 38 significant digits"))?;
+            mantissa = mantissa * scale + digit;
+            pending_zeros = 0;
+        }
+        let exp = d.exp - d.frac.len() as i64 + pending_zeros;
+        Number::normalized(d.negative, mantissa, exp).map_err(out_of_range)
     }
 }
 
@@ -294,20 +324,22 @@ impl fmt::Display for Number {
         if self.negative {
             f.write_str("-")?;
         }
-        let n = self.digits.len() as i64;
-        let point = n + self.exp; // digits before the point
-        if self.exp >= 0 && point <= 40 {
-            f.write_str(&self.digits)?;
-            (0..self.exp).try_for_each(|_| f.write_str("0"))
-        } else if point > 0 && self.exp < 0 {
-            let (int, frac) = self.digits.split_at(point as usize);
+        let digits = self.mantissa.to_string();
+        let exp = i64::from(self.exp);
+        let n = digits.len() as i64;
+        let point = n + exp; // digits before the point
+        if exp >= 0 && point <= 40 {
+            f.write_str(&digits)?;
+            (0..exp).try_for_each(|_| f.write_str("0"))
+        } else if point > 0 && exp < 0 {
+            let (int, frac) = digits.split_at(point as usize);
             write!(f, "{int}.{frac}")
         } else if point <= 0 && point > -40 {
             f.write_str("0.")?;
             (0..-point).try_for_each(|_| f.write_str("0"))?;
-            f.write_str(&self.digits)
+            f.write_str(&digits)
         } else {
-            let (first, rest) = self.digits.split_at(1);
+            let (first, rest) = digits.split_at(1);
             let e = point - 1;
             if rest.is_empty() {
                 write!(f, "{first}E{e:+}")
@@ -353,37 +385,29 @@ impl Ord for Number {
 }
 
 fn magnitude_cmp(a: &Number, b: &Number) -> Ordering {
-    let top = |n: &Number| n.digits.len() as i64 + n.exp;
+    let top = |n: &Number| i64::from(digit_count(n.mantissa)) + i64::from(n.exp);
     top(a).cmp(&top(b)).then_with(|| {
-        let (x, y) = (a.digits.as_bytes(), b.digits.as_bytes());
-        let n = x.len().max(y.len());
-        (0..n)
-            .map(|i| {
-                (
-                    x.get(i).copied().unwrap_or(b'0'),
-                    y.get(i).copied().unwrap_or(b'0'),
-                )
-            })
-            .map(|(p, q)| p.cmp(&q))
-            .find(|o| o.is_ne())
-            .unwrap_or(Ordering::Equal)
+        // Same leading position: both have at most 38 digits, so aligning the one with the
+        // larger exponent to the other's keeps it below 10^38.
+        let exp = a.exp.min(b.exp);
+        let scaled = |n: &Number| {
+            pow10((n.exp - exp) as u32)
+                .and_then(|p| n.mantissa.checked_mul(p))
+                .unwrap_or(u128::MAX)
+        };
+        scaled(a).cmp(&scaled(b))
     })
 }
 
-macro_rules! exact_ints {
+macro_rules! ints {
     ($($t:ty),*) => {$(
-        impl From<$t> for Number {
-            fn from(v: $t) -> Number {
-                // Every value of these types is a DynamoDB number (at most 38 digits).
-                v.to_string().parse().unwrap_or_default()
-            }
-        }
         impl TryFrom<&Number> for $t {
             type Error = NumberError;
             /// Exactly, or [`NumberError::DoesNotFit`] (a fraction, out of range).
             fn try_from(n: &Number) -> Result<$t, NumberError> {
-                let fail = || NumberError::DoesNotFit { text: n.to_string(), target: stringify!($t) };
-                n.integer_text().ok_or_else(fail)?.parse::<$t>().map_err(|_| fail())
+                n.to_i128()
+                    .and_then(|v| <$t>::try_from(v).ok())
+                    .ok_or_else(|| NumberError::DoesNotFit { text: n.to_string(), target: stringify!($t) })
             }
         }
         impl TryFrom<Number> for $t {
@@ -394,27 +418,54 @@ macro_rules! exact_ints {
         }
     )*};
 }
-exact_ints!(i8, i16, i32, i64, u8, u16, u32, u64, usize, isize);
+ints!(i8, i16, i32, i64, i128, u8, u16, u32, u64, usize, isize);
 
-macro_rules! wide_ints {
+impl TryFrom<&Number> for u128 {
+    type Error = NumberError;
+    /// Exactly, or [`NumberError::DoesNotFit`].
+    fn try_from(n: &Number) -> Result<u128, NumberError> {
+        n.to_u128().ok_or_else(|| NumberError::DoesNotFit {
+            text: n.to_string(),
+            target: "u128",
+        })
+    }
+}
+
+macro_rules! from_ints {
     ($($t:ty),*) => {$(
-        impl TryFrom<$t> for Number {
-            type Error = NumberError;
-            /// Refuses values beyond 38 significant digits.
-            fn try_from(v: $t) -> Result<Number, NumberError> {
-                v.to_string().parse()
-            }
-        }
-        impl TryFrom<&Number> for $t {
-            type Error = NumberError;
-            fn try_from(n: &Number) -> Result<$t, NumberError> {
-                let fail = || NumberError::DoesNotFit { text: n.to_string(), target: stringify!($t) };
-                n.integer_text().ok_or_else(fail)?.parse::<$t>().map_err(|_| fail())
+        impl From<$t> for Number {
+            fn from(v: $t) -> Number {
+                // Every value of these types has at most 20 digits: a DynamoDB number.
+                let negative = v < 0 as $t;
+                let magnitude = (v as i128).unsigned_abs();
+                Number::normalized(negative, magnitude, 0).unwrap_or_default()
             }
         }
     )*};
 }
-wide_ints!(i128, u128);
+from_ints!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+impl TryFrom<i128> for Number {
+    type Error = NumberError;
+    /// Refuses values beyond 38 significant digits.
+    fn try_from(v: i128) -> Result<Number, NumberError> {
+        Number::normalized(v < 0, v.unsigned_abs(), 0).map_err(|why| NumberError::OutOfRange {
+            text: v.to_string(),
+            why,
+        })
+    }
+}
+
+impl TryFrom<u128> for Number {
+    type Error = NumberError;
+    /// Refuses values beyond 38 significant digits.
+    fn try_from(v: u128) -> Result<Number, NumberError> {
+        Number::normalized(false, v, 0).map_err(|why| NumberError::OutOfRange {
+            text: v.to_string(),
+            why,
+        })
+    }
+}
 
 impl TryFrom<&Number> for f64 {
     type Error = NumberError;
@@ -581,6 +632,16 @@ mod tests {
             None
         );
         assert_eq!(n("1E+100").checked_add(&n("1E-100")), None, "too far apart");
+        // Beyond 128 bits, yet one significant digit: 5^54 × 2^54 = 10^54.
+        let (five, two) = (
+            Number::try_from(5u128.pow(54)).unwrap(),
+            Number::try_from(2u128.pow(54)).unwrap(),
+        );
+        assert_eq!(five.checked_mul(&two).unwrap(), n("1E+54"));
+        assert_eq!(n("000123000.000"), n("1.23E+5"));
+        assert_eq!(n("000123000.000").digits(), "123");
+        assert_eq!(n("000123000.000").exponent(), 3);
+        assert!(Number::try_from(u128::MAX).is_err(), "39 digits");
     }
 
     proptest! {
@@ -589,7 +650,7 @@ mod tests {
             let text = format!("{}{digits}E{exp}", if neg { "-" } else { "" });
             match text.parse::<Number>() {
                 Ok(v) => {
-                    prop_assert_eq!(v.to_string().parse::<Number>().unwrap(), v.clone());
+                    prop_assert_eq!(v.to_string().parse::<Number>().unwrap(), v);
                     // Agrees with the integer types where they hold the value.
                     if let Ok(i) = i128::try_from(&v) {
                         prop_assert_eq!(Number::try_from(i).unwrap(), v);
