@@ -102,6 +102,30 @@ impl Number {
         exp: 0,
     };
 
+    /// A normalized `mantissa` (no trailing zeros, `digits` long, not zero) × 10^`exp`, checked
+    /// against DynamoDB's limits.
+    fn checked(
+        negative: bool,
+        mantissa: u128,
+        digits: u32,
+        exp: i64,
+    ) -> Result<Number, &'static str> {
+        if digits as usize > MAX_DIGITS {
+            return Err("more than 38 significant digits");
+        }
+        if exp < MIN_EXPONENT {
+            return Err("smaller than 1E-130");
+        }
+        if exp + i64::from(digits) - 1 > MAX_EXPONENT {
+            return Err("larger than 9.99E+125");
+        }
+        Ok(Number {
+            negative,
+            mantissa,
+            exp: exp as i32,
+        })
+    }
+
     /// `mantissa × 10^exp`, normalized (trailing zeros into the exponent), checked against
     /// DynamoDB's limits.
     fn normalized(negative: bool, mut mantissa: u128, exp: i64) -> Result<Number, &'static str> {
@@ -113,20 +137,7 @@ impl Number {
             mantissa /= 10;
             exp += 1;
         }
-        if digit_count(mantissa) as usize > MAX_DIGITS {
-            return Err("more than 38 significant digits");
-        }
-        if exp < MIN_EXPONENT {
-            return Err("smaller than 1E-130");
-        }
-        if exp + i64::from(digit_count(mantissa)) - 1 > MAX_EXPONENT {
-            return Err("larger than 9.99E+125");
-        }
-        Ok(Number {
-            negative,
-            mantissa,
-            exp: exp as i32,
-        })
+        Number::checked(negative, mantissa, digit_count(mantissa), exp)
     }
 
     /// The significant digits (`"15"` for `1.50`; empty for zero).
@@ -288,29 +299,46 @@ impl FromStr for Number {
             why,
         };
         // The significant digits: leading zeros dropped, trailing zeros into the exponent.
-        let all = d.int.bytes().chain(d.frac.bytes());
+        // Up to 19 digits in a u64 (the usual case: prices, counts, times), then a u128;
+        // no division anywhere (u128 division is a library call).
+        let mut small: u64 = 0;
         let mut mantissa: u128 = 0;
-        let mut pending_zeros: i64 = 0;
-        let mut significant = 0usize;
-        for b in all {
-            let digit = u128::from(b - b'0');
+        let mut pending_zeros: u32 = 0;
+        let mut significant: u32 = 0;
+        for b in d.int.bytes().chain(d.frac.bytes()) {
+            let digit = b - b'0';
             if digit == 0 {
-                if mantissa != 0 {
+                if significant > 0 {
                     pending_zeros += 1;
                 }
                 continue;
             }
-            significant += pending_zeros as usize + 1;
-            if significant > MAX_DIGITS {
+            let grown = significant + pending_zeros + 1;
+            if grown as usize > MAX_DIGITS {
                 return Err(out_of_range("more than 38 significant digits"));
             }
-            let scale = pow10(pending_zeros as u32 + 1)
-                .ok_or_else(|| out_of_range("more than 38 significant digits"))?;
-            mantissa = mantissa * scale + digit;
+            if grown <= 19 {
+                // grown <= 19, so 10^(pending + 1) <= 10^19 fits a u64.
+                small = small * 10u64.pow(pending_zeros + 1) + u64::from(digit);
+            } else {
+                if significant <= 19 {
+                    mantissa = u128::from(small);
+                }
+                // grown <= 38, so the product stays below 10^38.
+                mantissa = mantissa * 10u128.pow(pending_zeros + 1) + u128::from(digit);
+            }
+            significant = grown;
             pending_zeros = 0;
         }
-        let exp = d.exp - d.frac.len() as i64 + pending_zeros;
-        Number::normalized(d.negative, mantissa, exp).map_err(out_of_range)
+        if significant <= 19 {
+            mantissa = u128::from(small);
+        }
+        if significant == 0 {
+            return Ok(Number::ZERO);
+        }
+        // The last significant digit is not zero: already normalized.
+        let exp = d.exp - d.frac.len() as i64 + i64::from(pending_zeros);
+        Number::checked(d.negative, mantissa, significant, exp).map_err(out_of_range)
     }
 }
 
@@ -642,6 +670,15 @@ mod tests {
         assert_eq!(n("000123000.000").digits(), "123");
         assert_eq!(n("000123000.000").exponent(), 3);
         assert!(Number::try_from(u128::MAX).is_err(), "39 digits");
+        // Long runs of inner zeros across the u64/u128 boundary.
+        for text in [
+            "10000000000000000000000000000000000001",
+            "1000000000000000000001",
+            "12345678901234567890000000000000000001",
+            "0.00000000000000000000000000000000000001",
+        ] {
+            assert_eq!(n(text).to_string(), text, "{text}");
+        }
     }
 
     proptest! {
