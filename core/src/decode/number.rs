@@ -27,7 +27,7 @@ pub struct Decimal<'a> {
 pub const MAX_EXPONENT_TEXT: i64 = 1_000_000;
 
 /// Splits a decimal number's text; `None` when it is not one (including an exponent beyond
-/// ±[`MAX_EXPONENT_TEXT`]).
+/// ±1,000,000, `MAX_EXPONENT_TEXT`).
 pub fn split(text: &str) -> Option<Decimal<'_>> {
     // One pass over the bytes: sign, digits with at most one point, then an optional exponent.
     let bytes = text.as_bytes();
