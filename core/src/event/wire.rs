@@ -273,34 +273,17 @@ pub(crate) fn read_batch_by<'a>(
 /// What an event that is not a DynamoDB Streams event is, when it is recognisably something
 /// else (asked only once the event failed to read).
 fn other_kind(json: &str) -> Option<String> {
-    use serde::de::IgnoredAny;
-    /// The members that tell one kind of event from another (typed, so no JSON tree is built
-    /// and none of serde_json's `Value` is linked for this).
-    #[derive(Deserialize)]
-    struct Probe<'a> {
-        #[serde(rename = "Records", default)]
-        records: Option<Vec<Probe<'a>>>,
-        #[serde(rename = "eventSource", borrow, default)]
-        event_source: Option<Cow<'a, str>>,
-        #[serde(default)]
-        kinesis: Option<IgnoredAny>,
-        #[serde(default)]
-        dynamodb: Option<IgnoredAny>,
-        #[serde(rename = "eventName", default)]
-        event_name: Option<IgnoredAny>,
-        #[serde(rename = "recordFormat", default)]
-        record_format: Option<IgnoredAny>,
-        #[serde(rename = "tableName", default)]
-        table_name: Option<IgnoredAny>,
-    }
-    let kinesis_ddb =
-        |p: &Probe<'_>| p.record_format.is_some() && p.table_name.is_some() && p.dynamodb.is_some();
-    let v: Probe<'_> = serde_json::from_str(json).ok()?;
-    let Some(records) = &v.records else {
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    let kinesis_ddb = |r: &serde_json::Value| {
+        r.get("recordFormat").is_some()
+            && r.get("tableName").is_some()
+            && r.get("dynamodb").is_some()
+    };
+    let Some(records) = v.get("Records").and_then(|r| r.as_array()) else {
         if kinesis_ddb(&v) {
             return Some("a single record of Kinesis Data Streams for DynamoDB (recordFormat, tableName; no SequenceNumber), not an event; that delivery is not supported yet (docs/semantics.md, \"Not implemented yet\"): use the table's DynamoDB stream".into());
         }
-        if v.dynamodb.is_some() || v.event_name.is_some() {
+        if v.get("dynamodb").is_some() || v.get("eventName").is_some() {
             return Some(
                 "a single stream record, not an event: wrap it as {\"Records\": [record]}".into(),
             );
@@ -308,14 +291,14 @@ fn other_kind(json: &str) -> Option<String> {
         return None;
     };
     records.iter().enumerate().find_map(|(i, r)| {
-        let source = r.event_source.as_deref();
-        if source == Some("aws:kinesis") || r.kinesis.is_some() {
+        let source = r.get("eventSource").and_then(|s| s.as_str());
+        if source == Some("aws:kinesis") || r.get("kinesis").is_some() {
             Some(format!("record {i} is a Kinesis Data Streams record (eventSource \"aws:kinesis\", data base64 in kinesis.data), as Kinesis Data Streams for DynamoDB delivers; that delivery is not supported yet (docs/semantics.md, \"Not implemented yet\"): use the table's DynamoDB stream"))
         } else if kinesis_ddb(r) {
             Some(format!("record {i} is a record of Kinesis Data Streams for DynamoDB (recordFormat, tableName; no SequenceNumber); that delivery is not supported yet (docs/semantics.md, \"Not implemented yet\"): use the table's DynamoDB stream"))
         } else {
             match source {
-                Some(other) if other != "aws:dynamodb" && r.dynamodb.is_none() => {
+                Some(other) if other != "aws:dynamodb" && r.get("dynamodb").is_none() => {
                     Some(format!("record {i} comes from {other:?}, not \"aws:dynamodb\""))
                 }
                 _ => None,
