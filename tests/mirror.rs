@@ -824,6 +824,16 @@ async fn views_never_fail_and_never_round_and_say_which_rows_did_not_fit() {
         .unwrap();
     let c = pg::client().await;
     c.batch_execute("SET TimeZone = 'UTC'").await.unwrap();
+    // An expected view row: every column NULL but the given ones, and values_fit.
+    let row = |fit: bool, given: Value| {
+        let mut r = json!({"text": null, "int": null, "exact": null, "real": null, "flag": null, "at": null,
+                           "any": null, "texts": null, "ints": null, "exacts": null, "reals": null, "flags": null});
+        for (k, v) in given.as_object().into_iter().flatten() {
+            r[k] = v.clone();
+        }
+        r["values_fit"] = json!(fit);
+        r
+    };
     // (id, attributes, expected view row as JSON with values_fit)
     let cases: Vec<(&str, Value, Value)> = vec![
         (
@@ -834,73 +844,54 @@ async fn views_never_fail_and_never_round_and_say_which_rows_did_not_fit() {
             json!({"text": "a", "int": -9223372036854775808i64, "exact": "12345678901234567890.123456789012345678", "real": 1.5, "flag": true,
                    "at": "2024-02-29T12:00:00.123456+00:00", "any": {"k": 1}, "texts": ["x"], "ints": [1, 2], "exacts": ["0.1"], "reals": [2], "flags": [false], "values_fit": true}),
         ),
-        (
-            "missing",
-            json!({}),
-            json!({"text": null, "int": null, "exact": null, "real": null, "flag": null, "at": null, "any": null, "texts": null, "ints": null,
-                   "exacts": null, "reals": null, "flags": null, "values_fit": true}),
-        ),
+        ("missing", json!({}), row(true, json!({}))),
         (
             "nulls",
             json!({"text": {"NULL": true}, "int": {"NULL": true}, "at": {"NULL": true}, "ints": {"NULL": true}}),
-            json!({"text": null, "int": null, "exact": null, "real": null, "flag": null, "at": null, "any": null, "texts": null, "ints": null,
-                   "exacts": null, "reals": null, "flags": null, "values_fit": true}),
+            row(true, json!({})),
         ),
         (
             "too_big",
             json!({"int": {"N": "123456789012345678901234567890123456789"}, "real": {"N": "1e400"}, "ints": {"NS": ["1", "9223372036854775808"]}}),
-            json!({"text": null, "int": null, "exact": null, "real": null, "flag": null, "at": null, "any": null, "texts": null, "ints": null,
-                   "exacts": null, "reals": null, "flags": null, "values_fit": false}),
+            row(false, json!({})),
         ),
         (
             "fraction",
             json!({"int": {"N": "2.5"}}),
-            json!({"text": null, "int": null, "exact": null, "real": null, "flag": null, "at": null, "any": null, "texts": null, "ints": null,
-                   "exacts": null, "reals": null, "flags": null, "values_fit": false}),
+            row(false, json!({})),
         ),
         (
             "tiny",
             json!({"real": {"N": "1e-400"}, "int": {"N": "2.0"}}),
-            json!({"text": null, "int": 2, "exact": null, "real": null, "flag": null, "at": null, "any": null, "texts": null, "ints": null,
-                   "exacts": null, "reals": null, "flags": null, "values_fit": false}),
+            row(false, json!({"int": 2})),
         ),
         (
             "wrong_types",
             json!({"text": {"N": "5"}, "exact": {"S": "5"}, "flag": {"S": "true"}, "at": {"N": "1700000000"}, "texts": {"S": "x"},
                    "reals": {"L": [{"N": "1"}, {"S": "x"}]}, "flags": {"L": [{"NULL": true}]}}),
-            json!({"text": null, "int": null, "exact": null, "real": null, "flag": null, "at": null, "any": null, "texts": null, "ints": null,
-                   "exacts": null, "reals": null, "flags": null, "values_fit": false}),
+            row(false, json!({})),
         ),
         (
             "bad_times",
             json!({"at": {"S": "2023-02-30T00:00:00Z"}, "any": {"S": "kept"}}),
-            json!({"text": null, "int": null, "exact": null, "real": null, "flag": null, "at": null, "any": "kept", "texts": null, "ints": null,
-                   "exacts": null, "reals": null, "flags": null, "values_fit": false}),
+            row(false, json!({"any": "kept"})),
         ),
         (
             "offset_too_far",
             json!({"at": {"S": "2024-01-01T10:00:00+16:00"}}),
-            json!({"text": null, "int": null, "exact": null, "real": null, "flag": null, "at": null, "any": null, "texts": null, "ints": null,
-                   "exacts": null, "reals": null, "flags": null, "values_fit": false}),
+            row(false, json!({})),
         ),
         (
             "year_zero",
             json!({"at": {"S": "0000-01-01T00:00:00Z"}}),
-            json!({"text": null, "int": null, "exact": null, "real": null, "flag": null, "at": null, "any": null, "texts": null, "ints": null,
-                   "exacts": null, "reals": null, "flags": null, "values_fit": false}),
+            row(false, json!({})),
         ),
         (
             "leap_second",
             json!({"at": {"S": "2016-12-31T23:59:60Z"}}),
-            json!({"text": null, "int": null, "exact": null, "real": null, "flag": null, "at": "2017-01-01T00:00:00+00:00", "any": null, "texts": null, "ints": null,
-                   "exacts": null, "reals": null, "flags": null, "values_fit": true}),
+            row(true, json!({"at": "2017-01-01T00:00:00+00:00"})),
         ),
-        (
-            "now",
-            json!({"at": {"S": "now"}}),
-            json!({"text": null, "int": null, "exact": null, "real": null, "flag": null, "at": null, "any": null, "texts": null, "ints": null,
-                   "exacts": null, "reals": null, "flags": null, "values_fit": false}),
-        ),
+        ("now", json!({"at": {"S": "now"}}), row(false, json!({}))),
     ];
     let records: Vec<Value> = cases
         .iter()
@@ -990,4 +981,48 @@ async fn views_never_fail_and_never_round_and_say_which_rows_did_not_fit() {
         .unwrap()
         .get(0);
     assert_eq!(exact, "12345678901234567890.123456789012345678");
+}
+
+/// A model that keeps its schema version under its own attribute (the Python library writes
+/// `schema_version` under another scheme).
+#[derive(Debug, serde::Deserialize, dynastream::Model)]
+#[dynastream(pk = "DOC#{id}", sk = "DOC", schema_version_attr = "ds_version")]
+#[allow(dead_code)] // read through the mirror only
+struct Doc {
+    id: String,
+}
+
+#[tokio::test]
+async fn the_schema_version_column_reads_the_models_attribute() {
+    let schema = pg::fresh_schema("sv_attr").await;
+    let router = Router::builder(())
+        .model::<Doc>()
+        .hook(Mirror::new(config(&pg::database_url(), &schema)))
+        .build()
+        .unwrap();
+    let both = json!({"id": {"S": "1"}, "schema_version": {"S": "python-v3"}, "ds_version": {"S": "mine"}});
+    let records = [
+        record("INSERT", "1", ("DOC#1", "DOC"), Some(both.clone()), None),
+        // Matches no model: the default attribute.
+        record("INSERT", "2", ("OTHER#1", "X"), Some(both), None),
+    ];
+    handle(&router, &records).await;
+    let rows: Vec<(String, Option<String>, bool)> = pg::client()
+        .await
+        .query(
+            &format!("SELECT pk, schema_version, data ? 'schema_version' FROM {schema}.items ORDER BY pk"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("DOC#1".to_string(), Some("mine".to_string()), true),
+            ("OTHER#1".to_string(), Some("python-v3".to_string()), true),
+        ]
+    );
 }

@@ -109,6 +109,19 @@ async fn mirrored(schema: &str) -> BTreeMap<(String, String), (String, Option<St
         .collect()
 }
 
+/// Handles `records` as one batch: the report and each record's outcome label.
+async fn run(
+    router: &Router<Arc<AtomicUsize>>,
+    records: &[Value],
+) -> (dynastream::BatchReport, Vec<&'static str>) {
+    let report = router
+        .handle_event(&event(records), Default::default())
+        .await
+        .unwrap();
+    let labels = report.records.iter().map(|r| r.outcome.label()).collect();
+    (report, labels)
+}
+
 fn hook_error(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Failed(e) => match &e.kind {
@@ -131,11 +144,7 @@ async fn a_nul_in_a_value_fails_its_record_alone_and_says_where() {
         profile(2, "b", "B\u{0}b"),
         profile(3, "c", "Cy"),
     ];
-    let report = router
-        .handle_event(&event(&records), Default::default())
-        .await
-        .unwrap();
-    let labels: Vec<_> = report.records.iter().map(|r| r.outcome.label()).collect();
+    let (report, labels) = run(&router, &records).await;
     assert_eq!(labels, ["ok", "failed", "deferred"]);
     let message = hook_error(&report.records[1].outcome);
     assert!(
@@ -159,11 +168,7 @@ async fn a_nul_in_a_value_fails_its_record_alone_and_says_where() {
         in_map_key,
         profile(7, "g", "Gus"),
     ];
-    let report = router
-        .handle_event(&event(&records), Default::default())
-        .await
-        .unwrap();
-    let labels: Vec<_> = report.records.iter().map(|r| r.outcome.label()).collect();
+    let (report, labels) = run(&router, &records).await;
     assert_eq!(labels, ["ok", "skipped", "skipped", "ok"]);
     assert!(report.response().batch_item_failures.is_empty());
     assert!(hook_error(&report.records[1].outcome).contains("Keys.PK holds U+0000"));
@@ -218,11 +223,7 @@ async fn rows_the_server_refuses_are_isolated_with_its_sqlstate() {
     let schema = pg::fresh_schema("iso_server_fail").await;
     let (router, _) = mirrored_router(&schema, Action::Fail).await;
     let records = [profile(1, "a", "A"), long_keys(2, 9), profile(3, "c", "C")];
-    let report = router
-        .handle_event(&event(&records), Default::default())
-        .await
-        .unwrap();
-    let labels: Vec<_> = report.records.iter().map(|r| r.outcome.label()).collect();
+    let (report, labels) = run(&router, &records).await;
     assert_eq!(labels, ["ok", "failed", "deferred"]);
     assert_eq!(
         report.response().batch_item_failures[0].item_identifier,

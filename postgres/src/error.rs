@@ -132,16 +132,21 @@ impl MirrorError {
 
 /// `text` cut after `max` characters, saying how long it was.
 fn clip(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}... ({} bytes)", &text[..at], text.len()),
+    match head(text, max) {
+        Some(h) => format!("{h}... ({} bytes)", text.len()),
         None => text.to_string(),
     }
 }
 
 /// `text` in quotes, cut after 40 characters (keys can be 2048 bytes long).
 pub(crate) fn abbrev(text: &str) -> String {
-    match text.char_indices().nth(40) {
-        Some((at, _)) => format!("{:?}... ({} bytes)", &text[..at], text.len()),
+    match head(text, 40) {
+        Some(h) => format!("{h:?}... ({} bytes)", text.len()),
         None => format!("{text:?}"),
     }
+}
+
+/// The first `max` characters of `text`, when it has more.
+fn head(text: &str, max: usize) -> Option<&str> {
+    text.char_indices().nth(max).map(|(at, _)| &text[..at])
 }

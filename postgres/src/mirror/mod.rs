@@ -66,6 +66,9 @@ pub struct Mirror {
     upsert_sql: String,
     /// The router's models, set when the router is built.
     models: OnceLock<Vec<ModelSpec>>,
+    /// (entity, schema-version attribute) of the models that name their own; usually empty,
+    /// so a record costs no lookup.
+    custom_versions: OnceLock<Vec<(String, String)>>,
     /// The table's key attribute names: the configuration's, else the models'.
     key_attrs: OnceLock<(String, String)>,
     conn: Mutex<Option<Conn>>,
@@ -89,6 +92,7 @@ impl Mirror {
             upsert_sql: sql::upsert(&config.schema, &config.table),
             config,
             models: OnceLock::new(),
+            custom_versions: OnceLock::new(),
             key_attrs: OnceLock::new(),
             conn: Mutex::new(None),
             ready: AtomicBool::new(false),
@@ -117,6 +121,12 @@ impl Mirror {
                 }
             }
         }
+        let custom: Vec<(String, String)> = models
+            .iter()
+            .filter(|m| m.schema_version_attr() != SCHEMA_VERSION_ATTR)
+            .map(|m| (m.entity().to_string(), m.schema_version_attr().to_string()))
+            .collect();
+        let _ = self.custom_versions.set(custom);
         self.models.set(models).map_err(|_| {
             MirrorError::Config("this mirror is already registered on a router".into())
         })
@@ -426,10 +436,13 @@ impl BatchHook for Mirror {
             let mut refused = Vec::new();
             for r in batch.records() {
                 // The matched model's schema-version attribute; the default for the others.
-                let version_attr = r
-                    .entity
-                    .and_then(|e| self.models().iter().find(|m| m.entity() == e))
-                    .map_or(SCHEMA_VERSION_ATTR, |m| m.schema_version_attr());
+                let version_attr = match (r.entity, self.custom_versions.get()) {
+                    (Some(e), Some(custom)) if !custom.is_empty() => custom
+                        .iter()
+                        .find(|(entity, _)| entity == e)
+                        .map_or(SCHEMA_VERSION_ATTR, |(_, attr)| attr.as_str()),
+                    _ => SCHEMA_VERSION_ATTR,
+                };
                 match row(
                     r.index,
                     r.record,
