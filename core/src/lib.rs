@@ -36,7 +36,8 @@ pub mod __private {
     pub mod fuzz {
         pub use crate::fuzz::{envelope, image, pattern};
     }
-    pub use crate::decode::attr::{CowStr, Tag};
+    pub use crate::decode::attr::{CowStr, Names, Tag};
+    pub use crate::decode::json_problem;
     pub use crate::decode::number::{split as split_number, Decimal};
 }
 

@@ -678,6 +678,7 @@ fn fixture_files() -> Vec<String> {
     let mut out = Vec::new();
     for dir in [
         "field-cases",
+        "one-reading",
         "peer-fixtures",
         "peer-fixtures/adapted",
         "peer-fixtures/derived",
@@ -1059,4 +1060,166 @@ fn exact_prices_are_never_rounded_and_totals_never_panic() {
     ] {
         assert!(r.stderr.contains(want), "{want}\n{}", r.stderr);
     }
+}
+
+// ---- one reading of every record ---------------------------------------------------------
+//
+// tests/fixtures/one-reading: shapes after public bug reports (its README). Each gives one
+// outcome in every mode: sequential or per key, with or without the mirror.
+
+/// Each record's outcome class (`ok`, `failed`, `deferred`, `skipped`) by sequence number.
+fn classes(r: &Run) -> Vec<(String, String)> {
+    r.lines
+        .iter()
+        .map(|l| {
+            let class = l.3.split([':', ' ']).next().unwrap_or("").to_string();
+            (l.0.clone(), class)
+        })
+        .collect()
+}
+
+#[test]
+fn one_reading_shapes_give_one_outcome_in_every_mode() {
+    let base = 500_000_000_000_000_001_000u128;
+    let seq = |n: u128| (base + n).to_string();
+    // file, each record's class when run sequentially, what the failed records' reasons say
+    // (without the mirror; with it, where it differs), exit status.
+    type Case<'a> = (
+        &'a str,
+        Vec<(u128, &'a str)>,
+        Vec<(u128, &'a str, &'a str)>,
+        i32,
+    );
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "duplicate-event-name.json",
+            vec![(1, "ok"), (2, "failed"), (3, "deferred")],
+            vec![(2, "duplicate field `eventName`", "duplicate field `eventName`")],
+            1,
+        ),
+        (
+            "duplicate-sort-key.json",
+            vec![(11, "ok"), (12, "failed"), (13, "deferred")],
+            vec![(12, "dynamodb.Keys: key attribute \"SK\" is given twice", "dynamodb.Keys: key attribute \"SK\" is given twice")],
+            1,
+        ),
+        (
+            "duplicate-image-attribute.json",
+            vec![(21, "failed"), (22, "deferred")],
+            vec![(21, "attribute \"title\" is given twice", "mirror: NewImage: attribute \"title\" is given twice")],
+            1,
+        ),
+        (
+            "float-size-bytes.json",
+            vec![(31, "ok"), (32, "ok"), (33, "ok"), (34, "ok")],
+            vec![],
+            0,
+        ),
+        (
+            "numeric-schema-version.json",
+            vec![(41, "ok"), (42, "ok"), (43, "ok")],
+            vec![],
+            0,
+        ),
+        (
+            "lone-surrogate-envelope.json",
+            vec![(51, "failed"), (52, "deferred")],
+            vec![(51, "eventID: lone surrogate \\ud83d in a string", "eventID: lone surrogate \\ud83d in a string")],
+            1,
+        ),
+        (
+            "lone-surrogate-image.json",
+            vec![(61, "failed")],
+            vec![(61, "field `title`: lone surrogate \\ud83d in a string", "mirror: NewImage: attribute title: lone surrogate \\ud83d in a string")],
+            1,
+        ),
+        (
+            "insert-old-image-only.json",
+            vec![(71, "failed")],
+            vec![(71, "INSERT record has no NewImage, though its StreamViewType NEW_AND_OLD_IMAGES carries one", "INSERT record has no NewImage, though its StreamViewType NEW_AND_OLD_IMAGES carries one")],
+            1,
+        ),
+    ];
+    for (name, want, says, code) in cases {
+        let file = fixture(&format!("one-reading/{name}"));
+        let want: Vec<(String, String)> =
+            want.iter().map(|(n, c)| (seq(*n), c.to_string())).collect();
+        let schema = format!("t_one_{}", name.trim_end_matches(".json").replace('-', "_"));
+        let (url, table) = mirror_args(&schema);
+        let plain = run(&[&file]);
+        let mirrored = run(&["--mirror", &url, "--mirror-table", &table, &file]);
+        let per_key = run(&["--concurrency", "4", &file]);
+        for (mode, r) in [
+            ("plain", &plain),
+            ("mirror", &mirrored),
+            ("per key", &per_key),
+        ] {
+            assert_eq!(r.code, code, "{name} ({mode}):\n{}\n{}", r.stdout, r.stderr);
+            assert!(
+                !r.stderr.contains("panicked"),
+                "{name} ({mode}): {}",
+                r.stderr
+            );
+            if mode == "per key" {
+                // Records of other items run on; the failed ones are the same.
+                let failed = |rs: &[(String, String)]| {
+                    rs.iter()
+                        .filter(|(_, c)| c == "failed")
+                        .map(|(s, _)| s.clone())
+                        .collect::<Vec<_>>()
+                };
+                let mut expect = failed(&want);
+                let mut got = failed(&classes(r));
+                // Under per key, a later item's own fault is found too.
+                got.retain(|s| expect.contains(s) || name == "duplicate-image-attribute.json");
+                expect.sort();
+                got.sort();
+                assert_eq!(got, expect, "{name} ({mode}):\n{}", r.stdout);
+            } else {
+                assert_eq!(classes(r), want, "{name} ({mode}):\n{}", r.stdout);
+            }
+            for (n, plain_says, mirror_says) in &says {
+                let line = outcome(r, &seq(*n));
+                let says = if mode == "mirror" {
+                    mirror_says
+                } else {
+                    plain_says
+                };
+                assert!(line.3.contains(says), "{name} ({mode}): {}", line.3);
+            }
+            // The response names the first failure, whatever the mode.
+            let first_failed = want
+                .iter()
+                .find(|(_, c)| c == "failed")
+                .map(|(s, _)| s.clone());
+            assert_eq!(
+                failures(r).first().cloned(),
+                first_failed,
+                "{name} ({mode})"
+            );
+        }
+        // The mirror writes what the handlers were given, and never a record that failed.
+        let rows = sql(&format!("SELECT seq::text FROM {table} ORDER BY seq"));
+        for (s, class) in &want {
+            let written = rows.iter().any(|row| row[0].as_deref() == Some(s.as_str()));
+            if class == "failed" {
+                assert!(!written, "{name}: failed record {s} was mirrored");
+            }
+        }
+    }
+    // Another writer's numeric schema_version: the item is mirrored, its column NULL, the
+    // handler warned that the stored version is not the model's.
+    let rows = sql("SELECT schema_version, deleted::text FROM t_one_numeric_schema_version.items");
+    assert_eq!(rows, [vec![None, Some("true".to_string())]]);
+    let plain = run(&[&fixture("one-reading/numeric-schema-version.json")]);
+    assert!(
+        plain
+            .stderr
+            .contains("stored schema_version is not this model's"),
+        "{}",
+        plain.stderr
+    );
+    // The rows of a float SizeBytes are all written.
+    let rows = sql("SELECT count(*)::text FROM t_one_float_size_bytes.items");
+    assert_eq!(rows, [vec![Some("4".to_string())]]);
 }

@@ -149,7 +149,12 @@ fn convert_image(v: &J) -> Result<Value, String> {
         return Err("not an object".into());
     };
     let mut out = Map::new();
+    let mut seen = std::collections::HashSet::new();
     for (k, a) in m {
+        // A name given twice, key attributes too, is refused (docs/semantics.md, "Decoding").
+        if !seen.insert(k.as_str()) {
+            return Err("a name given twice".into());
+        }
         if k == "PK" || k == "SK" {
             continue;
         }
@@ -236,6 +241,9 @@ fn convert(a: &J) -> Result<Value, String> {
         ("M", J::Obj(inner)) => {
             let mut out = Map::new();
             for (k, x) in inner {
+                if out.contains_key(k) {
+                    return Err("a name given twice".into());
+                }
                 if k.contains('\0') {
                     return Err("NUL in a name".into());
                 }

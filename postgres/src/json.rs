@@ -11,7 +11,7 @@ use std::fmt;
 use base64::Engine as _;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use dynastream_core::__private::{split_number, CowStr, Tag};
+use dynastream_core::__private::{json_problem, split_number, CowStr, Names, Tag};
 
 use crate::error::abbrev;
 
@@ -43,7 +43,7 @@ pub(crate) fn image_to_json(
     }
     .deserialize(&mut de)
     .and_then(|()| de.end())
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| json_problem(image, &e))?;
     let json = String::from_utf8(out).map_err(|e| e.to_string())?;
     Ok(ImageJson {
         json,
@@ -169,7 +169,14 @@ impl<'de> Visitor<'de> for ImageSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         self.out.push(b'{');
         let mut first = true;
+        let mut names = Names::new();
         while let Some(CowStr(name)) = map.next_key::<CowStr<'de>>()? {
+            // One value per attribute, as the decoder reads it (jsonb would keep the last).
+            if !names.insert(&name) {
+                return Err(de::Error::custom(format_args!(
+                    "attribute {name:?} is given twice"
+                )));
+            }
             if self.skip.contains(&&*name) {
                 map.next_value::<IgnoredAny>()?;
                 continue;
@@ -407,6 +414,41 @@ mod tests {
         assert!(e.contains("unknown DynamoDB type tag"), "{e}");
         let e = image_to_json(r#"{"a":{"S":"1","N":"2"}}"#, &[], "schema_version").unwrap_err();
         assert!(e.contains("more than one type tag"), "{e}");
+    }
+
+    #[test]
+    fn one_reading_of_an_image_the_decoder_shares() {
+        // A name given twice anywhere fails, as the decoder fails it (jsonb would keep the
+        // last value, the handler never saw either).
+        for (img, says) in [
+            (
+                r#"{"a":{"S":"x"},"a":{"S":"y"}}"#,
+                "attribute \"a\" is given twice",
+            ),
+            (
+                r#"{"m":{"M":{"k":{"N":"1"},"k":{"N":"2"}}}}"#,
+                "attribute m: attribute \"k\" is given twice",
+            ),
+            (
+                r#"{"PK":{"S":"1"},"PK":{"S":"2"}}"#,
+                "attribute \"PK\" is given twice",
+            ),
+            (
+                r#"{"a":{"S":"x\ud83d"}}"#,
+                "attribute a: lone surrogate \\ud83d in a string",
+            ),
+        ] {
+            let e = image_to_json(img, &["PK", "SK"], "schema_version").unwrap_err();
+            assert!(e.contains(says), "{img}: {e}");
+        }
+        // A version of another writer's scheme is no version: NULL in the column.
+        let j = image_to_json(
+            r#"{"schema_version":{"N":"3"},"a":{"S":"x"}}"#,
+            &[],
+            "schema_version",
+        )
+        .unwrap();
+        assert_eq!(j.schema_version, None);
     }
 
     #[test]

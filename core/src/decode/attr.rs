@@ -546,6 +546,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for MapVisitor<'_, '_, V> {
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
         self.v.visit_map(AttrMap {
             map,
+            names: Names::new(),
             ctx: self.ctx,
             top: self.top,
             key: Cow::Borrowed(""),
@@ -553,9 +554,66 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for MapVisitor<'_, '_, V> {
     }
 }
 
+/// The member names of one JSON object read so far, to refuse a name given twice (a first-wins
+/// or last-wins reading would let the handler, the mirror and the report disagree:
+/// docs/semantics.md, "Decoding"). Sixteen borrowed names are held inline; more, or names
+/// with escapes, go to a hash set.
+pub struct Names<'de> {
+    inline: [&'de str; 16],
+    len: usize,
+    more: Option<std::collections::HashSet<Cow<'de, str>>>,
+}
+
+impl Default for Names<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'de> Names<'de> {
+    /// No names yet.
+    #[inline]
+    pub fn new() -> Self {
+        Names {
+            inline: [""; 16],
+            len: 0,
+            more: None,
+        }
+    }
+
+    /// Adds `name`; false when it was already there.
+    #[inline]
+    // A `Cow`, not a `&str`: a borrowed name lives as long as the text, so it is held inline.
+    #[allow(clippy::ptr_arg)]
+    pub fn insert(&mut self, name: &Cow<'de, str>) -> bool {
+        let text: &str = name;
+        if self.inline[..self.len]
+            .iter()
+            .any(|n| crate::bytes::same(n.as_bytes(), text.as_bytes()))
+        {
+            return false;
+        }
+        if let Some(more) = &mut self.more {
+            return more.insert(name.clone());
+        }
+        match name {
+            Cow::Borrowed(b) if self.len < self.inline.len() => {
+                self.inline[self.len] = b;
+                self.len += 1;
+                true
+            }
+            _ => self
+                .more
+                .get_or_insert_with(Default::default)
+                .insert(name.clone()),
+        }
+    }
+}
+
 /// Attribute names map to the target's keys; values are attribute values.
 struct AttrMap<'c, 's, 'de, A> {
     map: A,
+    names: Names<'de>,
     ctx: &'c Ctx<'s>,
     top: bool,
     key: Cow<'de, str>,
@@ -582,6 +640,11 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for AttrMap<'_, '_, 'de, A> {
             let Some(CowStr(key)) = self.map.next_key::<CowStr<'de>>()? else {
                 return Ok(None);
             };
+            if !self.names.insert(&key) {
+                return Err(A::Error::custom(format_args!(
+                    "attribute {key:?} is given twice"
+                )));
+            }
             if self.top {
                 if self.ctx.skip.keys.contains(&key.as_ref()) {
                     self.map.next_value::<IgnoredAny>()?;
@@ -589,12 +652,9 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for AttrMap<'_, '_, 'de, A> {
                 }
                 if key == self.ctx.skip.version {
                     self.key = key;
-                    let v: Option<String> = self
+                    let v = self
                         .map
-                        .next_value_seed(AttrSeed {
-                            seed: PhantomData,
-                            ctx: self.ctx,
-                        })
+                        .next_value_seed(VersionSeed { ctx: self.ctx })
                         .map_err(|e| self.note_key(e))?;
                     *self.ctx.schema_version.borrow_mut() = v;
                     continue;
@@ -620,6 +680,54 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for AttrMap<'_, '_, 'de, A> {
 
     fn size_hint(&self) -> Option<usize> {
         self.map.size_hint()
+    }
+}
+
+/// The schema-version attribute's value: its text when it is an `S`; `None` for `NULL` and for
+/// any other type, which is checked as an undeclared attribute is and never fails the image
+/// (the direct reader's `stored_version` follows the same rule).
+struct VersionSeed<'c, 's> {
+    ctx: &'c Ctx<'s>,
+}
+
+impl<'de> DeserializeSeed<'de> for VersionSeed<'_, '_> {
+    type Value = Option<String>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for VersionSeed<'_, '_> {
+    type Value = Option<String>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a DynamoDB attribute value such as {\"S\": \"...\"}")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<String>, A::Error> {
+        let Some(tag) = map.next_key::<Tag>()? else {
+            return Err(A::Error::custom("attribute value has no type tag"));
+        };
+        let value = match tag {
+            Tag::S => Some(map.next_value::<String>()?),
+            Tag::Null => {
+                map.next_value::<bool>()?;
+                None
+            }
+            _ => {
+                Pending {
+                    map: &mut map,
+                    tag,
+                    ctx: self.ctx,
+                }
+                .validate(IgnoredAny)?;
+                None
+            }
+        };
+        if map.next_key::<IgnoredAny>()?.is_some() {
+            return Err(A::Error::custom(
+                "attribute value has more than one type tag",
+            ));
+        }
+        Ok(value)
     }
 }
 

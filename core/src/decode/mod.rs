@@ -237,7 +237,7 @@ fn decode_reference<'de, 's, T: Deserialize<'de>>(
         Ok(v) => Ok((v, ctx.schema_version.into_inner())),
         Err(e) => Err(ImageError {
             field: ctx.path_text(),
-            message: strip_position(&e),
+            message: json_problem(json, &e),
         }),
     }
 }
@@ -275,15 +275,102 @@ pub fn from_image<T: DeserializeOwned>(json: &str) -> Result<T, ImageError> {
     decode_image(json, ["", ""]).map(|(v, _)| v)
 }
 
-/// serde_json's message without " at line L column C": positions inside an image excerpt mean
-/// nothing to the reader; the attribute path says where.
-fn strip_position(e: &serde_json::Error) -> String {
+/// What serde_json found wrong with `text`, in the input's terms and without its position
+/// (" at line L column C": positions inside an image excerpt mean nothing to the reader; the
+/// attribute path says where): an unpaired UTF-16 surrogate escape, which serde_json reports as
+/// "unexpected end of hex escape" or "lone leading surrogate in hex escape", reads
+/// `lone surrogate \ud83d in a string`. Both envelope readers and every image reader word
+/// their JSON errors with it.
+pub fn json_problem(text: &str, e: &serde_json::Error) -> String {
     let msg = e.to_string();
     let suffix = format!(" at line {} column {}", e.line(), e.column());
-    match msg.strip_suffix(&suffix) {
-        Some(m) => m.to_string(),
-        None => msg,
+    let problem = msg.strip_suffix(&suffix).unwrap_or(&msg);
+    // The phrase may stand inside a message that wraps it ("attribute a: ..."), with the
+    // position of its own error after it.
+    for phrase in [
+        "unexpected end of hex escape",
+        "lone leading surrogate in hex escape",
+    ] {
+        let Some(at) = problem.find(phrase) else {
+            continue;
+        };
+        let Some(escape) = lone_surrogate_before(text, error_offset(text, e)) else {
+            break;
+        };
+        let rest = &problem[at + phrase.len()..];
+        let rest = strip_position_prefix(rest);
+        return format!(
+            "{}lone surrogate {escape} in a string (a \\u escape of U+D800..U+DFFF must pair a high surrogate with a low one){rest}",
+            &problem[..at]
+        );
     }
+    problem.to_string()
+}
+
+/// `rest` without a leading " at line L column C".
+fn strip_position_prefix(rest: &str) -> &str {
+    let digits = |t: &str| t.trim_start_matches(|c: char| c.is_ascii_digit()).len() < t.len();
+    let strip = || {
+        let t = rest.strip_prefix(" at line ")?;
+        digits(t).then_some(())?;
+        let t = t.trim_start_matches(|c: char| c.is_ascii_digit());
+        let t = t.strip_prefix(" column ")?;
+        digits(t).then_some(())?;
+        Some(t.trim_start_matches(|c: char| c.is_ascii_digit()))
+    };
+    strip().unwrap_or(rest)
+}
+
+/// The byte offset in `text` of serde_json's error position (its line and byte column).
+fn error_offset(text: &str, e: &serde_json::Error) -> usize {
+    let line_start = match e.line() {
+        0 | 1 => 0,
+        n => text
+            .match_indices('\n')
+            .nth(n - 2)
+            .map_or(text.len(), |(i, _)| i + 1),
+    };
+    (line_start + e.column()).min(text.len())
+}
+
+/// The last unpaired surrogate escape (`\ud83d`) that starts before `end` in JSON text.
+fn lone_surrogate_before(text: &str, end: usize) -> Option<&str> {
+    let b = text.as_bytes();
+    let hex = |at: usize| -> Option<u16> {
+        let digits = text.get(at..at + 4)?;
+        u16::from_str_radix(digits, 16).ok()
+    };
+    let mut found = None;
+    let mut i = 0;
+    while i < end.min(b.len()) {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        if b.get(i + 1) != Some(&b'u') {
+            i += 2;
+            continue;
+        }
+        match hex(i + 2) {
+            Some(0xD800..=0xDBFF) => {
+                let paired = b.get(i + 6) == Some(&b'\\')
+                    && b.get(i + 7) == Some(&b'u')
+                    && matches!(hex(i + 8), Some(0xDC00..=0xDFFF));
+                if paired {
+                    i += 12;
+                } else {
+                    found = text.get(i..i + 6);
+                    i += 6;
+                }
+            }
+            Some(0xDC00..=0xDFFF) => {
+                found = text.get(i..i + 6);
+                i += 6;
+            }
+            _ => i += 2,
+        }
+    }
+    found
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use serde::de::{
 };
 use serde::Deserialize;
 
-use super::attr::{BytesDe, Tag, Want};
+use super::attr::{BytesDe, Names, Tag, Want};
 use super::number::{self, NumberDe};
 use super::Hidden;
 
@@ -472,6 +472,7 @@ impl<'de, 's> Reader<'de, 's> {
         self.enter()?;
         let mut entries = Entries {
             r: self,
+            names: Names::new(),
             top,
             state: State::First,
         };
@@ -553,6 +554,9 @@ impl<'de> Deserializer<'de> for Image<'_, 'de, '_> {
 /// The entries of an attribute map: names to the target as keys, attribute values as values.
 struct Entries<'r, 'de, 's> {
     r: &'r mut Reader<'de, 's>,
+    /// The names read so far: one given twice makes the reader give up (the reference names
+    /// it).
+    names: Names<'de>,
     top: bool,
     state: State,
 }
@@ -582,14 +586,16 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de, '_> {
             let Some(name) = self.name()? else {
                 return Ok(None);
             };
+            if !self.names.insert(&name) {
+                return Err(Bail);
+            }
             if self.top {
                 if self.r.hidden.keys.contains(&name.as_ref()) {
                     self.r.skip()?;
                     continue;
                 }
                 if name == self.r.hidden.version {
-                    let version = Option::<String>::deserialize(Attr { r: self.r })?;
-                    self.r.version = version;
+                    self.r.version = stored_version(self.r)?;
                     continue;
                 }
             }
@@ -599,6 +605,24 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de, '_> {
 
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, Bail> {
         seed.deserialize(Attr { r: self.r })
+    }
+}
+
+/// The schema-version attribute's value: its text when it is an `S`; `None` for `NULL` and for
+/// any other type (another writer's scheme, a number say), which is checked as any attribute
+/// the model does not declare and never fails the image (docs/semantics.md, "Models and
+/// schema versions"). [`super::attr`] reads it by the same rule.
+fn stored_version(r: &mut Reader<'_, '_>) -> Result<Option<String>, Bail> {
+    let start = r.pos;
+    r.eat(b'{')?;
+    let tag = r.tag()?;
+    r.pos = start;
+    match tag {
+        Tag::S | Tag::Null => Option::<String>::deserialize(Attr { r }),
+        _ => {
+            de::IgnoredAny::deserialize(Attr { r })?;
+            Ok(None)
+        }
     }
 }
 

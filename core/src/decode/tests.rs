@@ -147,6 +147,104 @@ fn key_attributes_and_schema_version_are_hidden_from_the_model() {
 }
 
 #[test]
+fn a_version_attribute_of_another_type_never_fails_the_image() {
+    // Other code writes `schema_version` as a number (or a map of its own): the model never
+    // sees the attribute, the version reads as not stored, and the value is checked as any
+    // undeclared attribute is.
+    #[derive(Deserialize, Debug)]
+    struct A {
+        a: String,
+    }
+    for (version, read) in [
+        (r#"{"S":"v1"}"#, Some("v1")),
+        (r#"{"N":"3"}"#, None),
+        (r#"{"N":"3.5"}"#, None),
+        (r#"{"NULL":true}"#, None),
+        (r#"{"M":{"major":{"N":"2"}}}"#, None),
+        (r#"{"SS":["v1"]}"#, None),
+        (r#"{"B":"AAE="}"#, None),
+    ] {
+        let json = format!(r#"{{"PK":{{"S":"p"}},"schema_version":{version},"a":{{"S":"x"}}}}"#);
+        let by_reader = reader::decode::<A>(&json, ["PK", "SK"]).map(|(v, sv)| (v.a, sv));
+        assert_eq!(
+            by_reader,
+            Some(("x".to_string(), read.map(str::to_string))),
+            "{version}"
+        );
+        let (v, sv): (A, _) = decode_reference(&json, ["PK", "SK"], false).unwrap();
+        assert_eq!((v.a.as_str(), sv.as_deref()), ("x", read), "{version}");
+    }
+    // Still checked: a damaged value fails, as it would under any other name.
+    for bad in [r#"{"N":"x"}"#, r#"{"B":"not*base64"}"#, r#"{"Q":"1"}"#] {
+        let json = format!(r#"{{"schema_version":{bad},"a":{{"S":"x"}}}}"#);
+        let e = decode_image::<A>(&json, ["PK", "SK"]).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("schema_version"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn an_attribute_given_twice_fails_the_image_naming_it() {
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct A {
+        a: String,
+        #[serde(default)]
+        m: Option<HashMap<String, String>>,
+    }
+    for (json, name) in [
+        (r#"{"a":{"S":"x"},"a":{"S":"y"}}"#, "\"a\""),
+        (
+            r#"{"a":{"S":"x"},"other":{"N":"1"},"other":{"N":"2"}}"#,
+            "\"other\"",
+        ),
+        (
+            r#"{"a":{"S":"x"},"m":{"M":{"k":{"S":"1"},"k":{"S":"2"}}}}"#,
+            "\"k\"",
+        ),
+        (
+            r#"{"a":{"S":"x"},"u":{"M":{"k":{"S":"1"},"\u006b":{"S":"2"}}}}"#,
+            "\"k\"",
+        ),
+        (r#"{"a":{"S":"x"},"PK":{"S":"1"},"PK":{"S":"2"}}"#, "\"PK\""),
+    ] {
+        assert!(reader::decode::<A>(json, ["PK", "SK"]).is_none(), "{json}");
+        let e = decode_image::<A>(json, ["PK", "SK"]).unwrap_err();
+        assert!(
+            e.message
+                .contains(&format!("attribute {name} is given twice"))
+                || e.message.contains("duplicate field `a`"),
+            "{json}: {e}"
+        );
+    }
+    // Many distinct names, past the inline ones, are fine; a late repeat is still found.
+    let many: Vec<String> = (0..40)
+        .map(|i| format!(r#""x{i}":{{"N":"{i}"}}"#))
+        .collect();
+    let json = format!(r#"{{"a":{{"S":"x"}},{}}}"#, many.join(","));
+    assert!(decode_image::<A>(&json, ["PK", "SK"]).is_ok());
+    let json = format!(r#"{{"a":{{"S":"x"}},{},"x3":{{"N":"0"}}}}"#, many.join(","));
+    let e = decode_image::<A>(&json, ["PK", "SK"]).unwrap_err();
+    assert!(e.message.contains("attribute \"x3\" is given twice"), "{e}");
+}
+
+#[test]
+fn a_lone_surrogate_in_an_image_is_named_as_such() {
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct A {
+        a: String,
+    }
+    for json in [
+        r#"{"a":{"S":"x\ud83d"}}"#,
+        r#"{"a":{"S":"x\ud83d\u0041"}}"#,
+        r#"{"a":{"S":"ok"},"b":{"SS":["\udc00"]}}"#,
+    ] {
+        let e = decode_image::<A>(json, ["PK", "SK"]).unwrap_err();
+        assert!(e.message.starts_with("lone surrogate \\u"), "{json}: {e}");
+    }
+}
+
+#[test]
 fn decimal_numbers_stay_exact() {
     #[derive(Deserialize)]
     struct P {

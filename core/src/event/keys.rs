@@ -165,6 +165,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for Keys<'a> {
                 let mut out = Keys::default();
                 while let Some(CowStr(name)) = map.next_key::<CowStr<'de>>()? {
                     let value: KeyAttr<'de> = map.next_value()?;
+                    // One value per attribute: a first-wins or last-wins reading would let the
+                    // mirror's row and the handler's key disagree.
+                    if out.get(&name).is_some() {
+                        return Err(de::Error::custom(format_args!(
+                            "key attribute {name:?} is given twice"
+                        )));
+                    }
                     out.push(name, value.0);
                 }
                 Ok(out)

@@ -64,4 +64,20 @@ impl StreamViewType {
             other => StreamViewType::Other(other.to_string()),
         }
     }
+    /// The name AWS gives it (`NEW_AND_OLD_IMAGES`), or the unknown value as sent.
+    pub fn as_str(&self) -> &str {
+        match self {
+            StreamViewType::KeysOnly => "KEYS_ONLY",
+            StreamViewType::NewImage => "NEW_IMAGE",
+            StreamViewType::OldImage => "OLD_IMAGE",
+            StreamViewType::NewAndOldImages => "NEW_AND_OLD_IMAGES",
+            StreamViewType::Other(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for StreamViewType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

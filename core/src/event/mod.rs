@@ -26,7 +26,7 @@ pub use timestamp::{TimePrecision, Timestamp, LATEST_SECS};
 pub(crate) use wire::read_batch_by;
 #[cfg(test)]
 use wire::WireEvent;
-use wire::{entry, read_batch, Image, StreamRecord, UserIdentity, WireRecord};
+use wire::{entry, read_batch, Image, SizeBytes, StreamRecord, UserIdentity, WireRecord};
 
 /// Reads a batch: every record's envelope and keys, images left unparsed.
 ///
@@ -313,6 +313,164 @@ mod tests {
                 parse_batch(ev.as_bytes()).map(|e| e.len())
             );
         }
+    }
+
+    /// The entries of `body` (the records of an event), each as the outcome a reader reports.
+    fn outcomes(body: &str) -> Result<Vec<String>, EventError> {
+        let ev = rec(body);
+        Ok(parse_batch(ev.as_bytes())?
+            .iter()
+            .map(|e| match e {
+                Entry::Record(r) => format!(
+                    "ok {} {} size={:?} keys={}",
+                    r.meta.sequence_number, r.kind, r.meta.size_bytes, r.keys
+                ),
+                Entry::Broken(b) => {
+                    format!("broken {} {:?}: {}", b.sequence_number, b.kind, b.message)
+                }
+            })
+            .collect())
+    }
+
+    #[test]
+    fn a_member_given_twice_fails_its_record_alone_naming_the_member() {
+        let good =
+            r#"{"eventName":"INSERT","dynamodb":{"Keys":{"PK":{"S":"a"}},"SequenceNumber":"1"}}"#;
+        for (bad, member) in [
+            // jsoncons#505, jiffy#162: duplicate members survive some re-serializers.
+            (
+                r#"{"eventName":"INSERT","eventName":"MODIFY","dynamodb":{"Keys":{"PK":{"S":"a"}},"SequenceNumber":"2"}}"#,
+                "duplicate field `eventName`",
+            ),
+            (
+                r#"{"eventName":"INSERT","dynamodb":{"Keys":{"PK":{"S":"a"},"SK":{"S":"1"},"SK":{"S":"9"}},"SequenceNumber":"2"}}"#,
+                "dynamodb.Keys: key attribute \"SK\" is given twice",
+            ),
+            (
+                r#"{"eventName":"INSERT","dynamodb":{"Keys":{"PK":{"S":"a"}},"SequenceNumber":"2","SequenceNumber":"2"}}"#,
+                "duplicate field `SequenceNumber`",
+            ),
+            (
+                r#"{"eventName":"INSERT","dynamodb":{"Keys":{"PK":{"S":"a"}},"NewImage":{},"NewImage":{},"SequenceNumber":"2"}}"#,
+                "duplicate field `NewImage`",
+            ),
+            (
+                r#"{"eventName":"INSERT","userIdentity":{"type":"Service","type":"User"},"dynamodb":{"Keys":{"PK":{"S":"a"}},"SequenceNumber":"2"}}"#,
+                "duplicate field `type`",
+            ),
+        ] {
+            let got = outcomes(&format!("{good},{bad},{good}")).unwrap();
+            assert_eq!(got.len(), 3, "{bad}");
+            assert!(got[0].starts_with("ok 1"), "{got:?}");
+            assert!(
+                got[1].starts_with("broken 2") && got[1].contains(member),
+                "{bad}: {}",
+                got[1]
+            );
+            assert!(got[2].starts_with("ok 1"), "{got:?}");
+        }
+        // The kind is named when every eventName agrees.
+        let same = r#"{"eventName":"REMOVE","eventName":"REMOVE","dynamodb":{"Keys":{},"SequenceNumber":"3"}}"#;
+        assert!(outcomes(same).unwrap()[0].starts_with("broken 3 Some(Remove)"));
+        // Two different sequence numbers name no one record: the event cannot be answered.
+        let two = r#"{"eventName":"INSERT","dynamodb":{"Keys":{},"SequenceNumber":"4","SequenceNumber":"5"}}"#;
+        match outcomes(two) {
+            Err(EventError::NoSequenceNumber { index: 0, message }) => {
+                assert!(
+                    message.contains("given twice with different values"),
+                    "{message}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_new_image_the_stream_view_type_promises_must_be_there() {
+        let body = |kind: &str, view: &str, images: &str| {
+            format!(
+                r#"{{"eventName":"{kind}","dynamodb":{{"Keys":{{"PK":{{"S":"a"}}}},{images}"SequenceNumber":"1","StreamViewType":"{view}"}}}}"#
+            )
+        };
+        let new = r#""NewImage":{"a":{"S":"x"}},"#;
+        let old = r#""OldImage":{"a":{"S":"x"}},"#;
+        for (kind, view, images, fails) in [
+            ("INSERT", "NEW_AND_OLD_IMAGES", old, Some("INSERT record has no NewImage, though its StreamViewType NEW_AND_OLD_IMAGES carries one")),
+            ("INSERT", "NEW_AND_OLD_IMAGES", new, None),
+            ("INSERT", "NEW_IMAGE", "", Some("INSERT record has no NewImage")),
+            ("INSERT", "OLD_IMAGE", "", None),
+            ("MODIFY", "NEW_AND_OLD_IMAGES", old, Some("MODIFY record has no NewImage")),
+            // A missing OldImage reaches the handler as None, in every mode.
+            ("MODIFY", "NEW_AND_OLD_IMAGES", new, None),
+            ("MODIFY", "OLD_IMAGE", old, None),
+            ("REMOVE", "NEW_AND_OLD_IMAGES", "", None),
+            ("REMOVE", "NEW_IMAGE", "", None),
+            ("REMOVE", "KEYS_ONLY", "", None),
+            ("MODIFY", "SOMETHING_NEW", "", None),
+        ] {
+            let got = outcomes(&body(kind, view, images)).unwrap();
+            match fails {
+                Some(why) => assert!(got[0].starts_with("broken 1") && got[0].contains(why), "{kind} {view}: {}", got[0]),
+                None => assert!(got[0].starts_with("ok 1"), "{kind} {view}: {}", got[0]),
+            }
+        }
+    }
+
+    #[test]
+    fn size_bytes_is_informational_in_any_number_form() {
+        for (size, read) in [
+            ("77", Some(77)),
+            ("77.0", Some(77)),
+            ("7.7E1", Some(77)),
+            ("770e-1", Some(77)),
+            ("-0", Some(0)),
+            ("77.5", None),
+            ("-5", None),
+            ("1e400", None),
+            ("18446744073709551616", None),
+            ("\"77\"", None),
+            ("null", None),
+            ("{}", None),
+        ] {
+            let body = format!(
+                r#"{{"eventName":"INSERT","dynamodb":{{"Keys":{{"PK":{{"S":"a"}}}},"SequenceNumber":"1","SizeBytes":{size}}}}}"#
+            );
+            let got = outcomes(&body).unwrap();
+            assert_eq!(
+                got[0],
+                format!("ok 1 INSERT size={read:?} keys=PK=\"a\""),
+                "{size}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_lone_surrogate_is_named_in_the_inputs_terms() {
+        for (field, value) in [
+            ("eventID", r#""x\ud83dy""#),
+            ("eventID", r#""\ud83d""#),
+            ("eventID", r#""\udc00\u0041""#),
+            ("eventSourceARN", r#""a\ud83d\n""#),
+        ] {
+            let body = format!(
+                r#"{{"{field}":{value},"eventName":"INSERT","dynamodb":{{"Keys":{{"PK":{{"S":"a"}}}},"SequenceNumber":"1"}}}}"#
+            );
+            let got = outcomes(&body).unwrap();
+            let escape = if value.contains("udc00") {
+                "\\udc00"
+            } else {
+                "\\ud83d"
+            };
+            assert!(
+                got[0].starts_with("broken 1")
+                    && got[0].contains(&format!("{field}: lone surrogate {escape} in a string")),
+                "{value}: {}",
+                got[0]
+            );
+        }
+        // A pair is one character.
+        let body = r#"{"eventID":"\ud83d\ude00","eventName":"INSERT","dynamodb":{"Keys":{"PK":{"S":"a"}},"SequenceNumber":"1"}}"#;
+        assert!(outcomes(body).unwrap()[0].starts_with("ok 1"));
     }
 
     #[test]

@@ -16,8 +16,8 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use super::{
-    entry, BatchText, ChangeKind, Entry, Image, KeyValue, Keys, StreamRecord, UserIdentity,
-    WireRecord,
+    entry, BatchText, ChangeKind, Entry, Image, KeyValue, Keys, SizeBytes, StreamRecord,
+    UserIdentity, WireRecord,
 };
 use crate::decode::attr::CowStr;
 use crate::error::ImageSide;
@@ -279,13 +279,18 @@ impl<'a> Scan<'a, '_> {
         Some(v)
     }
 
-    /// A value nobody reads.
+    /// A value nobody reads, checked as serde_json checks what it ignores (which lets an
+    /// unpaired surrogate escape through: nothing reads the text).
     fn skip(&mut self) -> Option<()> {
         if self.peek()? == b'"' {
-            self.string().map(drop)
-        } else {
-            self.value::<IgnoredAny>().map(drop)
+            let start = self.pos + 1;
+            let end = crate::decode::plain_run(self.src.as_bytes(), start);
+            if self.src.as_bytes().get(end) == Some(&b'"') {
+                self.pos = end + 1;
+                return Some(());
+            }
         }
+        self.value::<IgnoredAny>().map(drop)
     }
 
     /// `{"name": value, ...}`, calling `field` to read each value.
@@ -371,7 +376,7 @@ impl<'a> Scan<'a, '_> {
         let mut precision = None;
         let mut keys = None;
         let (mut new_image, mut old_image) = (None, None);
-        let (mut seq, mut size, mut view) = (None, None, None);
+        let (mut seq, mut size, mut view) = (None, SizeBytes::default(), None);
         let mut seen = 0u8;
         self.object(|s, name| {
             let bit = match &*name {
@@ -444,6 +449,9 @@ impl<'a> Scan<'a, '_> {
             }
             let value = s.string()?;
             s.expect(b'}')?;
+            if out.get(&name).is_some() {
+                return None; // a key attribute given twice: serde_json's reading refuses it
+            }
             out.push(name, make(value));
             Some(())
         });

@@ -45,7 +45,7 @@ pub(super) struct StreamRecord<'a> {
     #[serde(rename = "SequenceNumber", borrow)]
     pub(super) sequence_number: Cow<'a, str>,
     #[serde(rename = "SizeBytes", default)]
-    pub(super) size_bytes: Option<u64>,
+    pub(super) size_bytes: SizeBytes,
     #[serde(rename = "StreamViewType", borrow, default)]
     pub(super) stream_view_type: Option<Cow<'a, str>>,
 }
@@ -78,17 +78,137 @@ pub(super) struct LooseEvent<'a> {
     pub(super) records: Vec<&'a RawValue>,
 }
 
-#[derive(Deserialize)]
-pub(super) struct SequenceOnly {
-    pub(super) dynamodb: SequenceOnlyInner,
-    #[serde(rename = "eventName", default)]
-    pub(super) event_name: Option<serde_json::Value>,
+/// `dynamodb.SizeBytes`, which the project does not use: an integral, non-negative number in
+/// any JSON form (`77`, `77.0`, `7.7E1`, `-0`) reads as that integer; anything else (a
+/// fraction, a negative number, a string, `null`, a number beyond `u64`) reads as `None` and
+/// never fails the record (docs/semantics.md, "Decoding"). Both readers use this one type.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct SizeBytes(pub(super) Option<u64>);
+
+impl<'de> Deserialize<'de> for SizeBytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <&'de RawValue>::deserialize(d)?;
+        Ok(SizeBytes(
+            raw.get()
+                .parse::<crate::Number>()
+                .ok()
+                .and_then(|n| u64::try_from(&n).ok()),
+        ))
+    }
 }
 
-#[derive(Deserialize)]
-pub(super) struct SequenceOnlyInner {
-    #[serde(rename = "SequenceNumber")]
-    pub(super) sequence_number: String,
+/// What the per-record fallback needs of a record that does not read as a whole: every
+/// `dynamodb.SequenceNumber` and `eventName` it holds. Nothing else is looked at, so a record
+/// broken anywhere else (a member given twice, a value of the wrong type) still names itself
+/// and fails alone.
+#[derive(Default)]
+pub(super) struct SequenceOnly {
+    /// Each `dynamodb.SequenceNumber` found: `None` for one that is not a string.
+    sequence_numbers: Vec<Option<String>>,
+    /// Each `eventName` found: `None` for one that is not a string.
+    event_names: Vec<Option<String>>,
+}
+
+impl SequenceOnly {
+    /// The record's one sequence number, or why there is none: missing, empty, not a string,
+    /// or given twice with different values (then no single record could be reported).
+    fn sequence_number(&self) -> Result<&str, &'static str> {
+        let mut found: Option<&str> = None;
+        for s in &self.sequence_numbers {
+            let Some(s) = s.as_deref() else {
+                return Err("dynamodb.SequenceNumber is not a string");
+            };
+            match found {
+                Some(f) if f != s => {
+                    return Err("dynamodb.SequenceNumber is given twice with different values")
+                }
+                _ => found = Some(s),
+            }
+        }
+        match found {
+            None => Err("dynamodb.SequenceNumber is missing"),
+            Some("") => Err("dynamodb.SequenceNumber is empty"),
+            Some(s) => Ok(s),
+        }
+    }
+
+    /// The change kind `eventName` names, when it names one unambiguously.
+    fn kind(&self) -> Option<ChangeKind> {
+        let mut names = self.event_names.iter();
+        let first = names.next()?.as_deref()?;
+        names
+            .all(|n| n.as_deref() == Some(first))
+            .then(|| ChangeKind::parse(first))
+            .flatten()
+    }
+}
+
+/// A string, or `None` for any other JSON value.
+struct MaybeString(Option<String>);
+
+impl<'de> Deserialize<'de> for MaybeString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(MaybeString(<&'de RawValue>::deserialize(d).ok().and_then(
+            |raw| serde_json::from_str::<String>(raw.get()).ok(),
+        )))
+    }
+}
+
+impl<'de> Deserialize<'de> for SequenceOnly {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, Visitor};
+        struct Outer;
+        impl<'de> Visitor<'de> for Outer {
+            type Value = SequenceOnly;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a stream record")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SequenceOnly, A::Error> {
+                let mut out = SequenceOnly::default();
+                while let Some(name) = map.next_key::<crate::decode::attr::CowStr<'de>>()? {
+                    match &*name.0 {
+                        "dynamodb" => {
+                            let inner: Inner = map.next_value()?;
+                            out.sequence_numbers.extend(inner.0);
+                        }
+                        "eventName" => out.event_names.push(map.next_value::<MaybeString>()?.0),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        /// The sequence numbers of one `dynamodb` object (none when it is not an object).
+        struct Inner(Vec<Option<String>>);
+        impl<'de> Deserialize<'de> for Inner {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = Inner;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("the dynamodb object")
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Inner, A::Error> {
+                        let mut out = Vec::new();
+                        while let Some(name) = map.next_key::<crate::decode::attr::CowStr<'de>>()? {
+                            if name.0 == "SequenceNumber" {
+                                out.push(map.next_value::<MaybeString>()?.0);
+                            } else {
+                                map.next_value::<IgnoredAny>()?;
+                            }
+                        }
+                        Ok(Inner(out))
+                    }
+                }
+                let raw = <&'de RawValue>::deserialize(d)?;
+                let mut de = serde_json::Deserializer::from_str(raw.get());
+                Ok(serde::Deserializer::deserialize_any(&mut de, V).unwrap_or(Inner(Vec::new())))
+            }
+        }
+        d.deserialize_map(Outer)
+    }
 }
 
 impl<'a> WireRecord<'a> {
@@ -128,27 +248,35 @@ impl<'a> WireRecord<'a> {
                 .map_err(broken)?,
             ),
         };
+        let stream_view_type = self
+            .dynamodb
+            .stream_view_type
+            .as_deref()
+            .map(StreamViewType::parse);
+        let null = |v: &Option<Image<'a>>| v.as_ref().map(|i| i.0).filter(|json| *json != "null");
+        let (new_image, old_image) = (
+            null(&self.dynamodb.new_image),
+            null(&self.dynamodb.old_image),
+        );
+        if let Some(missing) = promised_image(kind, stream_view_type.as_ref(), new_image) {
+            return Err(broken(missing));
+        }
         let ttl_expired = kind == ChangeKind::Remove
             && self.user_identity.as_ref().is_some_and(|u| {
                 u.kind.as_deref() == Some("Service")
                     && u.principal_id.as_deref() == Some("dynamodb.amazonaws.com")
             });
-        let null = |v: Option<Image<'a>>| v.map(|i| i.0).filter(|json| *json != "null");
         Ok(Record {
             kind,
             keys: self.dynamodb.keys,
-            new_image: null(self.dynamodb.new_image),
-            old_image: null(self.dynamodb.old_image),
+            new_image,
+            old_image,
             meta: RecordMeta {
                 event_id: self.event_id.map(|id| texts.add(&id)),
                 sequence_number: SequenceNumber(texts.add(&seq)),
                 approximate_creation_time,
-                size_bytes: self.dynamodb.size_bytes,
-                stream_view_type: self
-                    .dynamodb
-                    .stream_view_type
-                    .as_deref()
-                    .map(StreamViewType::parse),
+                size_bytes: self.dynamodb.size_bytes.0,
+                stream_view_type,
                 ttl_expired,
             },
             event_source_arn: self.event_source_arn,
@@ -156,6 +284,28 @@ impl<'a> WireRecord<'a> {
             predecoded,
         })
     }
+}
+
+/// The `NewImage` a record's stream view type promises and the record lacks, as the reason it
+/// is broken: DynamoDB writes `NewImage` for INSERT and MODIFY under `NEW_IMAGE` and
+/// `NEW_AND_OLD_IMAGES` (DynamoDB Developer Guide, "Change data capture for DynamoDB
+/// Streams"). Without it the mirror could not write the item and a handler would get a change
+/// without it, so the record fails alone in every mode (docs/semantics.md, "Decoding"). A
+/// missing `OldImage` is not refused: it reaches the handler as `None`, the same in every
+/// mode.
+fn promised_image(
+    kind: ChangeKind,
+    view: Option<&StreamViewType>,
+    new_image: Option<&str>,
+) -> Option<String> {
+    let view = view?;
+    let promised = matches!(
+        view,
+        StreamViewType::NewImage | StreamViewType::NewAndOldImages
+    );
+    (promised && kind != ChangeKind::Remove && new_image.is_none()).then(|| {
+        format!("{kind} record has no NewImage, though its StreamViewType {view} carries one")
+    })
 }
 
 pub(super) fn entry<'a>(
@@ -243,28 +393,25 @@ pub(crate) fn read_batch_by<'a>(
     for (index, raw) in loose.records.into_iter().enumerate() {
         match serde_json::from_str::<WireRecord<'_>>(raw.get()) {
             Ok(w) => out.push(entry(w, Predecoded::default(), texts)),
-            Err(e) => match serde_json::from_str::<SequenceOnly>(raw.get()) {
-                Ok(s) if !s.dynamodb.sequence_number.is_empty() => {
-                    out.push(Entry::Broken(BrokenRecord {
-                        sequence_number: s.dynamodb.sequence_number,
-                        kind: s
-                            .event_name
-                            .as_ref()
-                            .and_then(|n| n.as_str())
-                            .and_then(ChangeKind::parse),
+            Err(e) => {
+                let found = serde_json::from_str::<SequenceOnly>(raw.get()).unwrap_or_default();
+                match found.sequence_number() {
+                    Ok(seq) => out.push(Entry::Broken(BrokenRecord {
+                        sequence_number: seq.to_string(),
+                        kind: found.kind(),
                         message: record_error(json, raw.get(), &e),
-                    }))
+                    })),
+                    Err(why) => {
+                        return Err(match other_kind(json) {
+                            Some(found) => EventError::OtherKind { found },
+                            None => EventError::NoSequenceNumber {
+                                index,
+                                message: format!("{why}; {}", record_error(json, raw.get(), &e)),
+                            },
+                        })
+                    }
                 }
-                _ => {
-                    return Err(match other_kind(json) {
-                        Some(found) => EventError::OtherKind { found },
-                        None => EventError::NoSequenceNumber {
-                            index,
-                            message: record_error(json, raw.get(), &e),
-                        },
-                    })
-                }
-            },
+            }
         }
     }
     reportable(out)
@@ -322,11 +469,7 @@ fn record_error(event: &str, record: &str, e: &serde_json::Error) -> String {
             Ok(_) => None,
         }
     };
-    let text = e.to_string();
-    let problem = match text.rsplit_once(" at line ") {
-        Some((problem, _)) => problem,
-        None => &text,
-    };
+    let problem = crate::decode::json_problem(record, e);
     let mut out = match path {
         Some(p) => format!("{p}: {problem}"),
         None => problem.to_string(),

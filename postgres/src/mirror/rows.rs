@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use dynastream_core::event::{ChangeKind, KeyValue, Record};
+use dynastream_core::event::{ChangeKind, KeyValue, Record, StreamViewType};
 
 use crate::json::{image_to_json, NUL_REFUSAL};
 
@@ -89,10 +89,7 @@ pub(crate) fn row(
         ChangeKind::Remove => (None, None, true),
         ChangeKind::Insert | ChangeKind::Modify => {
             let Some(image) = rec.new_image else {
-                return Err(format!(
-                    "{} record has no NewImage; the mirror needs a stream view type of NEW_IMAGE or NEW_AND_OLD_IMAGES",
-                    rec.kind
-                ));
+                return Err(no_new_image(rec.kind, rec.meta.stream_view_type.as_ref()));
             };
             // A partition-key-only table's items may hold an ordinary attribute named like
             // the configured sort key attribute: only real key attributes are left out.
@@ -149,6 +146,23 @@ pub(crate) fn older_rows<'r>(rows: &'r [Row], row: &Row) -> Vec<&'r Row> {
         .collect();
     out.sort_by(|a, b| cmp_seq(&b.seq, &a.seq));
     out
+}
+
+/// Why an INSERT or MODIFY without `NewImage` cannot be mirrored, in the record's terms: a
+/// stream whose view type carries new images should have sent one (the record is damaged);
+/// any other view type (or none named) cannot feed the mirror.
+fn no_new_image(kind: ChangeKind, view: Option<&StreamViewType>) -> String {
+    match view {
+        Some(v @ (StreamViewType::NewImage | StreamViewType::NewAndOldImages)) => format!(
+            "{kind} record has no NewImage, though its stream view type {v} carries one"
+        ),
+        Some(v) => format!(
+            "{kind} record has no NewImage: its stream view type is {v}, and the mirror needs NEW_IMAGE or NEW_AND_OLD_IMAGES"
+        ),
+        None => format!(
+            "{kind} record has no NewImage (and names no StreamViewType); the mirror needs a stream view type of NEW_IMAGE or NEW_AND_OLD_IMAGES"
+        ),
+    }
 }
 
 #[cfg(test)]
