@@ -5,20 +5,44 @@
 //!
 //! - `scan`: the scan floor (`serde_json` into `IgnoredAny`);
 //! - `route`: every model registered without handlers, so records are read, matched and
-//!   acknowledged but no image is decoded (the envelope, lookup and routing alone).
+//!   acknowledged but no image is decoded (the envelope, lookup and routing alone);
+//! - `sequential` or `per-key` with a third argument, the records per batch or a file holding
+//!   an event: the decoding router over that batch, records one at a time or
+//!   `Concurrency::PerKey { max: 64 }`. For peak memory, write the batch in one process and
+//!   route it in another (generating it takes more memory than routing it):
+//!   `profile_batch write 10000 > batch.json`, then
+//!   `/usr/bin/time -v target/release/examples/profile_batch 1 per-key batch.json`.
 
 #[path = "../benches/support/mod.rs"]
 mod support;
 
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("write") {
+        let records = std::env::args()
+            .nth(2)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(1000);
+        use std::io::Write as _;
+        std::io::stdout()
+            .write_all(&support::batch_of(records))
+            .expect("stdout");
+        return;
+    }
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(100);
-    let bytes = support::batch();
     let mode = std::env::args().nth(2);
+    let bytes = match std::env::args().nth(3) {
+        Some(a) => match a.parse() {
+            Ok(records) => support::batch_of(records),
+            Err(_) => std::fs::read(&a).expect("the event file"),
+        },
+        None => support::batch(),
+    };
     let router = match mode.as_deref() {
         Some("route") => support::route_only(),
+        Some("per-key") => support::router_with(dynastream::Concurrency::PerKey { max: 64 }),
         _ => support::router(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()

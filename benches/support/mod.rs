@@ -5,8 +5,14 @@ use dynastream::{Change, Context, Model, Router};
 use dynastream_example_models::{sample, Board, OrderLine, Story, Task, UserProfile};
 
 /// The generated 1000-record mixed batch, as the bytes Lambda would deliver.
+#[allow(dead_code)] // not used by every bench or example that includes this module
 pub fn batch() -> Vec<u8> {
-    serde_json::to_vec(&sample::mixed_batch(1000, 42)).expect("a JSON value serializes")
+    batch_of(1000)
+}
+
+/// A generated mixed batch of `records` records (the benchmark's is 1000).
+pub fn batch_of(records: usize) -> Vec<u8> {
+    serde_json::to_vec(&sample::mixed_batch(records, 42)).expect("a JSON value serializes")
 }
 
 fn noop<M: Model>(
@@ -23,7 +29,13 @@ fn noop<M: Model>(
 /// A router with a no-op handler for every example model: decoding and routing, nothing else.
 #[allow(dead_code)] // not used by every bench or example that includes this module
 pub fn router() -> Router<()> {
+    router_with(dynastream::Concurrency::Sequential)
+}
+
+/// [`router`], running records as `concurrency` says.
+pub fn router_with(concurrency: dynastream::Concurrency) -> Router<()> {
     Router::builder(())
+        .concurrency(concurrency)
         .on::<Task, _>(noop::<Task>())
         .on::<Board, _>(noop::<Board>())
         .on::<Story, _>(noop::<Story>())
@@ -34,7 +46,7 @@ pub fn router() -> Router<()> {
 }
 
 /// Every example model registered, without handlers.
-fn models() -> dynastream::router::RouterBuilder<()> {
+fn models() -> dynastream::RouterBuilder<()> {
     Router::builder(())
         .model::<Task>()
         .model::<Board>()

@@ -16,7 +16,8 @@
 //!
 //! ```
 //! # extern crate dynastream_core as dynastream;
-//! use dynastream::hook::{Batch, BatchHook, BoxFuture, Refusal};
+//! use dynastream::hook::{Batch, BatchHook, Refusal};
+//! use dynastream::BoxFuture;
 //! use dynastream::{BoxError, Router};
 //! use std::sync::atomic::{AtomicUsize, Ordering};
 //!
@@ -44,16 +45,13 @@
 //! # let _ = router;
 //! ```
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::error::BoxError;
 use crate::event::{Entry, Record};
 use crate::registry::Registry;
 
-/// A boxed, sendable future, as hook methods return it (hooks are held as trait objects).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+use crate::BoxFuture;
 
 /// The batch as a hook sees it: every readable record with its position and matched model.
 /// Records whose envelope could not be read are not shown (they fail under the `undecodable`

@@ -12,9 +12,11 @@ extern crate self as dynastream;
 
 mod bytes;
 pub mod change;
-pub mod decode;
+mod decode;
+pub mod dynamodb_json;
 pub mod error;
 pub mod event;
+#[cfg(any(test, feature = "fuzz"))]
 mod fuzz;
 pub mod handler;
 pub mod hook;
@@ -22,23 +24,21 @@ pub mod key;
 pub mod lambda;
 pub mod model;
 pub mod number;
-pub mod poll;
+
 pub mod registry;
 pub mod report;
 pub mod router;
-pub mod store;
 
-/// Internals shared with the sibling crates (`dynastream-postgres` reads images with the
-/// decoder's type tags and number splitting). Not a public API: it changes without notice.
+/// A boxed future that is `Send`: what the object-safe traits return (a [`hook::BatchHook`], a
+/// store backend, a checkpoint store). The one alias of the project.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// The properties the fuzz targets check (feature `fuzz`, for the fuzz crate and the fuzz
+/// smoke test only). Not a public API.
+#[cfg(feature = "fuzz")]
 #[doc(hidden)]
-pub mod __private {
-    /// The properties the fuzz targets check.
-    pub mod fuzz {
-        pub use crate::fuzz::{envelope, image, pattern};
-    }
-    pub use crate::decode::attr::{CowStr, Names, Tag};
-    pub use crate::decode::json_problem;
-    pub use crate::decode::number::{split as split_number, Decimal};
+pub mod __fuzz {
+    pub use crate::fuzz::{envelope, image, pattern};
 }
 
 pub use change::{Change, Context, Op};

@@ -370,7 +370,7 @@ impl Registry {
     /// Calls `f` with each model (index) whose PK and SK leading literals are prefixes of `pk`
     /// and `sk`: the only models that can match. Cost: the literals' length, not the number of
     /// models.
-    pub fn candidates(
+    pub(crate) fn candidates(
         &self,
         pk_attr: &str,
         sk_attr: &str,

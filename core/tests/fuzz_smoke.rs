@@ -6,16 +6,19 @@ extern crate dynastream_core as dynastream;
 
 use std::path::{Path, PathBuf};
 
-use dynastream::__private::fuzz;
+use dynastream::__fuzz as fuzz;
 use proptest::prelude::*;
 
 fn dir(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
+/// The files of one input directory: a directory that is missing or holds no file fails the
+/// test, so no input set is skipped silently.
 fn files(rel: &str) -> Vec<(String, Vec<u8>)> {
-    let Ok(entries) = std::fs::read_dir(dir(rel)) else {
-        return Vec::new();
+    let entries = match std::fs::read_dir(dir(rel)) {
+        Ok(entries) => entries,
+        Err(e) => panic!("input directory {rel}: {e}"),
     };
     let mut out: Vec<(String, Vec<u8>)> = entries
         .filter_map(Result::ok)
@@ -28,6 +31,7 @@ fn files(rel: &str) -> Vec<(String, Vec<u8>)> {
         })
         .collect();
     out.sort();
+    assert!(!out.is_empty(), "input directory {rel} holds no file");
     out
 }
 
@@ -48,14 +52,10 @@ fn image_input(data: &[u8]) -> Result<(), String> {
 
 #[test]
 fn kept_inputs_and_seeds_hold_the_properties() {
-    let mut n = 0;
     for (rel, check) in [
-        (
-            "fuzz/regressions/envelope",
-            fuzz::envelope as fn(&[u8]) -> Result<(), String>,
-        ),
-        ("events", fuzz::envelope),
+        ("events", fuzz::envelope as fn(&[u8]) -> Result<(), String>),
         ("handler/tests/fixtures/field-cases", fuzz::envelope),
+        ("handler/tests/fixtures/one-reading", fuzz::envelope),
         ("handler/tests/fixtures/peer-fixtures", fuzz::envelope),
         (
             "handler/tests/fixtures/peer-fixtures/derived",
@@ -63,17 +63,27 @@ fn kept_inputs_and_seeds_hold_the_properties() {
         ),
         ("fuzz/regressions/image", image_input),
         ("fuzz/seeds/image", image_input),
-        ("fuzz/regressions/pattern", pattern_input),
         ("fuzz/seeds/pattern", pattern_input),
     ] {
+        // Each directory on its own: `files` fails one that is missing or empty.
         for (name, data) in files(rel) {
-            n += 1;
             if let Err(e) = check(&data) {
                 panic!("{name}: {e}");
             }
         }
     }
-    assert!(n > 50, "only {n} inputs found");
+}
+
+#[test]
+fn a_missing_or_empty_input_directory_fails() {
+    assert!(std::panic::catch_unwind(|| files("fuzz/regressions/no-such-target")).is_err());
+    let empty = std::env::temp_dir().join(format!("dynastream-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    // An absolute path joined to the crate's directory stays itself.
+    let rel = empty.display().to_string();
+    let r = std::panic::catch_unwind(|| files(&rel));
+    std::fs::remove_dir_all(&empty).unwrap();
+    assert!(r.is_err(), "an empty directory must fail");
 }
 
 fn event_text() -> impl Strategy<Value = String> {

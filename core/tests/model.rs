@@ -210,7 +210,7 @@ fn models_take_ordinary_serde_shapes() {
         "lines":{"L":[{"L":[{"S":"pen"},{"N":"2"}]}]},
         "attrs":{"M":{"gift":{"S":"yes"}}},"scores":{"M":{"a":{"N":"0.5"}}},
         "payment":{"M":{"type":{"S":"invoice"},"days":{"N":"30"}}}}"#;
-    let o: RichOrder = dynastream::decode::from_image(json).unwrap();
+    let o: RichOrder = dynastream::dynamodb_json::from_image(json).unwrap();
     let key: OrderId = o.key();
     assert_eq!(
         o.address,

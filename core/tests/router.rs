@@ -303,8 +303,9 @@ async fn unmatched_records_skip_fail_or_reach_the_fallback() {
             struct Any {
                 x: String,
             }
-            let new: Any = dynastream::decode::from_image(u.new_image.as_ref().unwrap().get())
-                .map_err(|e| e.to_string())?;
+            let new: Any =
+                dynastream::dynamodb_json::from_image(u.new_image.as_ref().unwrap().get())
+                    .map_err(|e| e.to_string())?;
             ctx.state()
                 .push(format!("fallback {} {} x={}", u.kind, u.keys, new.x));
             Ok::<(), String>(())
@@ -607,7 +608,7 @@ impl dynastream::BatchHook for Refuser {
     fn before_handlers<'a>(
         &'a self,
         batch: dynastream::hook::Batch<'a>,
-    ) -> dynastream::hook::BoxFuture<'a, Result<Vec<dynastream::hook::Refusal>, dynastream::BoxError>>
+    ) -> dynastream::BoxFuture<'a, Result<Vec<dynastream::hook::Refusal>, dynastream::BoxError>>
     {
         Box::pin(async move {
             if self.down {

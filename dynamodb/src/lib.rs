@@ -13,8 +13,6 @@ mod store;
 mod stream;
 mod value;
 
-#[cfg(feature = "streams")]
-pub use record::from_sdk as stream_record_from_sdk;
 pub use store::{index_attrs, sdk_config, BatchRetry, DynamoStore};
 #[cfg(feature = "streams")]
 pub use stream::AwsStream;

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use aws_sdk_dynamodbstreams::types as st;
 use dynastream_core::event::Timestamp;
-use dynastream_core::poll::{PollError, StreamRecord};
-use dynastream_core::store::{to_dynamodb_json, Value};
+use dynastream_poll::{PollError, StreamRecord};
+use dynastream_store::{to_dynamodb_json, Value};
 use serde_json::value::RawValue;
 
 /// Rewrites a record `GetRecords` returned into Lambda's JSON, adding `eventSourceARN`.
@@ -246,7 +246,7 @@ mod tests {
             .contains(r#""ApproximateCreationDateTime":1700000000.907"#));
 
         // The event parses as Lambda's: the TTL flag, the timestamp, the image.
-        let event = dynastream_core::poll::event_json(std::slice::from_ref(&r));
+        let event = dynastream_poll::event_json(std::slice::from_ref(&r));
         let batch = dynastream_core::event::parse_batch(event.as_bytes()).unwrap();
         let rec = match &batch[0] {
             dynastream_core::event::Entry::Record(rec) => rec,

@@ -12,9 +12,9 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use dynastream_core::model::IndexSpec;
-use dynastream_core::store::{
-    BatchFailure, Cursor, ItemKey, Page, PageRequest, RawBody, RawItem, Store, StoreError, TxOp,
-    WriteItem,
+use dynastream_store::{
+    Backend, BatchFailure, BoxFuture, Cursor, ItemKey, Page, PageRequest, RawBody, RawItem,
+    StoreError, TxOp, WriteItem,
 };
 
 use crate::value::{from_sdk_item, to_sdk_item};
@@ -364,225 +364,237 @@ where
     }
 }
 
-impl Store for DynamoStore {
-    async fn put(&self, item: WriteItem, must_not_exist: bool) -> Result<(), StoreError> {
-        let mut request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_sdk_item(item.attrs)));
-        if must_not_exist {
-            request = request
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", item.key.pk_attr);
-        }
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
-                Err(StoreError::AlreadyExists {
-                    entity: item.key.entity,
-                    pk: item.key.pk,
-                    sk: item.key.sk,
-                })
+impl Backend for DynamoStore {
+    fn put(&self, item: WriteItem, must_not_exist: bool) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut request = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(to_sdk_item(item.attrs)));
+            if must_not_exist {
+                request = request
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", item.key.pk_attr);
             }
-            Err(e) => Err(self.error("PutItem", e)),
-        }
-    }
-
-    async fn fetch(&self, key: ItemKey) -> Result<Option<RawItem>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key_map(&key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.error("GetItem", e))?;
-        out.item
-            .map(|attrs| self.raw("GetItem", key.pk_attr, key.sk_attr, attrs))
-            .transpose()
-    }
-
-    async fn remove(&self, key: ItemKey) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key_map(&key)))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(|e| self.error("DeleteItem", e))?;
-        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
-    }
-
-    async fn page(&self, r: PageRequest) -> Result<Page, StoreError> {
-        let (pk_attr, sk_attr) = match r.index {
-            Some((_, p, s)) => (p, s),
-            None => r.table_keys,
-        };
-        let mut condition = "#pk = :pk".to_string();
-        let mut request = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .set_index_name(r.index.map(|(name, _, _)| name.to_string()))
-            .expression_attribute_names("#pk", pk_attr)
-            .expression_attribute_values(":pk", AttributeValue::S(r.pk))
-            .scan_index_forward(r.forward)
-            .limit(i32::try_from(r.page_size).unwrap_or(i32::MAX));
-        if !r.sk_prefix.is_empty() {
-            condition.push_str(" AND begins_with(#sk, :sk)");
-            request = request
-                .expression_attribute_names("#sk", sk_attr)
-                .expression_attribute_values(":sk", AttributeValue::S(r.sk_prefix));
-        }
-        if let Some(Cursor::Attributes(start)) = r.start {
-            request = request.set_exclusive_start_key(Some(to_sdk_item(start)));
-        }
-        let out = request
-            .key_condition_expression(condition)
-            .send()
-            .await
-            .map_err(|e| self.error("Query", e))?;
-        let (tpk, tsk) = r.table_keys;
-        let next = match out.last_evaluated_key.filter(|k| !k.is_empty()) {
-            Some(k) => Some(Cursor::Attributes(from_sdk_item(k).map_err(|message| {
-                StoreError::Backend {
-                    operation: "Query",
-                    message: format!("LastEvaluatedKey: {message}"),
-                    source: None,
+            match request.send().await {
+                Ok(_) => Ok(()),
+                Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                    Err(StoreError::AlreadyExists {
+                        entity: item.key.entity,
+                        pk: item.key.pk,
+                        sk: item.key.sk,
+                    })
                 }
-            })?)),
-            None => None,
-        };
-        Ok(Page {
-            items: out
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(|attrs| self.raw("Query", tpk, tsk, attrs))
-                .collect::<Result<_, _>>()?,
-            next,
+                Err(e) => Err(self.error("PutItem", e)),
+            }
         })
     }
 
-    async fn put_batch(&self, items: Vec<WriteItem>) -> Result<(), StoreError> {
-        let total = items.len();
-        let mut failed = Vec::new();
-        let mut items = items.into_iter().peekable();
-        while items.peek().is_some() {
-            let chunk: Vec<WriteItem> = items.by_ref().take(BATCH_WRITE_MAX).collect();
-            failed.extend(self.write_chunk(chunk).await);
-        }
-        if failed.is_empty() {
-            Ok(())
-        } else {
-            Err(StoreError::BatchIncomplete { total, failed })
-        }
+    fn fetch(&self, key: ItemKey) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::key_map(&key)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| self.error("GetItem", e))?;
+            out.item
+                .map(|attrs| self.raw("GetItem", key.pk_attr, key.sk_attr, attrs))
+                .transpose()
+        })
     }
 
-    async fn write_transaction(&self, ops: Vec<TxOp>) -> Result<(), StoreError> {
-        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend {
-            operation: "TransactWriteItems",
-            message: e.to_string(),
-            source: Some(e.into()),
-        };
-        let keys: Vec<(ItemKey, bool)> = ops
-            .iter()
-            .map(|op| {
-                (
-                    op.key().clone(),
-                    matches!(
-                        op,
-                        TxOp::Put {
-                            must_not_exist: true,
-                            ..
-                        }
-                    ),
-                )
-            })
-            .collect();
-        let mut items = Vec::with_capacity(ops.len());
-        for op in ops {
-            items.push(match op {
-                TxOp::Put {
-                    item,
-                    must_not_exist,
-                } => {
-                    let mut put = Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(to_sdk_item(item.attrs)));
-                    if must_not_exist {
-                        put = put
-                            .condition_expression("attribute_not_exists(#pk)")
-                            .expression_attribute_names("#pk", item.key.pk_attr);
+    fn remove(&self, key: ItemKey) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::key_map(&key)))
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+                .send()
+                .await
+                .map_err(|e| self.error("DeleteItem", e))?;
+            Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+        })
+    }
+
+    fn page(&self, r: PageRequest) -> BoxFuture<'_, Result<Page, StoreError>> {
+        Box::pin(async move {
+            let (pk_attr, sk_attr) = match r.index {
+                Some((_, p, s)) => (p, s),
+                None => r.table_keys,
+            };
+            let mut condition = "#pk = :pk".to_string();
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(r.index.map(|(name, _, _)| name.to_string()))
+                .expression_attribute_names("#pk", pk_attr)
+                .expression_attribute_values(":pk", AttributeValue::S(r.pk))
+                .scan_index_forward(r.forward)
+                .limit(i32::try_from(r.page_size).unwrap_or(i32::MAX));
+            if !r.sk_prefix.is_empty() {
+                condition.push_str(" AND begins_with(#sk, :sk)");
+                request = request
+                    .expression_attribute_names("#sk", sk_attr)
+                    .expression_attribute_values(":sk", AttributeValue::S(r.sk_prefix));
+            }
+            if let Some(Cursor::Attributes(start)) = r.start {
+                request = request.set_exclusive_start_key(Some(to_sdk_item(start)));
+            }
+            let out = request
+                .key_condition_expression(condition)
+                .send()
+                .await
+                .map_err(|e| self.error("Query", e))?;
+            let (tpk, tsk) = r.table_keys;
+            let next = match out.last_evaluated_key.filter(|k| !k.is_empty()) {
+                Some(k) => Some(Cursor::Attributes(from_sdk_item(k).map_err(|message| {
+                    StoreError::Backend {
+                        operation: "Query",
+                        message: format!("LastEvaluatedKey: {message}"),
+                        source: None,
                     }
-                    TransactWriteItem::builder()
-                        .put(put.build().map_err(build)?)
-                        .build()
-                }
-                TxOp::Delete(key) => TransactWriteItem::builder()
-                    .delete(
-                        Delete::builder()
-                            .table_name(&self.table)
-                            .set_key(Some(Self::key_map(&key)))
-                            .build()
-                            .map_err(build)?,
+                })?)),
+                None => None,
+            };
+            Ok(Page {
+                items: out
+                    .items
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|attrs| self.raw("Query", tpk, tsk, attrs))
+                    .collect::<Result<_, _>>()?,
+                next,
+            })
+        })
+    }
+
+    fn put_batch(&self, items: Vec<WriteItem>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let total = items.len();
+            let mut failed = Vec::new();
+            let mut items = items.into_iter().peekable();
+            while items.peek().is_some() {
+                let chunk: Vec<WriteItem> = items.by_ref().take(BATCH_WRITE_MAX).collect();
+                failed.extend(self.write_chunk(chunk).await);
+            }
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                Err(StoreError::BatchIncomplete { total, failed })
+            }
+        })
+    }
+
+    fn write_transaction(&self, ops: Vec<TxOp>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend {
+                operation: "TransactWriteItems",
+                message: e.to_string(),
+                source: Some(e.into()),
+            };
+            let keys: Vec<(ItemKey, bool)> = ops
+                .iter()
+                .map(|op| {
+                    (
+                        op.key().clone(),
+                        matches!(
+                            op,
+                            TxOp::Put {
+                                must_not_exist: true,
+                                ..
+                            }
+                        ),
                     )
-                    .build(),
-            });
-        }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-                if let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
-                    e.as_service_error()
-                {
-                    let reasons = c.cancellation_reasons();
-                    let conflict = reasons.iter().enumerate().find(|(i, r)| {
-                        r.code() == Some("ConditionalCheckFailed")
-                            && keys.get(*i).is_some_and(|(_, create)| *create)
-                    });
-                    if let Some((i, _)) = conflict {
-                        let (k, _) = &keys[i];
-                        return Err(StoreError::TransactionConflict {
-                            index: i,
-                            entity: k.entity,
-                            pk: k.pk.clone(),
-                            sk: k.sk.clone(),
+                })
+                .collect();
+            let mut items = Vec::with_capacity(ops.len());
+            for op in ops {
+                items.push(match op {
+                    TxOp::Put {
+                        item,
+                        must_not_exist,
+                    } => {
+                        let mut put = Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(to_sdk_item(item.attrs)));
+                        if must_not_exist {
+                            put = put
+                                .condition_expression("attribute_not_exists(#pk)")
+                                .expression_attribute_names("#pk", item.key.pk_attr);
+                        }
+                        TransactWriteItem::builder()
+                            .put(put.build().map_err(build)?)
+                            .build()
+                    }
+                    TxOp::Delete(key) => TransactWriteItem::builder()
+                        .delete(
+                            Delete::builder()
+                                .table_name(&self.table)
+                                .set_key(Some(Self::key_map(&key)))
+                                .build()
+                                .map_err(build)?,
+                        )
+                        .build(),
+                });
+            }
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                    if let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
+                        e.as_service_error()
+                    {
+                        let reasons = c.cancellation_reasons();
+                        let conflict = reasons.iter().enumerate().find(|(i, r)| {
+                            r.code() == Some("ConditionalCheckFailed")
+                                && keys.get(*i).is_some_and(|(_, create)| *create)
+                        });
+                        if let Some((i, _)) = conflict {
+                            let (k, _) = &keys[i];
+                            return Err(StoreError::TransactionConflict {
+                                index: i,
+                                entity: k.entity,
+                                pk: k.pk.clone(),
+                                sk: k.sk.clone(),
+                            });
+                        }
+                        let text: Vec<String> = reasons
+                            .iter()
+                            .enumerate()
+                            .map(|(i, r)| {
+                                format!(
+                                    "#{i}: {}{}",
+                                    r.code().unwrap_or("None"),
+                                    r.message().map(|m| format!(" ({m})")).unwrap_or_default()
+                                )
+                            })
+                            .collect();
+                        return Err(StoreError::TransactionCanceled {
+                            reasons: if text.is_empty() {
+                                c.message().unwrap_or_default().to_string()
+                            } else {
+                                text.join(", ")
+                            },
                         });
                     }
-                    let text: Vec<String> = reasons
-                        .iter()
-                        .enumerate()
-                        .map(|(i, r)| {
-                            format!(
-                                "#{i}: {}{}",
-                                r.code().unwrap_or("None"),
-                                r.message().map(|m| format!(" ({m})")).unwrap_or_default()
-                            )
-                        })
-                        .collect();
-                    return Err(StoreError::TransactionCanceled {
-                        reasons: if text.is_empty() {
-                            c.message().unwrap_or_default().to_string()
-                        } else {
-                            text.join(", ")
-                        },
-                    });
+                    Err(self.error("TransactWriteItems", e))
                 }
-                Err(self.error("TransactWriteItems", e))
             }
-        }
+        })
     }
 }
 

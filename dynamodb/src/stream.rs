@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodbstreams::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-use dynastream_core::poll::{Page, PollError, Position, ShardInfo, SourceError, StreamSource};
+use dynastream_poll::{Page, PollError, Position, ShardInfo, SourceError, StreamSource};
 
 use crate::record::from_sdk;
 
@@ -33,6 +33,7 @@ impl AwsStream {
                     Some("ResourceNotFoundException") => "no such table".to_string(),
                     _ => error_text(&e),
                 },
+                source: Some(e.into()),
             })?;
         let arn = described
             .table()
@@ -48,6 +49,7 @@ impl AwsStream {
                 message: "the table has no stream enabled (StreamSpecification \
                           with StreamViewType NEW_AND_OLD_IMAGES, as `handler create-table` makes)"
                     .into(),
+                source: None,
             })?;
         Ok(AwsStream {
             client: aws_sdk_dynamodbstreams::Client::new(&config),
@@ -98,20 +100,23 @@ fn error_text<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt
     }
 }
 
-fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-    operation: &'static str,
-    e: SdkError<E, R>,
-) -> SourceError {
+fn classify<E, R>(operation: &'static str, e: SdkError<E, R>) -> SourceError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
     match e.code() {
         Some("ExpiredIteratorException") => SourceError::ExpiredIterator,
         Some("TrimmedDataAccessException") => SourceError::Trimmed,
         Some("ResourceNotFoundException") => SourceError::NotFound {
             operation,
             message: e.message().unwrap_or_default().to_string(),
+            source: Some(std::sync::Arc::new(e)),
         },
         _ => SourceError::Other {
             operation,
             message: error_text(&e),
+            source: Some(std::sync::Arc::new(e)),
         },
     }
 }
@@ -174,6 +179,7 @@ impl StreamSource for AwsStream {
             .ok_or_else(|| SourceError::Other {
                 operation: "GetShardIterator",
                 message: format!("no iterator returned for shard {shard}"),
+                source: None,
             })
     }
 
@@ -193,7 +199,8 @@ impl StreamSource for AwsStream {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| SourceError::Other {
                 operation: "GetRecords",
-                message: e.to_string(),
+                message: "a record cannot be turned into Lambda's JSON".into(),
+                source: Some(std::sync::Arc::new(e)),
             })?;
         Ok(Page {
             records,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue as Av;
-use dynastream_core::store::{Item, Value};
+use dynastream_store::{Item, Value};
 
 /// A core value as the SDK's.
 pub(crate) fn to_sdk(v: Value) -> Av {

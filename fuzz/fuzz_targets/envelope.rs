@@ -3,7 +3,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Err(e) = dynastream_core::__private::fuzz::envelope(data) {
+    if let Err(e) = dynastream_core::__fuzz::envelope(data) {
         panic!("{e}");
     }
 });

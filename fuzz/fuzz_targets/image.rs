@@ -4,7 +4,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(json) = std::str::from_utf8(data) else { return };
-    if let Err(e) = dynastream_core::__private::fuzz::image(json) {
+    if let Err(e) = dynastream_core::__fuzz::image(json) {
         panic!("{e}");
     }
 });

@@ -4,7 +4,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(image) = std::str::from_utf8(data) else { return };
-    if let Err(e) = dynastream_postgres::__private::mirror_json(image) {
+    if let Err(e) = dynastream_postgres::__fuzz::mirror_json(image) {
         panic!("{e}");
     }
 });

@@ -3,14 +3,15 @@
 
 use std::collections::HashMap;
 
-use dynastream_core::poll::checkpoint::{BoxFuture, CheckpointStore};
-use dynastream_core::poll::{PollError, ShardCheckpoint};
+use dynastream_core::{BoxError, BoxFuture};
+use dynastream_poll::CheckpointStore;
+use dynastream_poll::{PollError, ShardCheckpoint};
 
 use crate::sql;
 use crate::MirrorConfig;
 
 /// Checkpoints in Postgres. Hand it to the poller with
-/// [`Checkpoints::custom`](dynastream_core::poll::Checkpoints::custom).
+/// [`Checkpoints::custom`](dynastream_poll::Checkpoints::custom).
 pub struct PgCheckpoints {
     client: tokio_postgres::Client,
     /// The quoted, qualified table name.
@@ -32,15 +33,16 @@ impl PgCheckpoints {
     pub async fn connect(config: &MirrorConfig) -> Result<Self, PollError> {
         let name = format!("{}_checkpoints", config.table);
         let target = format!("{}.{}", config.schema, name);
-        let fail = |message: String| PollError::Checkpoint {
+        let fail = |message: String, source: Option<BoxError>| PollError::Checkpoint {
             target: target.clone(),
             message,
+            source,
         };
-        let db = |e: tokio_postgres::Error| fail(crate::error::describe(&e));
-        sql::check_ident("checkpoint table", &name).map_err(&fail)?;
+        let db = |e: tokio_postgres::Error| fail(crate::error::describe(&e), Some(e.into()));
+        sql::check_ident("checkpoint table", &name).map_err(|m| fail(m, None))?;
         let mut client = crate::conn::dial(config)
             .await
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail("cannot connect".into(), Some(e.into())))?;
         let table = sql::qualified(&config.schema, &name);
         let ddl = format!(
             "CREATE SCHEMA IF NOT EXISTS {schema};
@@ -71,6 +73,7 @@ impl PgCheckpoints {
         PollError::Checkpoint {
             target: self.table.clone(),
             message: crate::error::describe(&e),
+            source: Some(e.into()),
         }
     }
 }

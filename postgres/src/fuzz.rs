@@ -1,4 +1,4 @@
-//! The property the mirror's fuzz target checks (see `dynastream_core::__private::fuzz`).
+//! The property the mirror's fuzz target checks (see `dynastream_core::dynamodb_json::fuzz`).
 
 use serde_json::{Map, Value};
 
@@ -180,7 +180,7 @@ fn number(v: &J) -> Result<Value, String> {
     let J::Str(t) = v else {
         return Err("number not a string".into());
     };
-    let d = dynastream_core::__private::split_number(t).ok_or("not a number")?;
+    let d = dynastream_core::dynamodb_json::split_number(t).ok_or("not a number")?;
     // Postgres numeric's limits (the writer's documented rule).
     let scale = (d.frac.len() as i64).saturating_sub(d.exp);
     let int = d.int.trim_start_matches('0');

@@ -11,7 +11,7 @@ use std::fmt;
 use base64::Engine as _;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use dynastream_core::__private::{json_problem, split_number, CowStr, Names, Tag};
+use dynastream_core::dynamodb_json::{json_problem, split_number, CowStr, Names, Tag};
 
 use crate::error::abbrev;
 
@@ -72,7 +72,7 @@ fn write_text<E: de::Error>(out: &mut Vec<u8>, s: &str) -> Result<(), E> {
 /// Postgres' `numeric` (what a jsonb number is) holds at most 131072 digits before the point
 /// and 16383 after (PostgreSQL documentation, "Arbitrary Precision Numbers"); every number
 /// DynamoDB accepts fits, a hand-made event's may not.
-fn numeric_holds(d: &dynastream_core::__private::Decimal<'_>) -> bool {
+fn numeric_holds(d: &dynastream_core::dynamodb_json::Decimal<'_>) -> bool {
     let scale = (d.frac.len() as i64).saturating_sub(d.exp);
     if scale > 16383 {
         return false;

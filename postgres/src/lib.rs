@@ -6,29 +6,35 @@
 //!
 //! - [`Mirror`]: a [`BatchHook`](dynastream_core::BatchHook) that writes each batch before
 //!   its handlers run.
-//! - [`PgStore`]: the [`Store`](dynastream_core::store::Store) API on Postgres.
+//! - [`PgStore`]: the [`Store`](dynastream_store::Store) API on Postgres.
 //! - [`PgCheckpoints`]: where `poll` remembers its place.
 //! - [`MirrorConfig`]: where all three connect (one connection module, [`conn`](MirrorConfig)).
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
+#[cfg(feature = "poll")]
 mod checkpoint;
 mod conn;
 mod error;
+#[cfg(any(test, feature = "fuzz"))]
 mod fuzz;
 mod json;
 pub mod mirror;
 mod sql;
 mod store;
 
+#[cfg(feature = "poll")]
 pub use checkpoint::PgCheckpoints;
 pub use conn::MirrorConfig;
 pub use error::{describe, MirrorError};
 pub use mirror::{view_name, Mirror};
 pub use store::PgStore;
 
-/// The property the mirror's fuzz target checks. Not a public API.
+/// The property the mirror's fuzz target checks (feature `fuzz`, for the fuzz crate only). Not
+/// a public API.
+#[cfg(feature = "fuzz")]
 #[doc(hidden)]
-pub mod __private {
+pub mod __fuzz {
     pub use crate::fuzz::mirror_json;
 }

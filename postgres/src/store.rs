@@ -12,9 +12,9 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
-use dynastream_core::store::{
-    to_dynamodb_json, BatchFailure, Cursor, ItemKey, Page, PageRequest, RawBody, RawItem, Store,
-    StoreError, TxOp, WriteItem,
+use dynastream_store::{
+    to_dynamodb_json, Backend, BatchFailure, BoxFuture, Cursor, ItemKey, Page, PageRequest,
+    RawBody, RawItem, StoreError, TxOp, WriteItem,
 };
 
 use crate::json::image_to_json;
@@ -237,218 +237,230 @@ impl PgStore {
     }
 }
 
-impl Store for PgStore {
-    async fn put(&self, item: WriteItem, must_not_exist: bool) -> Result<(), StoreError> {
-        let c = columns(&item)?;
-        let sql = if must_not_exist {
-            &self.sql.create
-        } else {
-            &self.sql.put
-        };
-        let mut conn = self.conn.lock().await;
-        let written = async {
-            let st = conn.statement(sql).await?;
-            conn.client.execute(&st, &c.params()).await
-        }
-        .await
-        .map_err(|e| self.error("insert", e))?;
-        if written == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::AlreadyExists {
-                entity: item.key.entity,
-                pk: item.key.pk,
-                sk: item.key.sk,
-            })
-        }
-    }
-
-    async fn fetch(&self, key: ItemKey) -> Result<Option<RawItem>, StoreError> {
-        let mut conn = self.conn.lock().await;
-        let row = async {
-            let st = conn.statement(&self.sql.fetch).await?;
-            conn.client.query_opt(&st, &[&key.pk, &key.sk]).await
-        }
-        .await
-        .map_err(|e| self.error("select", e))?;
-        Ok(row.map(|r| RawItem {
-            pk: key.pk,
-            sk: key.sk,
-            body: RawBody::Json(r.get::<_, Option<String>>(0).unwrap_or_else(|| "{}".into())),
-        }))
-    }
-
-    async fn remove(&self, key: ItemKey) -> Result<bool, StoreError> {
-        let mut conn = self.conn.lock().await;
-        let row = async {
-            let st = conn.statement(&self.sql.remove).await?;
-            conn.client.query_opt(&st, &[&key.pk, &key.sk]).await
-        }
-        .await
-        .map_err(|e| self.error("delete", e))?;
-        Ok(row.is_some_and(|r| r.get::<_, bool>(0)))
-    }
-
-    async fn page(&self, r: PageRequest) -> Result<Page, StoreError> {
-        let limit = i64::try_from(r.page_size).unwrap_or(i64::MAX);
-        let order = usize::from(!r.forward);
-        let mut conn = self.conn.lock().await;
-        let rows = async {
-            match r.index {
-                None => {
-                    let after: Option<&str> = match &r.start {
-                        Some(Cursor::Keys { sk, .. }) => Some(sk),
-                        _ => None,
-                    };
-                    let st = conn.statement(&self.sql.page[order]).await?;
-                    conn.client
-                        .query(&st, &[&r.pk, &r.sk_prefix, &after, &limit])
-                        .await
-                }
-                Some((_, ipk, isk)) => {
-                    let (after_isk, after_pk, after_sk) = match &r.start {
-                        Some(Cursor::Keys {
-                            index_sk: Some(i),
-                            pk,
-                            sk,
-                        }) => (Some(i.as_str()), Some(pk.as_str()), Some(sk.as_str())),
-                        _ => (None, None, None),
-                    };
-                    let st = conn.statement(&self.sql.page_index[order]).await?;
-                    conn.client
-                        .query(
-                            &st,
-                            &[
-                                &r.pk,
-                                &r.sk_prefix,
-                                &after_isk,
-                                &limit,
-                                &isk,
-                                &ipk,
-                                &after_pk,
-                                &after_sk,
-                            ],
-                        )
-                        .await
-                }
+impl Backend for PgStore {
+    fn put(&self, item: WriteItem, must_not_exist: bool) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let c = columns(&item)?;
+            let sql = if must_not_exist {
+                &self.sql.create
+            } else {
+                &self.sql.put
+            };
+            let mut conn = self.conn.lock().await;
+            let written = async {
+                let st = conn.statement(sql).await?;
+                conn.client.execute(&st, &c.params()).await
             }
-        }
-        .await
-        .map_err(|e| self.error("query", e))?;
-        let full = rows.len() as i64 == limit;
-        let next = rows.last().filter(|_| full).map(|row| Cursor::Keys {
-            pk: row.get(0),
-            sk: row.get(1),
-            index_sk: row.get(3),
-        });
-        let items = rows
-            .into_iter()
-            .map(|row| RawItem {
-                pk: row.get(0),
-                sk: row.get(1),
-                body: RawBody::Json(
-                    row.get::<_, Option<String>>(2)
-                        .unwrap_or_else(|| "{}".into()),
-                ),
-            })
-            .collect();
-        Ok(Page { items, next })
-    }
-
-    async fn put_batch(&self, items: Vec<WriteItem>) -> Result<(), StoreError> {
-        let total = items.len();
-        let cols: Vec<Columns> = items.iter().map(columns).collect::<Result<_, _>>()?;
-        let pk: Vec<&str> = cols.iter().map(|c| c.pk.as_str()).collect();
-        let sk: Vec<&str> = cols.iter().map(|c| c.sk.as_str()).collect();
-        let entity: Vec<&str> = cols.iter().map(|c| c.entity).collect();
-        let sv: Vec<Option<&str>> = cols.iter().map(|c| c.schema_version.as_deref()).collect();
-        let data: Vec<&str> = cols.iter().map(|c| c.data.as_str()).collect();
-        let mut conn = self.conn.lock().await;
-        let result = async {
-            let st = conn.statement(&self.sql.batch).await?;
-            conn.client
-                .execute(&st, &[&pk, &sk, &entity, &sv, &data])
-                .await
-        }
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let reason = self.error("batch insert", e).to_string();
-                Err(StoreError::BatchIncomplete {
-                    total,
-                    failed: cols
-                        .iter()
-                        .map(|c| BatchFailure {
-                            pk: c.pk.clone(),
-                            sk: c.sk.clone(),
-                            reason: reason.clone(),
-                        })
-                        .collect(),
+            .await
+            .map_err(|e| self.error("insert", e))?;
+            if written == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::AlreadyExists {
+                    entity: item.key.entity,
+                    pk: item.key.pk,
+                    sk: item.key.sk,
                 })
             }
-        }
+        })
     }
 
-    async fn write_transaction(&self, ops: Vec<TxOp>) -> Result<(), StoreError> {
-        /// An operation with its row, ready to send.
-        enum Step<'a> {
-            Put { cols: Columns, create: bool },
-            Delete(&'a ItemKey),
-        }
-        let steps: Vec<Step<'_>> = ops
-            .iter()
-            .map(|op| match op {
-                TxOp::Put {
-                    item,
-                    must_not_exist,
-                } => Ok(Step::Put {
-                    cols: columns(item)?,
-                    create: *must_not_exist,
-                }),
-                TxOp::Delete(k) => Ok(Step::Delete(k)),
-            })
-            .collect::<Result<_, StoreError>>()?;
-        let mut conn = self.conn.lock().await;
-        let prepare = async {
-            Ok::<_, tokio_postgres::Error>([
-                conn.statement(&self.sql.put).await?,
-                conn.statement(&self.sql.create).await?,
-                conn.statement(&self.sql.delete).await?,
-            ])
-        };
-        let [put, create, delete] = prepare.await.map_err(|e| self.error("prepare", e))?;
-        let tx = conn
-            .client
-            .transaction()
+    fn fetch(&self, key: ItemKey) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.conn.lock().await;
+            let row = async {
+                let st = conn.statement(&self.sql.fetch).await?;
+                conn.client.query_opt(&st, &[&key.pk, &key.sk]).await
+            }
             .await
-            .map_err(|e| self.error("begin", e))?;
-        for (index, (step, op)) in steps.iter().zip(&ops).enumerate() {
-            match step {
-                Step::Put { cols, create: c } => {
-                    let st = if *c { &create } else { &put };
-                    let written = tx
-                        .execute(st, &cols.params())
-                        .await
-                        .map_err(|e| self.error("insert", e))?;
-                    if written != 1 {
-                        // Dropping `tx` rolls back.
-                        let k = op.key();
-                        return Err(StoreError::TransactionConflict {
-                            index,
-                            entity: k.entity,
-                            pk: k.pk.clone(),
-                            sk: k.sk.clone(),
-                        });
+            .map_err(|e| self.error("select", e))?;
+            Ok(row.map(|r| RawItem {
+                pk: key.pk,
+                sk: key.sk,
+                body: RawBody::Json(r.get::<_, Option<String>>(0).unwrap_or_else(|| "{}".into())),
+            }))
+        })
+    }
+
+    fn remove(&self, key: ItemKey) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.conn.lock().await;
+            let row = async {
+                let st = conn.statement(&self.sql.remove).await?;
+                conn.client.query_opt(&st, &[&key.pk, &key.sk]).await
+            }
+            .await
+            .map_err(|e| self.error("delete", e))?;
+            Ok(row.is_some_and(|r| r.get::<_, bool>(0)))
+        })
+    }
+
+    fn page(&self, r: PageRequest) -> BoxFuture<'_, Result<Page, StoreError>> {
+        Box::pin(async move {
+            let limit = i64::try_from(r.page_size).unwrap_or(i64::MAX);
+            let order = usize::from(!r.forward);
+            let mut conn = self.conn.lock().await;
+            let rows = async {
+                match r.index {
+                    None => {
+                        let after: Option<&str> = match &r.start {
+                            Some(Cursor::Keys { sk, .. }) => Some(sk),
+                            _ => None,
+                        };
+                        let st = conn.statement(&self.sql.page[order]).await?;
+                        conn.client
+                            .query(&st, &[&r.pk, &r.sk_prefix, &after, &limit])
+                            .await
+                    }
+                    Some((_, ipk, isk)) => {
+                        let (after_isk, after_pk, after_sk) = match &r.start {
+                            Some(Cursor::Keys {
+                                index_sk: Some(i),
+                                pk,
+                                sk,
+                            }) => (Some(i.as_str()), Some(pk.as_str()), Some(sk.as_str())),
+                            _ => (None, None, None),
+                        };
+                        let st = conn.statement(&self.sql.page_index[order]).await?;
+                        conn.client
+                            .query(
+                                &st,
+                                &[
+                                    &r.pk,
+                                    &r.sk_prefix,
+                                    &after_isk,
+                                    &limit,
+                                    &isk,
+                                    &ipk,
+                                    &after_pk,
+                                    &after_sk,
+                                ],
+                            )
+                            .await
                     }
                 }
-                Step::Delete(k) => {
-                    tx.execute(&delete, &[&k.pk, &k.sk])
-                        .await
-                        .map_err(|e| self.error("delete", e))?;
+            }
+            .await
+            .map_err(|e| self.error("query", e))?;
+            let full = rows.len() as i64 == limit;
+            let next = rows.last().filter(|_| full).map(|row| Cursor::Keys {
+                pk: row.get(0),
+                sk: row.get(1),
+                index_sk: row.get(3),
+            });
+            let items = rows
+                .into_iter()
+                .map(|row| RawItem {
+                    pk: row.get(0),
+                    sk: row.get(1),
+                    body: RawBody::Json(
+                        row.get::<_, Option<String>>(2)
+                            .unwrap_or_else(|| "{}".into()),
+                    ),
+                })
+                .collect();
+            Ok(Page { items, next })
+        })
+    }
+
+    fn put_batch(&self, items: Vec<WriteItem>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let total = items.len();
+            let cols: Vec<Columns> = items.iter().map(columns).collect::<Result<_, _>>()?;
+            let pk: Vec<&str> = cols.iter().map(|c| c.pk.as_str()).collect();
+            let sk: Vec<&str> = cols.iter().map(|c| c.sk.as_str()).collect();
+            let entity: Vec<&str> = cols.iter().map(|c| c.entity).collect();
+            let sv: Vec<Option<&str>> = cols.iter().map(|c| c.schema_version.as_deref()).collect();
+            let data: Vec<&str> = cols.iter().map(|c| c.data.as_str()).collect();
+            let mut conn = self.conn.lock().await;
+            let result = async {
+                let st = conn.statement(&self.sql.batch).await?;
+                conn.client
+                    .execute(&st, &[&pk, &sk, &entity, &sv, &data])
+                    .await
+            }
+            .await;
+            match result {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let reason = self.error("batch insert", e).to_string();
+                    Err(StoreError::BatchIncomplete {
+                        total,
+                        failed: cols
+                            .iter()
+                            .map(|c| BatchFailure {
+                                pk: c.pk.clone(),
+                                sk: c.sk.clone(),
+                                reason: reason.clone(),
+                            })
+                            .collect(),
+                    })
                 }
             }
-        }
-        tx.commit().await.map_err(|e| self.error("commit", e))
+        })
+    }
+
+    fn write_transaction(&self, ops: Vec<TxOp>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            /// An operation with its row, ready to send.
+            enum Step<'a> {
+                Put { cols: Columns, create: bool },
+                Delete(&'a ItemKey),
+            }
+            let steps: Vec<Step<'_>> = ops
+                .iter()
+                .map(|op| match op {
+                    TxOp::Put {
+                        item,
+                        must_not_exist,
+                    } => Ok(Step::Put {
+                        cols: columns(item)?,
+                        create: *must_not_exist,
+                    }),
+                    TxOp::Delete(k) => Ok(Step::Delete(k)),
+                })
+                .collect::<Result<_, StoreError>>()?;
+            let mut conn = self.conn.lock().await;
+            let prepare = async {
+                Ok::<_, tokio_postgres::Error>([
+                    conn.statement(&self.sql.put).await?,
+                    conn.statement(&self.sql.create).await?,
+                    conn.statement(&self.sql.delete).await?,
+                ])
+            };
+            let [put, create, delete] = prepare.await.map_err(|e| self.error("prepare", e))?;
+            let tx = conn
+                .client
+                .transaction()
+                .await
+                .map_err(|e| self.error("begin", e))?;
+            for (index, (step, op)) in steps.iter().zip(&ops).enumerate() {
+                match step {
+                    Step::Put { cols, create: c } => {
+                        let st = if *c { &create } else { &put };
+                        let written = tx
+                            .execute(st, &cols.params())
+                            .await
+                            .map_err(|e| self.error("insert", e))?;
+                        if written != 1 {
+                            // Dropping `tx` rolls back.
+                            let k = op.key();
+                            return Err(StoreError::TransactionConflict {
+                                index,
+                                entity: k.entity,
+                                pk: k.pk.clone(),
+                                sk: k.sk.clone(),
+                            });
+                        }
+                    }
+                    Step::Delete(k) => {
+                        tx.execute(&delete, &[&k.pk, &k.sk])
+                            .await
+                            .map_err(|e| self.error("delete", e))?;
+                    }
+                }
+            }
+            tx.commit().await.map_err(|e| self.error("commit", e))
+        })
     }
 }

@@ -299,11 +299,11 @@ mod stream {
     #[cfg(feature = "poll")]
     use std::time::Duration;
 
+    use dynastream_core::BoxError;
     #[cfg(feature = "poll")]
-    use dynastream_core::poll::{
+    use dynastream_poll::{
         capture, event_json_pretty, Checkpoints, PollConfig, Poller, Position, StreamSource as _,
     };
-    use dynastream_core::BoxError;
 
     use super::super::cli::Global;
     #[cfg(feature = "poll")]
@@ -338,7 +338,7 @@ mod stream {
                 StartFrom::TrimHorizon => Position::TrimHorizon,
                 StartFrom::Latest => Position::Latest,
             },
-            retry: dynastream_core::poll::RetryPolicy {
+            retry: dynastream_poll::RetryPolicy {
                 max_retry_attempts: u32::try_from(a.max_retries).ok(),
                 bisect_on_error: !a.no_bisect,
                 ..Default::default()

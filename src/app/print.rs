@@ -1,9 +1,9 @@
 //! What the commands print: one line per record (sequence number, model, kind, outcome) and
 //! one line per poller event.
 
-#[cfg(feature = "poll")]
-use dynastream_core::poll::{PollEvent, Position};
 use dynastream_core::report::{BatchReport, Outcome};
+#[cfg(feature = "poll")]
+use dynastream_poll::{PollEvent, Position};
 #[cfg(feature = "poll")]
 use std::time::Duration;
 

@@ -1,13 +1,13 @@
 //! [`AppStore`]: the store the command line chose, as one type handlers can hold.
 
 #[cfg(any(feature = "dynamodb", feature = "postgres"))]
-use dynastream_core::store::{
-    ItemKey, Page, PageRequest, RawItem, Store, StoreError, TxOp, WriteItem,
+use dynastream_store::{
+    Backend, BoxFuture, ItemKey, Page, PageRequest, RawItem, StoreError, TxOp, WriteItem,
 };
 
 /// The store `--store` (or `TABLE_NAME` under Lambda) names: DynamoDB (feature `dynamodb`) or
 /// Postgres on the mirror's table layout (feature `postgres`). It implements
-/// [`Store`](dynastream_core::store::Store), so handlers use it like either backend.
+/// [`Store`](dynastream_store::Store), so handlers use it like either backend.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum AppStore {
@@ -32,58 +32,70 @@ impl AppStore {
 }
 
 #[cfg(any(feature = "dynamodb", feature = "postgres"))]
-impl Store for AppStore {
-    async fn put(&self, item: WriteItem, must_not_exist: bool) -> Result<(), StoreError> {
-        match *self {
-            #[cfg(feature = "dynamodb")]
-            AppStore::Dynamo(ref s) => s.put(item, must_not_exist).await,
-            #[cfg(feature = "postgres")]
-            AppStore::Postgres(ref s) => s.put(item, must_not_exist).await,
-        }
+impl Backend for AppStore {
+    fn put(&self, item: WriteItem, must_not_exist: bool) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            match *self {
+                #[cfg(feature = "dynamodb")]
+                AppStore::Dynamo(ref s) => s.put(item, must_not_exist).await,
+                #[cfg(feature = "postgres")]
+                AppStore::Postgres(ref s) => s.put(item, must_not_exist).await,
+            }
+        })
     }
 
-    async fn fetch(&self, key: ItemKey) -> Result<Option<RawItem>, StoreError> {
-        match *self {
-            #[cfg(feature = "dynamodb")]
-            AppStore::Dynamo(ref s) => s.fetch(key).await,
-            #[cfg(feature = "postgres")]
-            AppStore::Postgres(ref s) => s.fetch(key).await,
-        }
+    fn fetch(&self, key: ItemKey) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>> {
+        Box::pin(async move {
+            match *self {
+                #[cfg(feature = "dynamodb")]
+                AppStore::Dynamo(ref s) => s.fetch(key).await,
+                #[cfg(feature = "postgres")]
+                AppStore::Postgres(ref s) => s.fetch(key).await,
+            }
+        })
     }
 
-    async fn remove(&self, key: ItemKey) -> Result<bool, StoreError> {
-        match *self {
-            #[cfg(feature = "dynamodb")]
-            AppStore::Dynamo(ref s) => s.remove(key).await,
-            #[cfg(feature = "postgres")]
-            AppStore::Postgres(ref s) => s.remove(key).await,
-        }
+    fn remove(&self, key: ItemKey) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(async move {
+            match *self {
+                #[cfg(feature = "dynamodb")]
+                AppStore::Dynamo(ref s) => s.remove(key).await,
+                #[cfg(feature = "postgres")]
+                AppStore::Postgres(ref s) => s.remove(key).await,
+            }
+        })
     }
 
-    async fn page(&self, request: PageRequest) -> Result<Page, StoreError> {
-        match *self {
-            #[cfg(feature = "dynamodb")]
-            AppStore::Dynamo(ref s) => s.page(request).await,
-            #[cfg(feature = "postgres")]
-            AppStore::Postgres(ref s) => s.page(request).await,
-        }
+    fn page(&self, request: PageRequest) -> BoxFuture<'_, Result<Page, StoreError>> {
+        Box::pin(async move {
+            match *self {
+                #[cfg(feature = "dynamodb")]
+                AppStore::Dynamo(ref s) => s.page(request).await,
+                #[cfg(feature = "postgres")]
+                AppStore::Postgres(ref s) => s.page(request).await,
+            }
+        })
     }
 
-    async fn put_batch(&self, items: Vec<WriteItem>) -> Result<(), StoreError> {
-        match *self {
-            #[cfg(feature = "dynamodb")]
-            AppStore::Dynamo(ref s) => s.put_batch(items).await,
-            #[cfg(feature = "postgres")]
-            AppStore::Postgres(ref s) => s.put_batch(items).await,
-        }
+    fn put_batch(&self, items: Vec<WriteItem>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            match *self {
+                #[cfg(feature = "dynamodb")]
+                AppStore::Dynamo(ref s) => s.put_batch(items).await,
+                #[cfg(feature = "postgres")]
+                AppStore::Postgres(ref s) => s.put_batch(items).await,
+            }
+        })
     }
 
-    async fn write_transaction(&self, ops: Vec<TxOp>) -> Result<(), StoreError> {
-        match *self {
-            #[cfg(feature = "dynamodb")]
-            AppStore::Dynamo(ref s) => s.write_transaction(ops).await,
-            #[cfg(feature = "postgres")]
-            AppStore::Postgres(ref s) => s.write_transaction(ops).await,
-        }
+    fn write_transaction(&self, ops: Vec<TxOp>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            match *self {
+                #[cfg(feature = "dynamodb")]
+                AppStore::Dynamo(ref s) => s.write_transaction(ops).await,
+                #[cfg(feature = "postgres")]
+                AppStore::Postgres(ref s) => s.write_transaction(ops).await,
+            }
+        })
     }
 }

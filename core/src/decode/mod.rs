@@ -1,18 +1,5 @@
-//! Decoding DynamoDB images straight into model types.
-//!
-//! ```
-//! # extern crate dynastream_core as dynastream;
-//! #[derive(serde::Deserialize, Debug, PartialEq)]
-//! struct Item { name: String, qty: u32, tags: Vec<String>, price: Option<f64> }
-//!
-//! let json = r#"{"name":{"S":"pen"},"qty":{"N":"3"},"tags":{"SS":["a","b"]},"price":{"NULL":true}}"#;
-//! let item: Item = dynastream::decode::from_image(json).unwrap();
-//! assert_eq!(item, Item { name: "pen".into(), qty: 3, tags: vec!["a".into(), "b".into()], price: None });
-//!
-//! let err = dynastream::decode::from_image::<Item>(r#"{"name":{"S":"pen"},"qty":{"N":"3.5"},"tags":{"SS":[]}}"#).unwrap_err();
-//! assert_eq!(err.field.as_deref(), Some("qty"));
-//! assert!(err.message.contains("not an integer"), "{err}");
-//! ```
+//! Decoding DynamoDB images straight into model types: the direct reader and the serde_json
+//! reference beside it. The public face is [`crate::dynamodb_json`].
 
 /// Implements every `Deserializer` method as `self.dispatch(Want::X, visitor)`.
 macro_rules! dispatch_methods {
@@ -243,6 +230,7 @@ fn decode_reference<'de, 's, T: Deserialize<'de>>(
 }
 
 /// The fast reader alone (the fuzz target compares it with the reference path).
+#[cfg(any(test, feature = "fuzz"))]
 pub(crate) fn fuzz_reader<'de, T: Deserialize<'de>>(
     json: &'de str,
     skip: [&str; 2],
@@ -251,6 +239,7 @@ pub(crate) fn fuzz_reader<'de, T: Deserialize<'de>>(
 }
 
 /// The reference path alone.
+#[cfg(any(test, feature = "fuzz"))]
 pub(crate) fn fuzz_reference<'de, T: Deserialize<'de>>(
     json: &'de str,
     skip: [&str; 2],

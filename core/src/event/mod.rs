@@ -23,6 +23,7 @@ pub(crate) use scan::{ImageHook, ImageStore, Predecoded};
 pub(crate) use text::BatchText;
 pub use text::{SequenceNumber, SharedStr};
 pub use timestamp::{TimePrecision, Timestamp, LATEST_SECS};
+#[cfg(any(test, feature = "fuzz"))]
 pub(crate) use wire::read_batch_by;
 #[cfg(test)]
 use wire::WireEvent;

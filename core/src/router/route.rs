@@ -3,8 +3,6 @@
 //! handler's call.
 
 use std::any::Any;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use tracing::Instrument as _;
@@ -21,7 +19,7 @@ use crate::report::{Outcome, RecordReport};
 use super::policy::{apply, Policies};
 
 /// A boxed handler future.
-pub(super) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+use crate::BoxFuture;
 
 pub(super) trait DynHandler<M: Model, S>: Send + Sync {
     fn call(

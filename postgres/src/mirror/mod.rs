@@ -32,10 +32,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use dynastream_core::decode::SCHEMA_VERSION_ATTR;
-use dynastream_core::hook::{Batch, BatchHook, BoxFuture, Refusal};
+use dynastream_core::dynamodb_json::SCHEMA_VERSION_ATTR;
+use dynastream_core::hook::{Batch, BatchHook, Refusal};
 use dynastream_core::registry::{ModelSpec, Registry};
 use dynastream_core::BoxError;
+use dynastream_core::BoxFuture;
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, Statement};
 

@@ -2,15 +2,19 @@
 //! (`dynastream-dynamodb`'s `DynamoStore`) or in Postgres (`dynastream-postgres`'s `PgStore`,
 //! on the mirror's table layout).
 //!
-//! [`Store`] has a few backend operations on prepared items ([`WriteItem`]: attributes as the
-//! core's [`Value`]) and the typed API every backend shares: [`save`](Store::save), [`create`](Store::create), [`get`](Store::get),
-//! [`delete`](Store::delete), [`query`](Store::query) (a stream that pages transparently),
-//! [`batch_save`](Store::batch_save) and [`transact`](Store::transact).
+//! Two traits. [`Backend`] is what a backend implements: a few operations on prepared items
+//! ([`WriteItem`]: attributes as [`Value`]s), each returning one [`BoxFuture`], so it is
+//! object-safe (`Arc<dyn Backend>` holds whichever backend a command line chose). [`Store`] is
+//! the typed API on top, implemented for every backend: [`save`](Store::save),
+//! [`create`](Store::create), [`get`](Store::get), [`delete`](Store::delete),
+//! [`query`](Store::query) (a stream that pages transparently),
+//! [`batch_save`](Store::batch_save) and [`transact`](Store::transact); both backends render
+//! keys, encode and decode items the same way because this code does it for them.
 //!
 //! ```no_run
 //! # extern crate dynastream_core as dynastream;
-//! # async fn demo(store: impl dynastream::store::Store) -> Result<(), dynastream::store::StoreError> {
-//! use dynastream::store::{Query, Store};
+//! # async fn demo(store: &dyn dynastream_store::Backend) -> Result<(), dynastream_store::StoreError> {
+//! use dynastream_store::{Query, Store};
 //! use futures_util::TryStreamExt as _;
 //! # #[derive(Debug, serde::Serialize, serde::Deserialize, dynastream::Model)]
 //! # #[dynastream(pk = "ORDER#{order_id}", sk = "LINE#{line:04}")]
@@ -25,22 +29,31 @@
 //! # Ok(()) }
 //! ```
 
-pub(crate) mod item;
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+// The derive's generated code names `::dynastream`; the tests' models need it.
+#[cfg(test)]
+extern crate dynastream_core as dynastream;
+
+mod item;
 mod json;
 mod value;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use futures_util::stream::{self, BoxStream, StreamExt as _};
 use serde::Serialize;
 
+pub use dynastream_core::BoxFuture;
 pub use value::{item_size, to_dynamodb_json, Item, Value};
 
-use crate::decode::{self, ImageError};
-use crate::key::{KeyError, RenderError};
-use crate::model::{KeyPrefix, Model, ModelKey};
+use dynastream_core::dynamodb_json::{decode_model, Binary, ImageError};
+use dynastream_core::key::{KeyError, RenderError};
+use dynastream_core::model::{KeyPrefix, Model, ModelKey};
 
 /// DynamoDB's item size limit, which both backends enforce.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
@@ -171,7 +184,7 @@ pub enum StoreError {
         message: String,
         /// The backend's error itself, when there is one.
         #[source]
-        source: Option<crate::error::BoxError>,
+        source: Option<dynastream_core::BoxError>,
     },
 }
 
@@ -317,11 +330,9 @@ impl RawItem {
             sk: self.sk.clone(),
             source,
         };
-        let skip = decode::Hidden::of::<M>();
         let decoded = match &self.body {
             RawBody::Attributes(attrs) => {
-                let json = to_dynamodb_json(attrs);
-                decode::decode_image_with::<M>(&json, skip, false)
+                decode_model::<M>(&to_dynamodb_json(attrs), Binary::Tagged)
             }
             RawBody::Json(text) => {
                 let json = json::plain_to_dynamodb(text).map_err(|e| {
@@ -330,7 +341,7 @@ impl RawItem {
                         message: format!("stored data is not a JSON object: {e}"),
                     })
                 })?;
-                decode::decode_image_with::<M>(&json, skip, true)
+                decode_model::<M>(&json, Binary::Base64Strings)
             }
         };
         decoded.map(|(m, _)| m).map_err(err)
@@ -477,11 +488,11 @@ impl<M: Model> Query<M> {
 /// # #[derive(Debug, serde::Serialize, serde::Deserialize, dynastream::Model)]
 /// # #[dynastream(pk = "A#{id}", sk = "A")]
 /// # struct A { id: String }
-/// let mut tx = dynastream::store::Transaction::new();
+/// let mut tx = dynastream_store::Transaction::new();
 /// tx.create(&A { id: "1".into() })?.delete::<A>(&AKey { id: "2".into() })?;
 /// assert_eq!(tx.len(), 2);
 /// assert!(tx.save(&A { id: "1".into() }).is_err()); // the same key twice
-/// # Ok::<(), dynastream::store::StoreError>(())
+/// # Ok::<(), dynastream_store::StoreError>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Transaction {
@@ -576,47 +587,63 @@ impl Transaction {
     }
 }
 
-/// A place models are stored: DynamoDB (`dynastream-dynamodb`'s `DynamoStore`) or Postgres
-/// (`dynastream-postgres`'s `PgStore`).
+/// What a backend implements: the operations on prepared items, each one boxed future, so
+/// the trait is object-safe. The typed API ([`Store`]) is built on these for every backend.
 ///
-/// Backends implement the operations on prepared items ([`put`](Store::put),
-/// [`fetch`](Store::fetch), [`remove`](Store::remove), [`page`](Store::page),
-/// [`put_batch`](Store::put_batch), [`write_transaction`](Store::write_transaction)); the typed
-/// methods are shared, so both backends render keys, encode and decode items the same way.
-pub trait Store: Send + Sync {
+/// Implemented by `dynastream-dynamodb`'s `DynamoStore` and `dynastream-postgres`'s
+/// `PgStore`; `Arc<B>`, `Box<B>` and `&B` forward to `B`.
+pub trait Backend: Send + Sync {
     /// Writes an item; with `must_not_exist`, fails with [`StoreError::AlreadyExists`] if the
     /// key is taken.
-    fn put(
-        &self,
-        item: WriteItem,
-        must_not_exist: bool,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn put(&self, item: WriteItem, must_not_exist: bool) -> BoxFuture<'_, Result<(), StoreError>>;
 
     /// Reads the item under a key.
-    fn fetch(
-        &self,
-        key: ItemKey,
-    ) -> impl Future<Output = Result<Option<RawItem>, StoreError>> + Send;
+    fn fetch(&self, key: ItemKey) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>>;
 
     /// Deletes the item under a key; `true` if there was one.
-    fn remove(&self, key: ItemKey) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn remove(&self, key: ItemKey) -> BoxFuture<'_, Result<bool, StoreError>>;
 
     /// Runs one page of a query.
-    fn page(&self, request: PageRequest) -> impl Future<Output = Result<Page, StoreError>> + Send;
+    fn page(&self, request: PageRequest) -> BoxFuture<'_, Result<Page, StoreError>>;
 
     /// Writes items (distinct keys), retrying what the backend leaves unwritten; reports the
     /// items it could not write in [`StoreError::BatchIncomplete`].
-    fn put_batch(
-        &self,
-        items: Vec<WriteItem>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn put_batch(&self, items: Vec<WriteItem>) -> BoxFuture<'_, Result<(), StoreError>>;
 
     /// Applies operations all or nothing.
-    fn write_transaction(
-        &self,
-        ops: Vec<TxOp>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn write_transaction(&self, ops: Vec<TxOp>) -> BoxFuture<'_, Result<(), StoreError>>;
+}
 
+macro_rules! forward_backend {
+    ($($t:ty),*) => {$(
+        impl<B: Backend + ?Sized> Backend for $t {
+            fn put(&self, item: WriteItem, must_not_exist: bool) -> BoxFuture<'_, Result<(), StoreError>> {
+                (**self).put(item, must_not_exist)
+            }
+            fn fetch(&self, key: ItemKey) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>> {
+                (**self).fetch(key)
+            }
+            fn remove(&self, key: ItemKey) -> BoxFuture<'_, Result<bool, StoreError>> {
+                (**self).remove(key)
+            }
+            fn page(&self, request: PageRequest) -> BoxFuture<'_, Result<Page, StoreError>> {
+                (**self).page(request)
+            }
+            fn put_batch(&self, items: Vec<WriteItem>) -> BoxFuture<'_, Result<(), StoreError>> {
+                (**self).put_batch(items)
+            }
+            fn write_transaction(&self, ops: Vec<TxOp>) -> BoxFuture<'_, Result<(), StoreError>> {
+                (**self).write_transaction(ops)
+            }
+        }
+    )*};
+}
+
+forward_backend!(Arc<B>, Box<B>, &B);
+
+/// The typed API of every [`Backend`]: models saved, read, deleted and queried by their typed
+/// keys. Implemented for every backend (`dyn Backend` too); nothing to implement.
+pub trait Store: Backend {
     /// Saves `item` under its key, with its key attributes, index keys and `schema_version`,
     /// replacing any item there.
     fn save<M: Model + Serialize>(
@@ -751,3 +778,5 @@ pub trait Store: Send + Sync {
         }
     }
 }
+
+impl<B: Backend + ?Sized> Store for B {}

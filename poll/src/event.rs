@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{Position, SourceError, StreamRecord};
-use crate::report::BatchReport;
+use dynastream_core::report::BatchReport;
 
 /// Counts for one shard.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

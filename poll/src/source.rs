@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use crate::poll::record::StreamRecord;
+use crate::record::StreamRecord;
 
 /// A shard as `DescribeStream` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,8 @@ pub struct Page {
 }
 
 /// Why a read failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum SourceError {
     /// The shard iterator is older than 15 minutes: get a new one.
     #[error("the shard iterator expired")]
@@ -51,6 +52,9 @@ pub enum SourceError {
         operation: &'static str,
         /// What the service said.
         message: String,
+        /// The service's error, when there is one.
+        #[source]
+        source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
     },
     /// Anything else (after the SDK's own retries).
     #[error("{operation}: {message}")]
@@ -59,6 +63,9 @@ pub enum SourceError {
         operation: &'static str,
         /// What the service said.
         message: String,
+        /// The service's error, when there is one.
+        #[source]
+        source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
     },
 }
 
@@ -84,7 +91,7 @@ pub trait StreamSource: Send + Sync {
 
 /// Orders shards so every parent comes before its children (a parent no longer listed, i.e.
 /// trimmed, does not hold its children back). Keeps the listed order otherwise.
-pub fn parents_first(shards: &[ShardInfo]) -> Vec<ShardInfo> {
+pub(crate) fn parents_first(shards: &[ShardInfo]) -> Vec<ShardInfo> {
     let mut out: Vec<ShardInfo> = Vec::with_capacity(shards.len());
     let mut placed = std::collections::HashSet::new();
     let listed: std::collections::HashSet<&str> = shards.iter().map(|s| s.id.as_str()).collect();

@@ -1,4 +1,4 @@
-//! Models to attribute values: a serde `Serializer` producing [`Value`](super::Value)s.
+//! Models to attribute values: a serde `Serializer` producing [`Value`](crate::Value)s.
 //!
 //! Numbers are written as `N` with their exact text. Top-level fields declared as sets
 //! (`BTreeSet`/`HashSet` of strings, numbers or bytes) are written as `SS`/`NS`/`BS`, and left
@@ -10,10 +10,10 @@ use std::collections::HashMap;
 
 use serde::ser::{self, Impossible, Serialize};
 
-use super::value::Value as Av;
+use crate::value::Value as Av;
 
-use crate::decode::number;
-use crate::model::{FieldSpec, SqlType};
+use dynastream_core::dynamodb_json::{split_number, NUMBER_NEWTYPE};
+use dynastream_core::model::{FieldSpec, SqlType};
 
 /// Why a value could not be turned into attributes.
 #[derive(Debug)]
@@ -428,8 +428,9 @@ impl ser::Serializer for ValueSer {
     }
     fn serialize_str(self, v: &str) -> Result<Av, SerError> {
         if self.hint == Hint::Number {
-            number::validate::<serde_json::Error>(v)
-                .map_err(|_| SerError(format!("{v:?} is not a number")))?;
+            if split_number(v).is_none() {
+                return Err(SerError(format!("{v:?} is not a number")));
+            }
             return Ok(Av::N(v.to_string()));
         }
         Ok(Av::S(v.to_string()))
@@ -462,7 +463,7 @@ impl ser::Serializer for ValueSer {
         name: &'static str,
         v: &T,
     ) -> Result<Av, SerError> {
-        if name == crate::number::NEWTYPE {
+        if name == NUMBER_NEWTYPE {
             // A dynastream::Number: its exact text as an N.
             return v.serialize(KeySer).map(Av::N);
         }
@@ -798,8 +799,8 @@ mod tests {
             a: vec![Shape::Dot, Shape::Circle { r: 2 }],
             m: [("k\"".to_string(), None), ("z".to_string(), Some(-1))].into(),
         };
-        let json = super::super::value::to_dynamodb_json(&to_attrs(&t, &[]).unwrap());
-        let back: T = crate::decode::from_image(&json).unwrap();
+        let json = crate::value::to_dynamodb_json(&to_attrs(&t, &[]).unwrap());
+        let back: T = dynastream_core::dynamodb_json::from_image(&json).unwrap();
         assert_eq!(back, t);
     }
 
@@ -809,6 +810,6 @@ mod tests {
             ("ab".to_string(), Av::S("xyz".into())),
             ("n".to_string(), Av::N("12345".into())),
         ]);
-        assert_eq!(super::super::value::item_size(&attrs), 2 + 3 + 1 + 4);
+        assert_eq!(crate::value::item_size(&attrs), 2 + 3 + 1 + 4);
     }
 }

@@ -3,8 +3,8 @@
 
 use serde_json::value::RawValue;
 
-use crate::event::Timestamp;
-use crate::poll::PollError;
+use crate::PollError;
+use dynastream_core::event::Timestamp;
 
 /// One stream record, ready to be delivered: its Lambda JSON and what the poller needs to know
 /// about it without parsing that JSON again.

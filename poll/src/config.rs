@@ -3,10 +3,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use dynastream_core::BoxError;
+
 use super::{Position, RetryPolicy, SourceError};
 
-/// Why the poller stopped with an error.
+/// Why the poller stopped with an error. Each variant names what failed; where a library or the
+/// operating system gave an error, it is the [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PollError {
     /// The table or its stream cannot be used.
     #[error("stream of table {table}: {message}")]
@@ -15,6 +19,9 @@ pub enum PollError {
         table: String,
         /// Why.
         message: String,
+        /// The service's error, when there is one.
+        #[source]
+        source: Option<BoxError>,
     },
     /// Reading the stream failed in a way retrying cannot fix.
     #[error("reading the stream: {0}")]
@@ -32,17 +39,21 @@ pub enum PollError {
     Checkpoint {
         /// The file or table.
         target: String,
-        /// Why.
+        /// What failed.
         message: String,
+        /// The file system's or database's error, when there is one.
+        #[source]
+        source: Option<BoxError>,
     },
     /// Records given up on cannot be written to the on-failure file (the poller stops rather
     /// than drop them; they are not checkpointed and are read again on restart).
-    #[error("on-failure file {path}: {message}")]
+    #[error("on-failure file {path}: cannot be written")]
     OnFailure {
         /// The file.
         path: PathBuf,
-        /// Why.
-        message: String,
+        /// The file system's error.
+        #[source]
+        source: std::io::Error,
     },
 }
 

@@ -18,8 +18,8 @@
 //!
 //! ```no_run
 //! # extern crate dynastream_core as dynastream;
-//! use dynastream::poll::{Checkpoints, PollConfig, Poller, StreamSource};
-//! # async fn example(router: dynastream::Router<()>, stream: impl StreamSource) -> Result<(), dynastream::poll::PollError> {
+//! use dynastream_poll::{Checkpoints, PollConfig, Poller, StreamSource};
+//! # async fn example(router: dynastream::Router<()>, stream: impl StreamSource) -> Result<(), dynastream_poll::PollError> {
 //! // `stream`: a StreamSource, e.g. dynastream-dynamodb's AwsStream::connect("app", None).await?
 //! let poller = Poller::new(router, stream, Checkpoints::file(".dynastream/app.checkpoints.json")?)
 //!     .config(PollConfig { stop_when_idle: true, ..PollConfig::default() });
@@ -29,12 +29,19 @@
 //! # Ok(()) }
 //! ```
 
-pub mod checkpoint;
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+// The derive's generated code names `::dynastream`; the tests' models need it.
+#[cfg(test)]
+extern crate dynastream_core as dynastream;
+
+mod checkpoint;
 mod config;
-pub mod delivery;
+mod delivery;
 mod event;
-pub mod record;
-pub mod source;
+mod record;
+mod source;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -43,17 +50,20 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{watch, Mutex};
 
-pub use checkpoint::{Checkpoints, ShardCheckpoint};
+pub use checkpoint::{
+    CheckpointStore, Checkpoints, FileCheckpoints, MemoryCheckpoints, ShardCheckpoint,
+};
 pub use config::{PollConfig, PollError};
 pub use delivery::RetryPolicy;
 use event::log_event;
 pub use event::{PollEvent, PollStats, ShardStats};
 pub use record::{event_json, event_json_pretty, StreamRecord};
-pub use source::{parents_first, Page, Position, ShardInfo, SourceError, StreamSource};
+use source::parents_first;
+pub use source::{Page, Position, ShardInfo, SourceError, StreamSource};
 
-use crate::report::{BatchReport, Outcome};
-use crate::router::Router;
 use delivery::{Delivery, GaveUp, Verdict};
+use dynastream_core::report::{BatchReport, Outcome};
+use dynastream_core::Router;
 
 type Observer = Box<dyn Fn(&PollEvent<'_>) + Send + Sync>;
 
@@ -570,9 +580,9 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
                 "batchSize": gave_up.records.len(),
                 "Records": gave_up.records.iter().map(|r| &r.json).collect::<Vec<_>>(),
             });
-            append_line(path, &line.to_string()).map_err(|message| PollError::OnFailure {
+            append_line(path, &line.to_string()).map_err(|source| PollError::OnFailure {
                 path: path.clone(),
-                message,
+                source,
             })?;
         }
         self.emit(PollEvent::GaveUp {
@@ -680,18 +690,16 @@ fn totals(shards: &[Shard]) -> PollStats {
     t
 }
 
-fn append_line(path: &std::path::Path, line: &str) -> Result<(), String> {
+fn append_line(path: &std::path::Path, line: &str) -> Result<(), std::io::Error> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(dir)?;
     }
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(path)
-        .map_err(|e| e.to_string())?;
+        .open(path)?;
     f.write_all(format!("{line}\n").as_bytes())
         .and_then(|()| f.sync_data())
-        .map_err(|e| e.to_string())
 }
 
 /// Sleeps for `d` or until stopped.
@@ -702,6 +710,7 @@ async fn pause(mut stop: watch::Receiver<bool>, d: Duration) {
     }
 }
 
+#[doc(hidden)] // the app's `record` command; not part of the poller's API
 /// Every record the stream holds now, shards in parent-first order, each from `from` until a
 /// read comes back empty (for `handler record`). `limit` stops after that many records.
 pub async fn capture<Src: StreamSource>(
