@@ -983,7 +983,7 @@ async fn views_never_fail_and_never_round_and_say_which_rows_did_not_fit() {
     assert_eq!(exact, "12345678901234567890.123456789012345678");
 }
 
-/// A model that keeps its schema version under its own attribute (the Python library writes
+/// A model that keeps its schema version under its own attribute (dynawrap, the Python key-pattern library, writes
 /// `schema_version` under another scheme).
 #[derive(Debug, serde::Deserialize, dynastream::Model)]
 #[dynastream(pk = "DOC#{id}", sk = "DOC", schema_version_attr = "ds_version")]

@@ -38,10 +38,7 @@ async fn mirrored_router(
     ));
     let router = Router::builder(Arc::new(AtomicUsize::new(0)))
         .on::<UserProfile, _>(count)
-        .policies(Policies {
-            undecodable,
-            ..Policies::default()
-        })
+        .policies(Policies::default().undecodable(undecodable))
         .hook(Arc::clone(&mirror))
         .build()
         .unwrap();

@@ -103,19 +103,18 @@ async fn stream_of(store: &DynamoStore) -> AwsStream {
 }
 
 fn config() -> PollConfig {
-    PollConfig {
-        batch_size: 7,
-        batching_window: Duration::ZERO,
-        poll_interval: Duration::from_millis(10),
-        stop_when_idle: true,
-        retry: RetryPolicy {
-            max_retry_attempts: Some(2),
-            bisect_on_error: true,
-            retry_delay: Duration::ZERO,
-            max_retry_delay: Duration::ZERO,
-        },
-        ..PollConfig::default()
-    }
+    PollConfig::default()
+        .batch_size(7)
+        .batching_window(Duration::ZERO)
+        .poll_interval(Duration::from_millis(10))
+        .stop_when_idle(true)
+        .retry(
+            RetryPolicy::default()
+                .max_retry_attempts(Some(2))
+                .bisect_on_error(true)
+                .retry_delay(Duration::ZERO)
+                .max_retry_delay(Duration::ZERO),
+        )
 }
 
 async fn drain(
@@ -392,11 +391,7 @@ fn a_failing_record_is_bisected_out_retried_and_written_to_the_on_failure_file()
             router(None),
             stream_of(&store).await,
             Checkpoints::memory(),
-            PollConfig {
-                batch_size: 12,
-                on_failure: Some(path.clone()),
-                ..config()
-            },
+            config().batch_size(12).on_failure(Some(path.clone())),
         )
         .await;
         let seen = router.state().take();
@@ -430,15 +425,10 @@ fn without_bisection_the_rest_of_the_batch_goes_to_the_on_failure_file_and_nothi
             router(None),
             stream_of(&store).await,
             Checkpoints::memory(),
-            PollConfig {
-                batch_size: 5,
-                on_failure: Some(path.clone()),
-                retry: RetryPolicy {
-                    bisect_on_error: false,
-                    ..config().retry
-                },
-                ..config()
-            },
+            config()
+                .batch_size(5)
+                .on_failure(Some(path.clone()))
+                .retry(config().retry.bisect_on_error(false)),
         )
         .await;
         let seen = router.state().take();

@@ -124,11 +124,9 @@ async fn same_in_every_order(event: &Value) {
     for (policies, concurrency) in [
         (Policies::default(), Concurrency::Sequential),
         (
-            Policies {
-                undecodable: Action::Skip,
-                handler_error: Action::Skip,
-                ..Policies::default()
-            },
+            Policies::default()
+                .undecodable(Action::Skip)
+                .handler_error(Action::Skip),
             Concurrency::Sequential,
         ),
         (Policies::default(), Concurrency::PerKey { max: 4 }),

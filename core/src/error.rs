@@ -9,6 +9,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// The event as a whole cannot be read. Only this becomes an invocation error: Lambda retries
 /// the whole batch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EventError {
     /// Not JSON, or not an object with a `Records` array.
     #[error("unreadable DynamoDB Streams event (expected a JSON object with a \"Records\" array): {message}")]
@@ -56,6 +57,7 @@ impl std::fmt::Display for ImageSide {
 /// and what went wrong. Displays as `record <sequence number>: <what>`; its source is the
 /// handler's or hook's own error, when there is one.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct RecordError {
     /// The record's sequence number: its `itemIdentifier` in the batch response.
     pub sequence_number: String,
@@ -92,6 +94,7 @@ impl std::error::Error for RecordError {
 
 /// What went wrong with a record (the record itself is named by [`RecordError`]).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RecordErrorKind {
     /// The record's envelope could not be read.
     #[error("unreadable record: {message}")]
@@ -148,7 +151,8 @@ pub enum RecordErrorKind {
 }
 
 /// The router's models or handlers are inconsistent; found once, at start-up.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegistryError {
     /// Two models can match the same (PK, SK): routing would depend on registration order.
     #[error("{0}")]
@@ -173,18 +177,20 @@ pub enum RegistryError {
     MixedKeyAttributes(String),
     /// A batch hook refused the set-up (a mirror whose views would share a name) or could not
     /// start.
-    #[error("{hook}: {message}")]
+    #[error("{hook}: {source}")]
     Hook {
         /// The hook's name.
         hook: &'static str,
-        /// Why.
-        message: String,
+        /// The hook's own error.
+        #[source]
+        source: std::sync::Arc<dyn std::error::Error + Send + Sync>,
     },
 }
 
 /// Two models that can match the same key, with an example key both match.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("models {first} and {second} overlap: both can match {pk_attr}={pk:?}, {sk_attr}={sk:?}; make their key patterns disjoint")]
+#[non_exhaustive]
 pub struct Overlap {
     /// One model.
     pub first: String,

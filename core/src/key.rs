@@ -60,6 +60,7 @@ pub struct Pattern {
 
 /// Why a value could not be rendered into a key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RenderError {
     /// The value renders to the empty string.
     #[error("field `{field}` of key pattern `{pattern}` is empty")]
@@ -109,6 +110,7 @@ pub enum RenderError {
 /// Why a key or key prefix could not be built from a partly filled key (a query's
 /// [`KeyPrefix`](crate::model::KeyPrefix)).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// A field the key needs was not given.
     #[error("missing key field `{field}` for key pattern `{pattern}`")]

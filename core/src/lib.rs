@@ -16,7 +16,7 @@ mod decode;
 pub mod dynamodb_json;
 pub mod error;
 pub mod event;
-#[cfg(any(test, feature = "fuzz"))]
+#[cfg(feature = "fuzz")]
 mod fuzz;
 pub mod handler;
 pub mod hook;

@@ -46,7 +46,7 @@ pub trait Model: DeserializeOwned + Debug + Send + Sync + 'static {
     const SK_ATTR: &'static str;
     /// The attribute the store writes [`SCHEMA_VERSION`](Model::SCHEMA_VERSION) into and a
     /// change reads the writer's version from: `schema_version` unless
-    /// `#[dynastream(schema_version_attr = "...")]` names another (the Python library writes
+    /// `#[dynastream(schema_version_attr = "...")]` names another (dynawrap, the Python key-pattern library, writes
     /// `schema_version` under its own scheme; a table it shares needs another name).
     const SCHEMA_VERSION_ATTR: &'static str = crate::decode::SCHEMA_VERSION_ATTR;
     /// Lowercase hex SHA-256 over the patterns and every field's name and type, in declaration

@@ -58,6 +58,7 @@ pub struct Number {
 
 /// Why text is not a DynamoDB number, or a number does not fit a type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NumberError {
     /// Not decimal number text.
     #[error("{0:?} is not a number")]

@@ -189,10 +189,7 @@ async fn a_panic_fails_its_record_not_the_batch() {
     // With the skip policy the batch goes on.
     let r = router(
         Concurrency::Sequential,
-        Policies {
-            panic: Action::Skip,
-            ..Policies::default()
-        },
+        Policies::default().panic(Action::Skip),
     );
     let report = run(
         &r,
@@ -232,6 +229,7 @@ async fn a_handler_that_panics_before_returning_its_future_fails_its_record() {
         Outcome::Failed(RecordError {
             sequence_number,
             kind: RecordErrorKind::Panic { model, message, .. },
+            ..
         }) => {
             assert_eq!(
                 (sequence_number.as_str(), *model, message.as_str()),
@@ -263,11 +261,9 @@ async fn policies_for_undecodable_and_handler_errors() {
     }
     let r = router(
         Concurrency::Sequential,
-        Policies {
-            undecodable: Action::Skip,
-            handler_error: Action::Skip,
-            ..Policies::default()
-        },
+        Policies::default()
+            .undecodable(Action::Skip)
+            .handler_error(Action::Skip),
     );
     let report = run(
         &r,
@@ -289,10 +285,7 @@ async fn unmatched_records_skip_fail_or_reach_the_fallback() {
     assert_eq!(outcomes(&report), ["skipped"]);
     let r = router(
         Concurrency::Sequential,
-        Policies {
-            unmatched: Action::Fail,
-            ..Policies::default()
-        },
+        Policies::default().unmatched(Action::Fail),
     );
     assert_eq!(failed_ids(&run(&r, vec![stranger.clone()]).await), ["9"]);
 
@@ -528,21 +521,24 @@ fn set_up_errors_are_found_at_build() {
         .build()
         .err()
         .unwrap();
-    assert_eq!(
-        err,
-        RegistryError::DuplicateHandler {
-            model: "Item",
-            kind: ChangeKind::Modify
-        }
+    assert!(
+        matches!(
+            err,
+            RegistryError::DuplicateHandler {
+                model: "Item",
+                kind: ChangeKind::Modify
+            }
+        ),
+        "{err}"
     );
-    assert_eq!(
+    assert!(matches!(
         Router::builder(())
             .model::<Item>()
             .concurrency(Concurrency::PerKey { max: 0 })
             .build()
             .err(),
         Some(RegistryError::ZeroConcurrency)
-    );
+    ));
 }
 
 #[tokio::test]
@@ -664,10 +660,7 @@ async fn a_hook_refusal_follows_the_undecodable_policy_and_a_hook_failure_fails_
         assert_eq!(r.state().take(), ["INSERT a 1"], "{c:?}");
     }
     // Skip: the refused record is acknowledged without its handler; the others are handled.
-    let skip = Policies {
-        undecodable: Action::Skip,
-        ..Policies::default()
-    };
+    let skip = Policies::default().undecodable(Action::Skip);
     let r = hooked(Concurrency::Sequential, skip, false);
     let report = run(&r, records()).await;
     assert_eq!(outcomes(&report), ["ok", "skipped", "ok"]);
@@ -770,7 +763,7 @@ async fn models_with_a_partition_key_only() {
 
 #[tokio::test]
 async fn the_schema_version_attribute_name_is_the_models() {
-    // The Python library writes `schema_version` under its own scheme: a model sharing its
+    // dynawrap (the Python key-pattern library) writes `schema_version` under its own scheme: a model sharing its
     // table keeps dynastream's version under another name.
     #[derive(Debug, Clone, Deserialize, Model)]
     #[dynastream(pk = "DOC#{id}", sk = "DOC", schema_version_attr = "ds_version")]

@@ -4,6 +4,8 @@
 //! `check` applies every rule and builds the `model`, `emit` writes the code. Errors of
 //! the first two steps are collected (`ctxt`) and all reported at once, each at its span.
 
+#![forbid(unsafe_code)]
+
 mod check;
 mod ctxt;
 mod emit;

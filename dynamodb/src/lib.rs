@@ -5,6 +5,7 @@
 //! take the SDK's standard configuration (environment, profiles, region, `AWS_ENDPOINT_URL`).
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 #[cfg(feature = "streams")]
 mod record;

@@ -33,6 +33,7 @@ const BATCH_WRITE_MAX: usize = 25;
 /// How a batch save retries the items DynamoDB returns as unprocessed: up to `attempts`
 /// requests per chunk, waiting `base_delay`, doubling each time, up to `max_delay`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BatchRetry {
     /// Requests per chunk, the first included.
     pub attempts: u32,

@@ -47,7 +47,7 @@ impl AwsStream {
             .ok_or_else(|| PollError::Stream {
                 table: table.to_string(),
                 message: "the table has no stream enabled (StreamSpecification \
-                          with StreamViewType NEW_AND_OLD_IMAGES, as `handler create-table` makes)"
+                          with StreamViewType NEW_AND_OLD_IMAGES, as the app's `create-table` command makes)"
                     .into(),
                 source: None,
             })?;

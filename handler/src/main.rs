@@ -4,6 +4,8 @@
 //! `replay`, `poll`, `record` and `create-table` run the same router on your machine; `seed`
 //! (this app's own command) writes example items.
 
+#![forbid(unsafe_code)]
+
 mod handlers;
 mod seed;
 

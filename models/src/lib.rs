@@ -9,6 +9,8 @@
 //! assert!(OrderLineKey { order_id: "o-1".into(), line: 12345 }.sk().is_err()); // wider than {line:04}
 //! ```
 
+#![forbid(unsafe_code)]
+
 #[cfg(feature = "sample")]
 pub mod sample;
 

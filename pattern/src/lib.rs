@@ -12,6 +12,8 @@
 //! assert!(parse("{a}{b}").is_err());
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 /// One piece of a parsed pattern, borrowing from the pattern text.
@@ -30,6 +32,7 @@ pub enum Part<'a> {
 
 /// Why a pattern text is not a valid pattern. `at` is the byte offset of the problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GrammarError {
     /// Byte offset in the pattern text where the problem starts.
     pub at: usize,
@@ -39,6 +42,7 @@ pub struct GrammarError {
 
 /// The kinds of [`GrammarError`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum GrammarErrorKind {
     /// The pattern is the empty string.
     Empty,

@@ -60,6 +60,7 @@ pub enum PollError {
 /// How the poller reads and retries. The defaults are those of `infra/template.yaml`'s event
 /// source mapping.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PollConfig {
     /// Most records per invocation (1 to 10,000; `GetRecords` returns at most 1,000 a call).
     /// Default 100.
@@ -72,7 +73,7 @@ pub struct PollConfig {
     pub retry: RetryPolicy,
     /// Where records given up on are appended (JSON Lines, one object per group of records:
     /// the reason, the shard, the sequence numbers, and the records as `Records`, so each line
-    /// is itself an event `handler replay` can deliver again). `None` drops them with an error
+    /// is itself an event the app's `replay` command can deliver again). `None` drops them with an error
     /// log, as Lambda does without an on-failure destination.
     pub on_failure: Option<PathBuf>,
     /// Wait between reads of a caught-up stream. Default 500 ms.
@@ -96,5 +97,55 @@ impl Default for PollConfig {
             shard_refresh: Duration::from_secs(10),
             stop_when_idle: false,
         }
+    }
+}
+
+impl PollConfig {
+    /// This configuration with [`batch_size`](PollConfig::batch_size) set: records per invocation (1 to 10,000).
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// This configuration with [`batching_window`](PollConfig::batching_window) set: the longest wait to fill a batch.
+    pub fn batching_window(mut self, batching_window: Duration) -> Self {
+        self.batching_window = batching_window;
+        self
+    }
+
+    /// This configuration with [`starting_position`](PollConfig::starting_position) set: where a shard without a checkpoint starts.
+    pub fn starting_position(mut self, starting_position: Position) -> Self {
+        self.starting_position = starting_position;
+        self
+    }
+
+    /// This configuration with [`retry`](PollConfig::retry) set: retries, bisection and backoff.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// This configuration with [`on_failure`](PollConfig::on_failure) set: the on-failure file (`None`: records given up on are dropped with an error log).
+    pub fn on_failure(mut self, on_failure: Option<PathBuf>) -> Self {
+        self.on_failure = on_failure;
+        self
+    }
+
+    /// This configuration with [`poll_interval`](PollConfig::poll_interval) set: the wait between reads of a caught-up stream.
+    pub fn poll_interval(mut self, poll_interval: Duration) -> Self {
+        self.poll_interval = poll_interval;
+        self
+    }
+
+    /// This configuration with [`shard_refresh`](PollConfig::shard_refresh) set: how often the shard list is read again.
+    pub fn shard_refresh(mut self, shard_refresh: Duration) -> Self {
+        self.shard_refresh = shard_refresh;
+        self
+    }
+
+    /// This configuration with [`stop_when_idle`](PollConfig::stop_when_idle) set: stop once every shard is caught up.
+    pub fn stop_when_idle(mut self, stop_when_idle: bool) -> Self {
+        self.stop_when_idle = stop_when_idle;
+        self
     }
 }

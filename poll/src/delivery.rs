@@ -17,6 +17,7 @@ use std::time::Duration;
 
 /// How a failing batch is retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Retries of a failing batch before its records are given up on; `None` retries until
     /// it succeeds (Lambda's `-1`). Default 5, as in `infra/template.yaml`.
@@ -39,6 +40,32 @@ impl Default for RetryPolicy {
             retry_delay: Duration::from_secs(1),
             max_retry_delay: Duration::from_secs(30),
         }
+    }
+}
+
+impl RetryPolicy {
+    /// This configuration with [`max_retry_attempts`](RetryPolicy::max_retry_attempts) set: retries of a failing batch (`None`: until the records expire).
+    pub fn max_retry_attempts(mut self, max_retry_attempts: Option<u32>) -> Self {
+        self.max_retry_attempts = max_retry_attempts;
+        self
+    }
+
+    /// This configuration with [`bisect_on_error`](RetryPolicy::bisect_on_error) set: split a failing batch in two before retrying.
+    pub fn bisect_on_error(mut self, bisect_on_error: bool) -> Self {
+        self.bisect_on_error = bisect_on_error;
+        self
+    }
+
+    /// This configuration with [`retry_delay`](RetryPolicy::retry_delay) set: the first wait before a retry.
+    pub fn retry_delay(mut self, retry_delay: Duration) -> Self {
+        self.retry_delay = retry_delay;
+        self
+    }
+
+    /// This configuration with [`max_retry_delay`](RetryPolicy::max_retry_delay) set: the longest wait before a retry.
+    pub fn max_retry_delay(mut self, max_retry_delay: Duration) -> Self {
+        self.max_retry_delay = max_retry_delay;
+        self
     }
 }
 

@@ -22,7 +22,7 @@
 //! # async fn example(router: dynastream::Router<()>, stream: impl StreamSource) -> Result<(), dynastream_poll::PollError> {
 //! // `stream`: a StreamSource, e.g. dynastream-dynamodb's AwsStream::connect("app", None).await?
 //! let poller = Poller::new(router, stream, Checkpoints::file(".dynastream/app.checkpoints.json")?)
-//!     .config(PollConfig { stop_when_idle: true, ..PollConfig::default() });
+//!     .config(PollConfig::default().stop_when_idle(true));
 //! // Runs until every shard is caught up; pass a Ctrl-C future to stop on a signal instead.
 //! let stats = poller.run(std::future::pending()).await?;
 //! println!("{} records", stats.records);
@@ -712,7 +712,7 @@ async fn pause(mut stop: watch::Receiver<bool>, d: Duration) {
 
 #[doc(hidden)] // the app's `record` command; not part of the poller's API
 /// Every record the stream holds now, shards in parent-first order, each from `from` until a
-/// read comes back empty (for `handler record`). `limit` stops after that many records.
+/// read comes back empty (for the app's `record` command). `limit` stops after that many records.
 pub async fn capture<Src: StreamSource>(
     source: &Src,
     from: &Position,

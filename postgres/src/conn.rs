@@ -6,6 +6,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dynastream_core::BoxError;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::{Client, NoTls};
 
@@ -21,6 +22,7 @@ use crate::MirrorError;
 /// assert!(MirrorConfig::new("postgres://db").unwrap().table("items; drop").is_err());
 /// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct MirrorConfig {
     pub(crate) pg: tokio_postgres::Config,
     pub(crate) schema: String,
@@ -192,47 +194,52 @@ pub(crate) async fn dial(config: &MirrorConfig) -> Result<Client, MirrorError> {
     if pg.get_connect_timeout().is_none() {
         pg.connect_timeout(config.connect_timeout);
     }
-    let fail = |message: String| MirrorError::Connect {
+    let fail = |message: String, source: BoxError| MirrorError::Connect {
         target: target(&config.pg),
         message,
+        source,
     };
     if pg.get_ssl_mode() == SslMode::Require {
-        let tls = tls(config).map_err(fail)?;
+        let tls = tls(config).map_err(|(message, source)| fail(message, source))?;
         let (client, conn) = pg
             .connect(tls)
             .await
-            .map_err(|e| fail(crate::error::describe(&e)))?;
+            .map_err(|e| fail(crate::error::describe(&e), e.into()))?;
         spawn_connection(conn);
         Ok(client)
     } else {
         let (client, conn) = pg
             .connect(NoTls)
             .await
-            .map_err(|e| fail(crate::error::describe(&e)))?;
+            .map_err(|e| fail(crate::error::describe(&e), e.into()))?;
         spawn_connection(conn);
         Ok(client)
     }
 }
 
-fn tls(config: &MirrorConfig) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+/// The TLS connector, or what failed (said for the message) with its error.
+fn tls(
+    config: &MirrorConfig,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, (String, BoxError)> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = &config.root_cert {
         use rustls::pki_types::pem::PemObject as _;
+        let said =
+            |what: &str, e: &dyn std::fmt::Display| format!("{what} {}: {e}", path.display());
         let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("reading root certificates {}: {e}", path.display()))?;
+            .map_err(|e| (said("reading root certificates", &e), e.into()))?;
         for cert in certs {
-            let cert =
-                cert.map_err(|e| format!("reading root certificates {}: {e}", path.display()))?;
+            let cert = cert.map_err(|e| (said("reading root certificates", &e), e.into()))?;
             roots
                 .add(cert)
-                .map_err(|e| format!("root certificate in {}: {e}", path.display()))?;
+                .map_err(|e| (said("root certificate in", &e), e.into()))?;
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| (e.to_string(), e.into()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))

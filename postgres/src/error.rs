@@ -42,6 +42,7 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
 /// database, user) but never the password, and carry the server's SQLSTATE, message and detail
 /// (see [`describe`]). They have no `mirror:` prefix: the router adds the hook's name.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MirrorError {
     /// The connection string or a setting is invalid.
     #[error("configuration: {0}")]
@@ -51,8 +52,11 @@ pub enum MirrorError {
     Connect {
         /// host:port/database as user.
         target: String,
-        /// Why.
+        /// Why, with the server's SQLSTATE and message when it refused ([`describe`]).
         message: String,
+        /// The driver's (or the TLS setup's) error.
+        #[source]
+        source: dynastream_core::BoxError,
     },
     /// Creating the table or a view failed.
     #[error("creating {what} failed: {}", describe(source))]

@@ -7,7 +7,7 @@ use dynastream_core::{BoxError, Concurrency, Router};
 
 use super::cli::{Command, Global, ReplayArgs, RunArgs};
 use super::print::print_records;
-use super::{AppStore, BuildFn, Setup};
+use super::{doing, AppStore, BuildFn, Setup};
 
 /// Whether a command wants the configured store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,9 +138,7 @@ async fn build<S: Send + Sync + 'static>(
     if let Some(n) = run.and_then(|r| r.concurrency) {
         builder = builder.concurrency(Concurrency::PerKey { max: n as usize });
     }
-    let router = builder
-        .build()
-        .map_err(|e| format!("invalid router set-up: {e}"))?;
+    let router = builder.build().map_err(doing("invalid router set-up"))?;
     Ok(Built {
         router,
         #[cfg(feature = "postgres")]
@@ -179,7 +177,7 @@ pub(crate) async fn serve<S: Send + Sync + 'static>(
     }
     crate::lambda::run(built.router)
         .await
-        .map_err(|e| format!("the Lambda runtime stopped: {e}"))?;
+        .map_err(doing("the Lambda runtime stopped"))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -310,7 +308,7 @@ mod stream {
     use super::super::cli::{PollArgs, RecordArgs, StartFrom};
     #[cfg(feature = "poll")]
     use super::super::print::print_event;
-    use super::super::BuildFn;
+    use super::super::{doing, then, BuildFn};
     #[cfg(feature = "poll")]
     use super::{build, StoreUse};
     #[cfg(feature = "poll")]
@@ -331,26 +329,22 @@ mod stream {
         a: PollArgs,
     ) -> Result<ExitCode, BoxError> {
         let table = table(g)?.to_string();
-        let config = PollConfig {
-            batch_size: a.batch_size as usize,
-            batching_window: Duration::from_secs_f64(a.batching_window),
-            starting_position: match a.from {
+        let config = PollConfig::default()
+            .batch_size(a.batch_size as usize)
+            .batching_window(Duration::from_secs_f64(a.batching_window))
+            .starting_position(match a.from {
                 StartFrom::TrimHorizon => Position::TrimHorizon,
                 StartFrom::Latest => Position::Latest,
-            },
-            retry: dynastream_poll::RetryPolicy {
-                max_retry_attempts: u32::try_from(a.max_retries).ok(),
-                bisect_on_error: !a.no_bisect,
-                ..Default::default()
-            },
-            on_failure: Some(
-                a.on_failure
-                    .clone()
-                    .unwrap_or_else(|| format!(".dynastream/{table}.failed.jsonl").into()),
-            ),
-            stop_when_idle: a.until_idle,
-            ..PollConfig::default()
-        };
+            })
+            .retry(
+                dynastream_poll::RetryPolicy::default()
+                    .max_retry_attempts(u32::try_from(a.max_retries).ok())
+                    .bisect_on_error(!a.no_bisect),
+            )
+            .on_failure(Some(a.on_failure.clone().unwrap_or_else(|| {
+                format!(".dynastream/{table}.failed.jsonl").into()
+            })))
+            .stop_when_idle(a.until_idle);
         let built = build(f, g, Some(a.run), StoreUse::Default).await?;
         #[cfg(feature = "postgres")]
         let checkpoints = if a.checkpoint_in_mirror {
@@ -397,10 +391,7 @@ mod stream {
                 }
             });
         };
-        let stats = poller
-            .run(shutdown)
-            .await
-            .map_err(|e| format!("poll stopped: {e}"))?;
+        let stats = poller.run(shutdown).await.map_err(doing("poll stopped"))?;
         println!(
             "stopped: {} records handled, {} given up; checkpoints saved",
             stats.records, stats.given_up
@@ -429,7 +420,7 @@ mod stream {
         spinner.enable_steady_tick(Duration::from_millis(120));
         let captured = capture(&stream, &Position::TrimHorizon, None).await;
         spinner.finish_and_clear();
-        let mut records = captured.map_err(|e| format!("reading the stream of {table}: {e}"))?;
+        let mut records = captured.map_err(doing(format!("reading the stream of {table}")))?;
         if let Some(n) = a.last {
             records.drain(..records.len().saturating_sub(n));
         }
@@ -439,10 +430,10 @@ mod stream {
         };
         let out = &a.out;
         if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(doing(dir.display().to_string()))?;
         }
         std::fs::write(out, event_json_pretty(&records))
-            .map_err(|e| format!("{}: {e}", out.display()))?;
+            .map_err(doing(out.display().to_string()))?;
         let bin = std::env::args()
             .next()
             .map(|a| {
@@ -470,14 +461,14 @@ mod stream {
         // The models say which key attributes and indexes the table needs.
         let router = f(super::Setup::default())
             .build()
-            .map_err(|e| format!("invalid router set-up: {e}"))?;
+            .map_err(doing("invalid router set-up"))?;
         let registry = router.registry();
         let (pk, sk) = match (&g.pk_attr, &g.sk_attr) {
             (Some(p), Some(s)) => (p.as_str(), s.as_str()),
             (p, s) => {
                 let (mp, ms) = registry
                     .table_key_attributes()
-                    .map_err(|e| format!("{e}: set --pk-attr and --sk-attr"))?;
+                    .map_err(then("set --pk-attr and --sk-attr"))?;
                 (p.as_deref().unwrap_or(mp), s.as_deref().unwrap_or(ms))
             }
         };
@@ -491,7 +482,7 @@ mod stream {
         store
             .create_table(pk, sk, &indexes)
             .await
-            .map_err(|e| format!("creating table {table}: {e}"))?;
+            .map_err(doing(format!("creating table {table}")))?;
         let names: Vec<&str> = indexes.iter().map(|(n, _, _)| *n).collect();
         println!(
             "created table {table} ({pk}{}{}, stream NEW_AND_OLD_IMAGES)",

@@ -6,9 +6,9 @@
 //!
 //! - Under the Lambda runtime (`AWS_LAMBDA_RUNTIME_API` set) with no command, it serves
 //!   invocations ([`crate::lambda::run`]).
-//! - Otherwise it offers `replay` (event files), and with feature `dynamodb` `poll` (a live
-//!   stream, with Lambda's delivery rules), `record` (a stream to an event file) and
-//!   `create-table`. `--help` on each.
+//! - Otherwise it offers `replay` (event files); with feature `dynamodb`, `create-table`; with
+//!   feature `poll`, `poll` (a live stream, with Lambda's delivery rules) and `record` (a stream
+//!   to an event file). `--help` on each.
 //! - Configuration by flag or environment, one spelling everywhere: `--mirror`/`MIRROR_URL`
 //!   (feature `postgres`), `--mirror-secret`/`MIRROR_SECRET_ARN` (feature
 //!   `secrets-manager`), `--mirror-table`/`MIRROR_TABLE`, `--table`/`TABLE_NAME`,
@@ -52,6 +52,58 @@ use dynastream_core::{BoxError, RouterBuilder};
 
 pub use print::print_records;
 pub use store::AppStore;
+
+/// A command's error in the command's terms, with the library's (or the system's) error kept
+/// as its [`source`](std::error::Error::source): `reading the stream of app: <the error>`.
+#[derive(Debug)]
+struct CommandError {
+    /// What the command was doing, or (`after`) what to do about it.
+    says: String,
+    /// Whether `says` follows the cause (`<cause>: set --pk-attr and --sk-attr`).
+    after: bool,
+    source: BoxError,
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.after {
+            write!(f, "{}: {}", self.source, self.says)
+        } else {
+            write!(f, "{}: {}", self.says, self.source)
+        }
+    }
+}
+
+impl std::error::Error for CommandError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// `map_err(doing("reading the stream"))`: the error, said as what the command was doing.
+fn doing<E: Into<BoxError>>(says: impl Into<String>) -> impl FnOnce(E) -> BoxError {
+    let says = says.into();
+    move |e| {
+        Box::new(CommandError {
+            says,
+            after: false,
+            source: e.into(),
+        })
+    }
+}
+
+/// `map_err(then("set --pk-attr"))`: the error, followed by what to do about it.
+#[cfg(feature = "dynamodb")]
+fn then<E: Into<BoxError>>(says: impl Into<String>) -> impl FnOnce(E) -> BoxError {
+    let says = says.into();
+    move |e| {
+        Box::new(CommandError {
+            says,
+            after: true,
+            source: e.into(),
+        })
+    }
+}
 
 /// What the command line configured, handed to the app's router function.
 #[derive(Debug, Default)]

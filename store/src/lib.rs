@@ -63,6 +63,7 @@ pub const MAX_TRANSACTION_OPS: usize = 100;
 
 /// What went wrong in a store operation. Every variant names the model and key involved.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// A key or prefix cannot be built: a missing key field, a value containing a separator,
     /// an empty or too-wide value.
@@ -336,10 +337,10 @@ impl RawItem {
             }
             RawBody::Json(text) => {
                 let json = json::plain_to_dynamodb(text).map_err(|e| {
-                    err(ImageError {
-                        field: None,
-                        message: format!("stored data is not a JSON object: {e}"),
-                    })
+                    err(ImageError::new(
+                        None,
+                        format!("stored data is not a JSON object: {e}"),
+                    ))
                 })?;
                 decode_model::<M>(&json, Binary::Base64Strings)
             }

@@ -556,10 +556,14 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for MapVisitor<'_, '_, V> {
 
 /// The member names of one JSON object read so far, to refuse a name given twice (a first-wins
 /// or last-wins reading would let the handler, the mirror and the report disagree:
-/// docs/semantics.md, "Decoding"). Sixteen borrowed names are held inline; more, or names
-/// with escapes, go to a hash set.
+/// docs/semantics.md, "Decoding"). Up to [`Names::INLINE`] borrowed names are held inline,
+/// behind a 128-bit filter of their lengths and a few of their bytes, so a name that differs
+/// from all before it (nearly every name) costs a few instructions; more names, or names with
+/// escapes, go to a hash set.
 pub struct Names<'de> {
-    inline: [&'de str; 16],
+    /// One bit per inline name, by [`Names::bit`]: a name whose bit is clear is new.
+    filter: u128,
+    inline: [&'de str; Names::INLINE],
     len: usize,
     more: Option<std::collections::HashSet<Cow<'de, str>>>,
 }
@@ -571,14 +575,27 @@ impl Default for Names<'_> {
 }
 
 impl<'de> Names<'de> {
+    /// Names held inline: an item's top level rarely has more attributes.
+    pub const INLINE: usize = 16;
+
     /// No names yet.
     #[inline]
     pub fn new() -> Self {
         Names {
-            inline: [""; 16],
+            filter: 0,
+            inline: [""; Names::INLINE],
             len: 0,
             more: None,
         }
+    }
+
+    /// The filter bit of a name: from its length and its last byte (names of one object
+    /// mostly differ in one or the other).
+    #[inline]
+    fn bit(name: &str) -> u128 {
+        let b = name.as_bytes();
+        let last = u32::from(b.last().copied().unwrap_or(0));
+        1u128 << (((b.len() as u32).wrapping_mul(13) ^ last.wrapping_mul(7)) & 127)
     }
 
     /// Adds `name`; false when it was already there.
@@ -586,6 +603,22 @@ impl<'de> Names<'de> {
     // A `Cow`, not a `&str`: a borrowed name lives as long as the text, so it is held inline.
     #[allow(clippy::ptr_arg)]
     pub fn insert(&mut self, name: &Cow<'de, str>) -> bool {
+        if let (Cow::Borrowed(b), true) = (name, self.len < Names::INLINE) {
+            let bit = Self::bit(b);
+            if self.filter & bit == 0 && self.more.is_none() {
+                self.filter |= bit;
+                self.inline[self.len] = b;
+                self.len += 1;
+                return true;
+            }
+        }
+        self.insert_slow(name)
+    }
+
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::ptr_arg)] // as `insert`
+    fn insert_slow(&mut self, name: &Cow<'de, str>) -> bool {
         let text: &str = name;
         if self.inline[..self.len]
             .iter()
@@ -597,7 +630,8 @@ impl<'de> Names<'de> {
             return more.insert(name.clone());
         }
         match name {
-            Cow::Borrowed(b) if self.len < self.inline.len() => {
+            Cow::Borrowed(b) if self.len < Names::INLINE => {
+                self.filter |= Self::bit(b);
                 self.inline[self.len] = b;
                 self.len += 1;
                 true

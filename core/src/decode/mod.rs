@@ -139,11 +139,23 @@ use serde::de::{Deserialize, DeserializeOwned};
 /// `meta.items[2].qty`, when known) and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}{message}", field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default())]
+#[non_exhaustive]
 pub struct ImageError {
     /// The attribute path of the offending value, outermost first.
     pub field: Option<String>,
     /// What is wrong.
     pub message: String,
+}
+
+impl ImageError {
+    /// The error `message` about the value at attribute path `field` (`None`: the image as a
+    /// whole).
+    pub fn new(field: Option<String>, message: impl Into<String>) -> Self {
+        ImageError {
+            field,
+            message: message.into(),
+        }
+    }
 }
 
 /// The attribute the framework stores the writer's schema version in, unless a model names
@@ -230,7 +242,7 @@ fn decode_reference<'de, 's, T: Deserialize<'de>>(
 }
 
 /// The fast reader alone (the fuzz target compares it with the reference path).
-#[cfg(any(test, feature = "fuzz"))]
+#[cfg(feature = "fuzz")]
 pub(crate) fn fuzz_reader<'de, T: Deserialize<'de>>(
     json: &'de str,
     skip: [&str; 2],
@@ -239,7 +251,7 @@ pub(crate) fn fuzz_reader<'de, T: Deserialize<'de>>(
 }
 
 /// The reference path alone.
-#[cfg(any(test, feature = "fuzz"))]
+#[cfg(feature = "fuzz")]
 pub(crate) fn fuzz_reference<'de, T: Deserialize<'de>>(
     json: &'de str,
     skip: [&str; 2],

@@ -90,6 +90,9 @@ struct Reader<'de, 's> {
     hidden: Hidden<'s>,
     /// The captured `schema_version`.
     version: Option<String>,
+    /// Set by the value just read when the target ignored it (its entry's name is then
+    /// tracked for duplicates; a struct refuses a declared field given twice itself).
+    ignored: bool,
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -194,6 +197,7 @@ impl<'de, 's> Reader<'de, 's> {
             depth: 0,
             hidden: skip,
             version: None,
+            ignored: false,
         }
     }
 
@@ -466,13 +470,18 @@ impl<'de, 's> Reader<'de, 's> {
         Tag::from_name(&self.string()?).ok_or(Bail)
     }
 
-    /// An object of attributes, visited as a map.
-    fn map<V: Visitor<'de>>(&mut self, top: bool, v: V) -> Result<V::Value, Bail> {
+    /// An object of attributes, visited as a map. `want` is what the target asked for: a
+    /// struct (a model, say) refuses a declared field given twice itself, so only the names
+    /// whose values it ignores are tracked; any other target's names all are.
+    fn map<V: Visitor<'de>>(&mut self, top: bool, want: Want, v: V) -> Result<V::Value, Bail> {
         self.eat(b'{')?;
         self.enter()?;
         let mut entries = Entries {
             r: self,
-            names: Names::new(),
+            names: None,
+            track_all: !matches!(want, Want::Struct(..)),
+            key: None,
+            hidden_seen: 0,
             top,
             state: State::First,
         };
@@ -541,7 +550,7 @@ impl<'de> Image<'_, 'de, '_> {
                 self.r.skip()?;
                 v.visit_unit()
             }
-            _ => self.r.map(true, v),
+            _ => self.r.map(true, want, v),
         }
     }
 }
@@ -554,9 +563,16 @@ impl<'de> Deserializer<'de> for Image<'_, 'de, '_> {
 /// The entries of an attribute map: names to the target as keys, attribute values as values.
 struct Entries<'r, 'de, 's> {
     r: &'r mut Reader<'de, 's>,
-    /// The names read so far: one given twice makes the reader give up (the reference names
-    /// it).
-    names: Names<'de>,
+    /// The names tracked so far (made at the first): one given twice makes the reader give up
+    /// (the reference names it).
+    names: Option<Names<'de>>,
+    /// Whether every name is tracked (the target is not a struct), or only those whose values
+    /// the target ignores.
+    track_all: bool,
+    /// The name whose value comes next, when it is tracked only if the value is ignored.
+    key: Option<&'de str>,
+    /// The hidden attributes seen (bit 0, 1: the key attributes; bit 2: the schema version).
+    hidden_seen: u8,
     top: bool,
     state: State,
 }
@@ -586,17 +602,37 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de, '_> {
             let Some(name) = self.name()? else {
                 return Ok(None);
             };
-            if !self.names.insert(&name) {
-                return Err(Bail);
-            }
             if self.top {
-                if self.r.hidden.keys.contains(&name.as_ref()) {
-                    self.r.skip()?;
+                let hidden = &self.r.hidden;
+                let bit = if name == hidden.keys[0] {
+                    1
+                } else if name == hidden.keys[1] {
+                    2
+                } else if name == hidden.version {
+                    4
+                } else {
+                    0
+                };
+                if bit != 0 {
+                    if self.hidden_seen & bit != 0 {
+                        return Err(Bail);
+                    }
+                    self.hidden_seen |= bit;
+                    if bit == 4 {
+                        self.r.version = stored_version(self.r)?;
+                    } else {
+                        self.r.skip()?;
+                    }
                     continue;
                 }
-                if name == self.r.hidden.version {
-                    self.r.version = stored_version(self.r)?;
-                    continue;
+            }
+            match name {
+                // A struct's declared field it checks itself; the rest when it is ignored.
+                Cow::Borrowed(b) if !self.track_all => self.key = Some(b),
+                _ => {
+                    if !self.track(&name) {
+                        return Err(Bail);
+                    }
                 }
             }
             return named(name, seed).map(Some);
@@ -604,7 +640,24 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de, '_> {
     }
 
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, Bail> {
-        seed.deserialize(Attr { r: self.r })
+        let key = self.key.take();
+        self.r.ignored = false;
+        let value = seed.deserialize(Attr { r: self.r })?;
+        if let (Some(key), true) = (key, self.r.ignored) {
+            if !self.track(&Cow::Borrowed(key)) {
+                return Err(Bail);
+            }
+        }
+        Ok(value)
+    }
+}
+
+impl<'de> Entries<'_, 'de, '_> {
+    /// Tracks `name`; false when it was there already.
+    #[inline]
+    #[allow(clippy::ptr_arg)] // a borrowed name is held inline (`Names::insert`)
+    fn track(&mut self, name: &Cow<'de, str>) -> bool {
+        self.names.get_or_insert_with(Names::new).insert(name)
     }
 }
 
@@ -653,6 +706,8 @@ impl<'de> Attr<'_, 'de, '_> {
         // Exactly one type tag.
         r.eat(b'}')?;
         r.leave();
+        // Last, after any entries of the value itself: its own entry reads the flag.
+        r.ignored = matches!(want, Want::IgnoredAny);
         Ok(out)
     }
 }
@@ -710,7 +765,7 @@ impl<'de> Pending<'_, 'de, '_> {
             }
             Tag::M => match want {
                 Want::Enum(..) => r.variant(v),
-                _ => r.map(false, v),
+                _ => r.map(false, want, v),
             },
             Tag::L => r.seq(Elem::Attr, v),
             Tag::Ns => r.seq(Elem::Number, v),
@@ -730,7 +785,7 @@ impl<'de> Pending<'_, 'de, '_> {
             Tag::Bool | Tag::Null => {
                 r.boolean()?;
             }
-            Tag::M => return r.map(false, v),
+            Tag::M => return r.map(false, Want::IgnoredAny, v),
             Tag::L => return r.seq(Elem::Attr, v),
             Tag::Ss => return r.seq(Elem::Str, v),
             Tag::Ns => return r.seq(Elem::Number, v),

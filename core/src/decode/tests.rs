@@ -268,7 +268,7 @@ fn a_decode_that_would_round_is_an_error_naming_the_field() {
         price: Option<rust_decimal::Decimal>,
         exact: Option<crate::Number>,
     }
-    // 38 significant digits, as the Python library writes them: rust_decimal would round the
+    // 38 significant digits, as dynawrap (the Python key-pattern library) writes them: rust_decimal would round the
     // fraction and refuse the integer; Number holds both.
     for n in [
         "12345678901234567890.123456789012345678",

@@ -22,7 +22,7 @@ pub use record::{BrokenRecord, Entry, Record, RecordMeta};
 pub(crate) use scan::{ImageHook, ImageStore, Predecoded};
 pub(crate) use text::BatchText;
 pub use text::{SequenceNumber, SharedStr};
-pub use timestamp::{TimePrecision, Timestamp, LATEST_SECS};
+pub use timestamp::{TimePrecision, Timestamp, TimestampError, LATEST_SECS};
 #[cfg(any(test, feature = "fuzz"))]
 pub(crate) use wire::read_batch_by;
 #[cfg(test)]
@@ -95,7 +95,9 @@ mod tests {
     #[test]
     fn creation_times_honour_their_precision_or_fail_naming_the_field() {
         let t = |s: &str, p: Option<&str>| {
-            Timestamp::from_creation_date_time(s, p).map(|t| (t.unix_seconds(), t.subsec_nanos()))
+            Timestamp::from_creation_date_time(s, p)
+                .map(|t| (t.unix_seconds(), t.subsec_nanos()))
+                .map_err(|e| e.to_string())
         };
         assert_eq!(t("1763200000", None), Ok((1_763_200_000, 0)));
         assert_eq!(t("1763200000.5", None), Ok((1_763_200_000, 500_000_000)));

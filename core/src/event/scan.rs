@@ -279,6 +279,30 @@ impl<'a> Scan<'a, '_> {
         Some(v)
     }
 
+    /// `SizeBytes`: plain digits (what AWS sends) read here, any other value by serde_json.
+    fn size_bytes(&mut self) -> Option<SizeBytes> {
+        self.peek()?;
+        let bytes = self.src.as_bytes();
+        let start = self.pos;
+        let end = start
+            + bytes[start..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+        let plain = end > start
+            && end - start <= 19
+            && matches!(
+                bytes.get(end),
+                Some(b',' | b'}' | b' ' | b'\n' | b'\r' | b'\t')
+            )
+            && (bytes[start] != b'0' || end - start == 1);
+        if plain {
+            self.pos = end;
+            return crate::bytes::between(self.src, start, end).map(SizeBytes::read);
+        }
+        self.value()
+    }
+
     /// A value nobody reads, checked as serde_json checks what it ignores (which lets an
     /// unpaired surrogate escape through: nothing reads the text).
     fn skip(&mut self) -> Option<()> {
@@ -411,7 +435,7 @@ impl<'a> Scan<'a, '_> {
                     } = image;
                 }
                 16 => seq = Some(s.string()?),
-                32 => size = s.value()?,
+                32 => size = s.size_bytes()?,
                 64 => view = s.opt_string()?,
                 _ => precision = s.opt_string()?,
             }
@@ -449,8 +473,10 @@ impl<'a> Scan<'a, '_> {
             }
             let value = s.string()?;
             s.expect(b'}')?;
-            if out.get(&name).is_some() {
-                return None; // a key attribute given twice: serde_json's reading refuses it
+            // A key attribute given twice: serde_json's reading refuses it. (A table's key has
+            // one or two attributes: the first is all there is to compare with, mostly.)
+            if !out.is_empty() && out.get(&name).is_some() {
+                return None;
             }
             out.push(name, make(value));
             Some(())

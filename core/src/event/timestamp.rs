@@ -106,35 +106,32 @@ impl Timestamp {
     /// let t = Timestamp::from_creation_date_time("1763200000123", Some("MILLISECOND")).unwrap();
     /// assert_eq!(t.to_string(), "2025-11-15T09:46:40.123Z");
     /// let e = Timestamp::from_creation_date_time("1763200000123", None).unwrap_err();
-    /// assert!(e.contains("ApproximateCreationDateTimePrecision"), "{e}");
+    /// assert!(e.to_string().contains("ApproximateCreationDateTimePrecision"), "{e}");
     /// ```
-    pub fn from_creation_date_time(text: &str, precision: Option<&str>) -> Result<Self, String> {
+    pub fn from_creation_date_time(
+        text: &str,
+        precision: Option<&str>,
+    ) -> Result<Self, TimestampError> {
         let unit = match precision {
             None => TimePrecision::Second,
             Some("MILLISECOND") => TimePrecision::Millisecond,
             Some("MICROSECOND") => TimePrecision::Microsecond,
             Some(other) => {
-                let field = "ApproximateCreationDateTimePrecision";
-                return Err(format!(
-                    "{field} {other:?} is not MILLISECOND or MICROSECOND"
-                ));
+                return Err(TimestampError::UnknownPrecision {
+                    precision: other.to_string(),
+                })
             }
         };
-        let t = Self::from_epoch_text(text, unit).ok_or_else(|| {
-            format!(
-                "ApproximateCreationDateTime {text} is not a non-negative epoch time in {}",
-                unit.name()
-            )
+        let t = Self::from_epoch_text(text, unit).ok_or_else(|| TimestampError::NotATime {
+            text: text.to_string(),
+            unit,
         })?;
         if t.secs > LATEST_SECS {
-            let hint = match precision {
-                None => ": a time in milliseconds or microseconds needs ApproximateCreationDateTimePrecision",
-                Some(_) => "",
-            };
-            return Err(format!(
-                "ApproximateCreationDateTime {text} is after the year 9999 read as epoch {}{hint}",
-                unit.name()
-            ));
+            return Err(TimestampError::AfterYear9999 {
+                text: text.to_string(),
+                unit,
+                precision_given: precision.is_some(),
+            });
         }
         Ok(t)
     }
@@ -199,4 +196,38 @@ impl fmt::Display for Timestamp {
         }
         f.write_str("Z")
     }
+}
+
+/// Why an `ApproximateCreationDateTime` cannot be the time it claims to be
+/// ([`Timestamp::from_creation_date_time`]); the record fails alone, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TimestampError {
+    /// `ApproximateCreationDateTimePrecision` is not one AWS defines.
+    #[error(
+        "ApproximateCreationDateTimePrecision {precision:?} is not MILLISECOND or MICROSECOND"
+    )]
+    UnknownPrecision {
+        /// The precision given.
+        precision: String,
+    },
+    /// The value is not a non-negative number.
+    #[error("ApproximateCreationDateTime {text} is not a non-negative epoch time in {}", unit.name())]
+    NotATime {
+        /// The value as sent.
+        text: String,
+        /// The unit it was read in.
+        unit: TimePrecision,
+    },
+    /// The value read in its unit falls after the year 9999: what a millisecond value read
+    /// as seconds gives (the year 57843).
+    #[error("ApproximateCreationDateTime {text} is after the year 9999 read as epoch {}{}", unit.name(), if *precision_given { "" } else { ": a time in milliseconds or microseconds needs ApproximateCreationDateTimePrecision" })]
+    AfterYear9999 {
+        /// The value as sent.
+        text: String,
+        /// The unit it was read in.
+        unit: TimePrecision,
+        /// Whether `ApproximateCreationDateTimePrecision` was given.
+        precision_given: bool,
+    },
 }

@@ -85,15 +85,25 @@ pub(super) struct LooseEvent<'a> {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(super) struct SizeBytes(pub(super) Option<u64>);
 
+impl SizeBytes {
+    /// The value of `SizeBytes`' JSON text: plain digits (what AWS sends) directly, any other
+    /// number form through [`Number`](crate::Number).
+    pub(super) fn read(text: &str) -> Self {
+        if let Ok(n) = text.parse::<u64>() {
+            return SizeBytes(Some(n));
+        }
+        SizeBytes(
+            text.parse::<crate::Number>()
+                .ok()
+                .and_then(|n| u64::try_from(&n).ok()),
+        )
+    }
+}
+
 impl<'de> Deserialize<'de> for SizeBytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = <&'de RawValue>::deserialize(d)?;
-        Ok(SizeBytes(
-            raw.get()
-                .parse::<crate::Number>()
-                .ok()
-                .and_then(|n| u64::try_from(&n).ok()),
-        ))
+        Ok(SizeBytes::read(raw.get()))
     }
 }
 
@@ -245,7 +255,7 @@ impl<'a> WireRecord<'a> {
                         .approximate_creation_date_time_precision
                         .as_deref(),
                 )
-                .map_err(broken)?,
+                .map_err(|e| broken(e.to_string()))?,
             ),
         };
         let stream_view_type = self

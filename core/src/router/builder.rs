@@ -125,7 +125,7 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
         for hook in &self.hooks {
             hook.prepare(&registry).map_err(|e| RegistryError::Hook {
                 hook: hook.name(),
-                message: e.to_string(),
+                source: e.into(),
             })?;
         }
         Ok(Router {

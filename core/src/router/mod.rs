@@ -118,7 +118,7 @@ impl<S: Send + Sync + 'static> Router<S> {
         for hook in &self.hooks {
             hook.start().await.map_err(|e| RegistryError::Hook {
                 hook: hook.name(),
-                message: e.to_string(),
+                source: e.into(),
             })?;
         }
         Ok(())

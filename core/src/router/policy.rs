@@ -15,7 +15,15 @@ pub enum Action {
 
 /// Failure policies. The defaults (docs/semantics.md, "Batch semantics"): unmatched records
 /// are skipped, everything else fails the record.
+///
+/// ```
+/// # extern crate dynastream_core as dynastream;
+/// use dynastream::{Action, Policies};
+/// let p = Policies::default().undecodable(Action::Skip);
+/// assert_eq!((p.undecodable, p.handler_error), (Action::Skip, Action::Fail));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Policies {
     /// A record no model matches (and no fallback is registered). Default: [`Action::Skip`].
     pub unmatched: Action,
@@ -35,6 +43,33 @@ impl Default for Policies {
             handler_error: Action::Fail,
             panic: Action::Fail,
         }
+    }
+}
+
+impl Policies {
+    /// These policies, with `action` for a record no model matches.
+    pub fn unmatched(mut self, action: Action) -> Self {
+        self.unmatched = action;
+        self
+    }
+
+    /// These policies, with `action` for a record that does not decode (or that a batch hook
+    /// refused).
+    pub fn undecodable(mut self, action: Action) -> Self {
+        self.undecodable = action;
+        self
+    }
+
+    /// These policies, with `action` for a handler's error.
+    pub fn handler_error(mut self, action: Action) -> Self {
+        self.handler_error = action;
+        self
+    }
+
+    /// These policies, with `action` for a handler's panic.
+    pub fn panic(mut self, action: Action) -> Self {
+        self.panic = action;
+        self
     }
 }
 

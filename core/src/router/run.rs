@@ -141,6 +141,11 @@ impl<S: Send + Sync + 'static> Router<S> {
         BatchReport { records }
     }
 
+    /// Records of different items concurrently, at most `max` items at a time, each item's
+    /// records in batch order. A record is prepared (matched, its images taken from the store
+    /// into its change, its handler's future made) only when its item's turn comes, so at most
+    /// `max` changes are alive at once, as in the sequential mode one is; preparing every record
+    /// first held the whole batch's changes and handler futures at the same time.
     pub(super) async fn run_per_key(
         &self,
         mut entries: Vec<Entry<'_>>,
@@ -151,7 +156,20 @@ impl<S: Send + Sync + 'static> Router<S> {
     ) -> BatchReport {
         let n = entries.len();
         let min_failed = AtomicUsize::new(usize::MAX);
-        let mut groups: Vec<Vec<(usize, Prepared<'_>)>> = Vec::new();
+        // Records the hooks refused are settled now: one that fails holds back every record
+        // after it, in every group.
+        let mut settled: HashMap<usize, Prepared<'_>> = HashMap::new();
+        for (i, entry) in entries.iter().enumerate() {
+            if let Some(e) = refusal_for(&mut refused, i) {
+                let p = self.refused(entry, e);
+                if matches!(p.report.outcome, Outcome::Failed(_)) {
+                    min_failed.fetch_min(i, Ordering::SeqCst);
+                }
+                settled.insert(i, p);
+            }
+        }
+        // Group the records by item (their keys), in batch order.
+        let mut groups: Vec<Vec<(usize, &mut Entry<'_>, Option<Prepared<'_>>)>> = Vec::new();
         let mut by_key: HashMap<String, usize> = HashMap::new();
         for (i, entry) in entries.iter_mut().enumerate() {
             let item = match &*entry {
@@ -162,35 +180,34 @@ impl<S: Send + Sync + 'static> Router<S> {
                 groups.push(Vec::new());
                 groups.len() - 1
             });
-            let prepared = match refusal_for(&mut refused, i) {
-                Some(e) => {
-                    let p = self.refused(entry, e);
-                    // Records after a refused one wait, in every group.
-                    if matches!(p.report.outcome, Outcome::Failed(_)) {
-                        min_failed.fetch_min(i, Ordering::SeqCst);
-                    }
-                    p
-                }
-                None => self.prepare(entry, store, ctx),
-            };
-            groups[g].push((i, prepared));
+            groups[g].push((i, entry, settled.remove(&i)));
         }
-        let min_failed = &min_failed;
+        drop(by_key);
+        // The groups share the batch's decoded images; a record takes its own, under the lock
+        // for the moment it is prepared (never across an await).
+        let store = std::sync::Mutex::new(store);
+        let (store, min_failed) = (&store, &min_failed);
         let runs = groups.into_iter().map(|group| async move {
             let mut out = Vec::with_capacity(group.len());
             let mut stop = false;
-            for (i, p) in group {
+            for (i, entry, settled) in group {
                 if stop || i > min_failed.load(Ordering::SeqCst) {
-                    out.push((
-                        i,
-                        RecordReport {
-                            outcome: Outcome::Deferred,
-                            ..p.report
-                        },
-                    ));
+                    out.push((i, self.deferred(entry)));
                     continue;
                 }
-                let report = self.finish(p).await;
+                let prepared = match settled {
+                    Some(p) => p,
+                    None => {
+                        let mut images = match store.lock() {
+                            Ok(guard) => guard,
+                            // A panic while preparing is caught inside `prepare`; a poisoned
+                            // lock still guards a store whose slots are whole.
+                            Err(poisoned) => poisoned.into_inner(),
+                        };
+                        self.prepare(entry, &mut images, ctx)
+                    }
+                };
+                let report = self.finish(prepared).await;
                 if matches!(report.outcome, Outcome::Failed(_)) {
                     min_failed.fetch_min(i, Ordering::SeqCst);
                     stop = true;

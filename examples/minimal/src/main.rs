@@ -3,6 +3,8 @@
 //! `cargo run -p dynastream-minimal -- replay examples/minimal/events/note.json` runs it over
 //! an event file; under the Lambda runtime the same binary serves invocations.
 
+#![forbid(unsafe_code)]
+
 use dynastream::app::{App, Setup};
 use dynastream::{Change, Context, Model, Router};
 use serde::Deserialize;
