@@ -31,6 +31,10 @@ use serde::de::DeserializeOwned;
 
 use crate::key::{KeyError, Pattern, RenderError};
 
+/// The attribute the framework stores the writer's schema version in, unless a model names
+/// another ([`Model::SCHEMA_VERSION_ATTR`]). The model never sees it.
+pub const SCHEMA_VERSION_ATTR: &str = "schema_version";
+
 /// A type stored in the table under patterned keys.
 pub trait Model: DeserializeOwned + Debug + Send + Sync + 'static {
     /// The typed key: the fields the PK and SK patterns use.
@@ -48,7 +52,7 @@ pub trait Model: DeserializeOwned + Debug + Send + Sync + 'static {
     /// change reads the writer's version from: `schema_version` unless
     /// `#[dynastream(schema_version_attr = "...")]` names another (dynawrap, the Python key-pattern library, writes
     /// `schema_version` under its own scheme; a table it shares needs another name).
-    const SCHEMA_VERSION_ATTR: &'static str = crate::decode::SCHEMA_VERSION_ATTR;
+    const SCHEMA_VERSION_ATTR: &'static str = SCHEMA_VERSION_ATTR;
     /// Lowercase hex SHA-256 over the patterns and every field's name and type, in declaration
     /// order. Changes when a field is added, removed, renamed or retyped, or a pattern changes.
     const SCHEMA_VERSION: &'static str;

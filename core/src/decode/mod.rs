@@ -130,6 +130,7 @@ macro_rules! dispatch_methods {
 pub(crate) mod attr;
 pub(crate) mod number;
 mod reader;
+mod want;
 
 pub(crate) use reader::{first_special16, plain_run};
 
@@ -158,10 +159,7 @@ impl ImageError {
     }
 }
 
-/// The attribute the framework stores the writer's schema version in, unless a model names
-/// another ([`Model::SCHEMA_VERSION_ATTR`](crate::Model::SCHEMA_VERSION_ATTR)). The model never
-/// sees it.
-pub const SCHEMA_VERSION_ATTR: &str = "schema_version";
+pub use crate::model::SCHEMA_VERSION_ATTR;
 
 /// The attributes of an image a model does not see: its key attributes (left out) and its
 /// schema-version attribute (captured).

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde::de::{self, Deserializer, Unexpected, Visitor};
 
-use super::attr::Want;
+use super::want::Want;
 use crate::bytes::between;
 
 /// A decimal number split into sign, digits and a power-of-ten exponent:

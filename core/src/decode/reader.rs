@@ -26,8 +26,9 @@ use serde::de::{
 };
 use serde::Deserialize;
 
-use super::attr::{BytesDe, Names, Tag, Want};
+use super::attr::{BytesDe, Names, Tag};
 use super::number::{self, NumberDe};
+use super::want::Want;
 use super::Hidden;
 
 /// Objects and arrays nested deeper than this make the reader give up. serde_json refuses
@@ -578,6 +579,16 @@ struct Entries<'r, 'de, 's> {
 }
 
 impl<'de> Entries<'_, 'de, '_> {
+    /// Tracks the name of a value the target ignored; `Bail` when it was there already.
+    #[inline(never)]
+    fn track_ignored(&mut self, key: &'de str) -> Result<(), Bail> {
+        if self.track(&Cow::Borrowed(key)) {
+            Ok(())
+        } else {
+            Err(Bail)
+        }
+    }
+
     /// The next attribute name, or `None` at the end.
     #[inline]
     fn name(&mut self) -> Result<Option<Cow<'de, str>>, Bail> {
@@ -639,13 +650,14 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de, '_> {
         }
     }
 
+    #[inline]
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, Bail> {
         let key = self.key.take();
         self.r.ignored = false;
         let value = seed.deserialize(Attr { r: self.r })?;
-        if let (Some(key), true) = (key, self.r.ignored) {
-            if !self.track(&Cow::Borrowed(key)) {
-                return Err(Bail);
+        if self.r.ignored {
+            if let Some(key) = key {
+                return self.track_ignored(key).map(|()| value);
             }
         }
         Ok(value)

@@ -6,8 +6,7 @@
 //! Accepts what AWS sends, what `sam local generate-event dynamodb` writes, and moto's
 //! `GetRecords` output with `eventSourceARN` added.
 
-use crate::error::EventError;
-
+mod error;
 mod keys;
 mod kind;
 mod record;
@@ -16,6 +15,7 @@ mod text;
 mod timestamp;
 mod wire;
 
+pub use error::{EventError, ImageSide};
 pub use keys::{KeyAttribute, KeyValue, Keys};
 pub use kind::{ChangeKind, StreamViewType};
 pub use record::{BrokenRecord, Entry, Record, RecordMeta};

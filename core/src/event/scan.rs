@@ -15,12 +15,12 @@ use std::borrow::Cow;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
+use super::ImageSide;
 use super::{
     entry, BatchText, ChangeKind, Entry, Image, KeyValue, Keys, SizeBytes, StreamRecord,
     UserIdentity, WireRecord,
 };
 use crate::decode::attr::CowStr;
-use crate::error::ImageSide;
 
 /// The images the envelope pass decoded, held for one batch: a typed column per model, so a
 /// decoded image is written into its column rather than boxed on its own. Filled by the

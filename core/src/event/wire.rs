@@ -7,11 +7,11 @@ use serde::de::Deserializer;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::EventError;
 use super::{
     BatchText, BrokenRecord, ChangeKind, Entry, ImageHook, ImageStore, Keys, Predecoded, Record,
     RecordMeta, SequenceNumber, StreamViewType, Timestamp,
 };
-use crate::error::EventError;
 
 #[derive(Deserialize)]
 pub(super) struct UserIdentity<'a> {

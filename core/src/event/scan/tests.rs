@@ -353,11 +353,11 @@ fn outcomes(json: &str, fast: bool) -> Result<Vec<String>, String> {
     let mut entries =
         crate::event::read_batch_by(json.as_bytes(), None, &mut store, &mut texts, fast).map_err(
             |e| match e {
-                crate::error::EventError::Unreadable { .. } => "unreadable".to_string(),
-                crate::error::EventError::NoSequenceNumber { .. } => {
+                crate::event::EventError::Unreadable { .. } => "unreadable".to_string(),
+                crate::event::EventError::NoSequenceNumber { .. } => {
                     "no sequence number".to_string()
                 }
-                crate::error::EventError::OtherKind { .. } => "other kind".to_string(),
+                crate::event::EventError::OtherKind { .. } => "other kind".to_string(),
             },
         )?;
     texts.finish(&mut entries);
