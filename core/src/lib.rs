@@ -1,7 +1,8 @@
-//! The core of dynastream: key patterns, models, the registry, stream decoding, routing,
-//! batch reports, batch hooks, the Lambda glue, the typed store API and the local stream
-//! runner's delivery rules. No AWS SDK, Postgres driver or TLS stack: those live in
-//! `dynastream-dynamodb` and `dynastream-postgres`.
+//! The core of dynastream: key patterns, models, the registry, stream decoding (and its public
+//! face, [`dynamodb_json`]), routing, batch reports, batch hooks and the Lambda glue. No store,
+//! poller, AWS SDK, Postgres driver or TLS stack: the store API is `dynastream-store`, the
+//! local stream runner `dynastream-poll`, the backends `dynastream-dynamodb` and
+//! `dynastream-postgres`.
 //!
 //! Apps depend on the `dynastream` crate, which re-exports this one and adds the backends by
 //! feature; see its documentation for the guide.

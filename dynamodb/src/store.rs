@@ -216,7 +216,11 @@ impl DynamoStore {
             },
             "ProvisionedThroughputExceededException"
             | "ThrottlingException"
-            | "RequestLimitExceeded" => StoreError::Throttled { operation, message },
+            | "RequestLimitExceeded" => StoreError::Throttled {
+                operation,
+                message,
+                source: e.into(),
+            },
             "" => StoreError::Backend {
                 operation,
                 message: format!("{}", DisplayErrorContext(&e)),
@@ -651,6 +655,7 @@ mod tests {
                 Err(StoreError::Throttled {
                     operation: "BatchWriteItem",
                     message: "slow down".into(),
+                    source: "slow down".into(),
                 })
             }
         })

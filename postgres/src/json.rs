@@ -193,9 +193,12 @@ impl<'de> Visitor<'de> for ImageSeed<'_> {
             write_str(self.out, &name);
             self.out.push(b':');
             let at = self.out.len();
-            map.next_value_seed(AttrSeed { out: self.out })
+            let tag = map
+                .next_value_seed(AttrSeed { out: self.out })
                 .map_err(|e| de::Error::custom(format_args!("attribute {name}: {e}")))?;
-            if !self.version_attr.is_empty() && name == self.version_attr {
+            // The version is an S's text; any other type (a B, whose base64 is written as a
+            // string too) is no version of the model, as the decoder reads it.
+            if !self.version_attr.is_empty() && name == self.version_attr && tag == Tag::S {
                 *self.schema_version = serde_json::from_slice::<String>(&self.out[at..]).ok();
             }
         }
@@ -210,18 +213,19 @@ struct AttrSeed<'o> {
 }
 
 impl<'de> DeserializeSeed<'de> for AttrSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    /// The value's type tag.
+    type Value = Tag;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Tag, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for AttrSeed<'_> {
-    type Value = ();
+    type Value = Tag;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a DynamoDB attribute value")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tag, A::Error> {
         let Some(tag) = map.next_key::<Tag>()? else {
             return Err(de::Error::custom("attribute value has no type tag"));
         };
@@ -251,7 +255,7 @@ impl<'de> Visitor<'de> for AttrSeed<'_> {
                 "attribute value has more than one type tag",
             ));
         }
-        Ok(())
+        Ok(tag)
     }
 }
 
@@ -441,14 +445,20 @@ mod tests {
             let e = image_to_json(img, &["PK", "SK"], "schema_version").unwrap_err();
             assert!(e.contains(says), "{img}: {e}");
         }
-        // A version of another writer's scheme is no version: NULL in the column.
-        let j = image_to_json(
-            r#"{"schema_version":{"N":"3"},"a":{"S":"x"}}"#,
-            &[],
-            "schema_version",
-        )
-        .unwrap();
-        assert_eq!(j.schema_version, None);
+        // A version of another writer's scheme is no version: NULL in the column, whatever
+        // its type (a B's base64 is written as a string, yet it is no version either).
+        for version in [
+            r#"{"N":"3"}"#,
+            r#"{"B":"AAE="}"#,
+            r#"{"SS":["v"]}"#,
+            r#"{"NULL":true}"#,
+        ] {
+            let img = format!(r#"{{"schema_version":{version},"a":{{"S":"x"}}}}"#);
+            let j = image_to_json(&img, &[], "schema_version").unwrap();
+            assert_eq!(j.schema_version, None, "{version}");
+        }
+        let j = image_to_json(r#"{"schema_version":{"S":"v1"}}"#, &[], "schema_version").unwrap();
+        assert_eq!(j.schema_version.as_deref(), Some("v1"));
     }
 
     #[test]

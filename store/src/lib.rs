@@ -157,6 +157,9 @@ pub enum StoreError {
         operation: &'static str,
         /// DynamoDB's message.
         message: String,
+        /// The service's error.
+        #[source]
+        source: dynastream_core::BoxError,
     },
     /// A batch save could not write some items, after retrying them with backoff. The others
     /// are written.

@@ -664,8 +664,9 @@ impl<'de> Visitor<'de> for VersionSeed<'_, '_> {
         };
         let value = match tag {
             Tag::S => Some(map.next_value::<String>()?),
+            // As the direct reader and the old `Option<String>` reading: NULL's value unread.
             Tag::Null => {
-                map.next_value::<bool>()?;
+                map.next_value::<IgnoredAny>()?;
                 None
             }
             _ => {

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
-use crate::decode::attr::{CowStr, Tag};
+use crate::decode::attr::{CowStr, Names, Tag};
 
 /// A key attribute's value as the stream sends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,11 +163,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Keys<'a> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Keys<'de>, A::Error> {
                 let mut out = Keys::default();
+                let mut names = Names::new();
                 while let Some(CowStr(name)) = map.next_key::<CowStr<'de>>()? {
                     let value: KeyAttr<'de> = map.next_value()?;
                     // One value per attribute: a first-wins or last-wins reading would let the
                     // mirror's row and the handler's key disagree.
-                    if out.get(&name).is_some() {
+                    if !names.insert(&name) {
                         return Err(de::Error::custom(format_args!(
                             "key attribute {name:?} is given twice"
                         )));

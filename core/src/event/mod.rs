@@ -471,6 +471,20 @@ mod tests {
                 got[0]
             );
         }
+        // In a member's name, of the record or of `dynamodb`: the record still fails alone
+        // (the sequence number is read past the name).
+        for body in [
+            r#"{"x\ud83d":1,"eventName":"INSERT","dynamodb":{"Keys":{"PK":{"S":"a"}},"SequenceNumber":"5"}}"#,
+            r#"{"eventName":"INSERT","dynamodb":{"\ud83d":1,"Keys":{"PK":{"S":"a"}},"SequenceNumber":"5"}}"#,
+            r#"{"eventName":"INSERT","dynamodb":{"Keys":{"\ud83d":{"S":"a"}},"SequenceNumber":"5"}}"#,
+        ] {
+            let got = outcomes(body).unwrap();
+            assert!(
+                got[0].starts_with("broken 5") && got[0].contains("lone surrogate \\ud83d"),
+                "{body}: {}",
+                got[0]
+            );
+        }
         // A pair is one character.
         let body = r#"{"eventID":"\ud83d\ude00","eventName":"INSERT","dynamodb":{"Keys":{"PK":{"S":"a"}},"SequenceNumber":"1"}}"#;
         assert!(outcomes(body).unwrap()[0].starts_with("ok 1"));

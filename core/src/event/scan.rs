@@ -473,9 +473,10 @@ impl<'a> Scan<'a, '_> {
             }
             let value = s.string()?;
             s.expect(b'}')?;
-            // A key attribute given twice: serde_json's reading refuses it. (A table's key has
-            // one or two attributes: the first is all there is to compare with, mostly.)
-            if !out.is_empty() && out.get(&name).is_some() {
+            // A key attribute given twice: serde_json's reading refuses it. A table's key has
+            // one or two attributes; more (a hand-made event) are left to serde_json's reading,
+            // which tracks names in a set rather than comparing each with every other.
+            if out.len() >= 4 || (!out.is_empty() && out.get(&name).is_some()) {
                 return None;
             }
             out.push(name, make(value));

@@ -153,6 +153,29 @@ impl SequenceOnly {
     }
 }
 
+/// A member name as its raw bytes: serde_json hands a name with an unpaired surrogate escape
+/// over as bytes, where reading it as text would fail (and lose the record's sequence number).
+struct Name(Vec<u8>);
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Name;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Name, E> {
+                Ok(Name(v.as_bytes().to_vec()))
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<Name, E> {
+                Ok(Name(v.to_vec()))
+            }
+        }
+        d.deserialize_bytes(V)
+    }
+}
+
 /// A string, or `None` for any other JSON value.
 struct MaybeString(Option<String>);
 
@@ -175,13 +198,13 @@ impl<'de> Deserialize<'de> for SequenceOnly {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SequenceOnly, A::Error> {
                 let mut out = SequenceOnly::default();
-                while let Some(name) = map.next_key::<crate::decode::attr::CowStr<'de>>()? {
-                    match &*name.0 {
-                        "dynamodb" => {
+                while let Some(name) = map.next_key::<Name>()? {
+                    match &name.0[..] {
+                        b"dynamodb" => {
                             let inner: Inner = map.next_value()?;
                             out.sequence_numbers.extend(inner.0);
                         }
-                        "eventName" => out.event_names.push(map.next_value::<MaybeString>()?.0),
+                        b"eventName" => out.event_names.push(map.next_value::<MaybeString>()?.0),
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                         }
@@ -202,8 +225,8 @@ impl<'de> Deserialize<'de> for SequenceOnly {
                     }
                     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Inner, A::Error> {
                         let mut out = Vec::new();
-                        while let Some(name) = map.next_key::<crate::decode::attr::CowStr<'de>>()? {
-                            if name.0 == "SequenceNumber" {
+                        while let Some(name) = map.next_key::<Name>()? {
+                            if name.0 == b"SequenceNumber" {
                                 out.push(map.next_value::<MaybeString>()?.0);
                             } else {
                                 map.next_value::<IgnoredAny>()?;
@@ -396,7 +419,14 @@ pub(crate) fn read_batch_by<'a>(
     let loose: LooseEvent<'_> = serde_json::from_str(json).map_err(|e| match other_kind(json) {
         Some(found) => EventError::OtherKind { found },
         None => EventError::Unreadable {
-            message: e.to_string(),
+            message: match e.line() {
+                0 => crate::decode::json_problem(json, &e),
+                line => format!(
+                    "{} at line {line} column {}",
+                    crate::decode::json_problem(json, &e),
+                    e.column()
+                ),
+            },
         },
     })?;
     let mut out = Vec::with_capacity(loose.records.len());

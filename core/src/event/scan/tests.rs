@@ -220,6 +220,15 @@ fn object(fields: Vec<BoxedStrategy<(String, String)>>) -> impl Strategy<Value =
         })
 }
 
+/// A member nobody reads, whose name now and then holds an unpaired surrogate escape.
+fn surrogate_named() -> BoxedStrategy<(String, String)> {
+    let name = prop_oneof![
+        12 => Just("Extra".to_string()),
+        1 => lone_surrogate().prop_map(|n| n.trim_matches('"').to_string()),
+    ];
+    (name, scalar()).boxed()
+}
+
 fn field(
     name: &'static str,
     value: impl Strategy<Value = String> + 'static,
@@ -272,6 +281,7 @@ fn dynamodb() -> impl Strategy<Value = String> {
             ]),
         ),
         field("Unknown", scalar()),
+        surrogate_named(),
     ])
 }
 
@@ -298,6 +308,7 @@ fn record() -> impl Strategy<Value = String> {
             ]),
         ),
         field("dynamodb", dynamodb().boxed()),
+        surrogate_named(),
     ])
 }
 
@@ -455,7 +466,7 @@ fn generated_events_are_often_readable() {
         }
     }
     assert!(
-        readable >= 40 && records >= 30,
+        readable >= 40 && records >= 25,
         "{readable} readable events, {records} records"
     );
     // The isolation law compares records, not two refusals: many records read alone, and
