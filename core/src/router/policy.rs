@@ -81,7 +81,8 @@ pub enum Concurrency {
     Sequential,
     /// Records of different items in parallel, at most `max` items at a time; each item's
     /// records in order, stopping at that item's first failure. The lowest failed sequence
-    /// number is reported.
+    /// number is reported; a record whose turn comes after a lower failure is known, in any
+    /// item, is deferred (Lambda delivers it again anyway).
     PerKey {
         /// The most items in flight.
         max: usize,
