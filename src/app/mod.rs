@@ -82,24 +82,20 @@ impl std::error::Error for CommandError {
 
 /// `map_err(doing("reading the stream"))`: the error, said as what the command was doing.
 fn doing<E: Into<BoxError>>(says: impl Into<String>) -> impl FnOnce(E) -> BoxError {
-    let says = says.into();
-    move |e| {
-        Box::new(CommandError {
-            says,
-            after: false,
-            source: e.into(),
-        })
-    }
+    said(says.into(), false)
 }
 
 /// `map_err(then("set --pk-attr"))`: the error, followed by what to do about it.
 #[cfg(feature = "dynamodb")]
 fn then<E: Into<BoxError>>(says: impl Into<String>) -> impl FnOnce(E) -> BoxError {
-    let says = says.into();
+    said(says.into(), true)
+}
+
+fn said<E: Into<BoxError>>(says: String, after: bool) -> impl FnOnce(E) -> BoxError {
     move |e| {
         Box::new(CommandError {
             says,
-            after: true,
+            after,
             source: e.into(),
         })
     }

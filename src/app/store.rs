@@ -32,70 +32,42 @@ impl AppStore {
 }
 
 #[cfg(any(feature = "dynamodb", feature = "postgres"))]
+impl AppStore {
+    /// The backend itself.
+    fn backend(&self) -> &dyn Backend {
+        match *self {
+            #[cfg(feature = "dynamodb")]
+            AppStore::Dynamo(ref s) => s,
+            #[cfg(feature = "postgres")]
+            AppStore::Postgres(ref s) => &**s,
+        }
+    }
+}
+
+/// Each operation is the chosen backend's.
+#[cfg(any(feature = "dynamodb", feature = "postgres"))]
 impl Backend for AppStore {
     fn put(&self, item: WriteItem, must_not_exist: bool) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
-            match *self {
-                #[cfg(feature = "dynamodb")]
-                AppStore::Dynamo(ref s) => s.put(item, must_not_exist).await,
-                #[cfg(feature = "postgres")]
-                AppStore::Postgres(ref s) => s.put(item, must_not_exist).await,
-            }
-        })
+        self.backend().put(item, must_not_exist)
     }
 
     fn fetch(&self, key: ItemKey) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>> {
-        Box::pin(async move {
-            match *self {
-                #[cfg(feature = "dynamodb")]
-                AppStore::Dynamo(ref s) => s.fetch(key).await,
-                #[cfg(feature = "postgres")]
-                AppStore::Postgres(ref s) => s.fetch(key).await,
-            }
-        })
+        self.backend().fetch(key)
     }
 
     fn remove(&self, key: ItemKey) -> BoxFuture<'_, Result<bool, StoreError>> {
-        Box::pin(async move {
-            match *self {
-                #[cfg(feature = "dynamodb")]
-                AppStore::Dynamo(ref s) => s.remove(key).await,
-                #[cfg(feature = "postgres")]
-                AppStore::Postgres(ref s) => s.remove(key).await,
-            }
-        })
+        self.backend().remove(key)
     }
 
     fn page(&self, request: PageRequest) -> BoxFuture<'_, Result<Page, StoreError>> {
-        Box::pin(async move {
-            match *self {
-                #[cfg(feature = "dynamodb")]
-                AppStore::Dynamo(ref s) => s.page(request).await,
-                #[cfg(feature = "postgres")]
-                AppStore::Postgres(ref s) => s.page(request).await,
-            }
-        })
+        self.backend().page(request)
     }
 
     fn put_batch(&self, items: Vec<WriteItem>) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
-            match *self {
-                #[cfg(feature = "dynamodb")]
-                AppStore::Dynamo(ref s) => s.put_batch(items).await,
-                #[cfg(feature = "postgres")]
-                AppStore::Postgres(ref s) => s.put_batch(items).await,
-            }
-        })
+        self.backend().put_batch(items)
     }
 
     fn write_transaction(&self, ops: Vec<TxOp>) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
-            match *self {
-                #[cfg(feature = "dynamodb")]
-                AppStore::Dynamo(ref s) => s.write_transaction(ops).await,
-                #[cfg(feature = "postgres")]
-                AppStore::Postgres(ref s) => s.write_transaction(ops).await,
-            }
-        })
+        self.backend().write_transaction(ops)
     }
 }
