@@ -1170,8 +1170,11 @@ fn one_reading_shapes_give_one_outcome_in_every_mode() {
                 };
                 let mut expect = failed(&want);
                 let mut got = failed(&classes(r));
-                // Under per key, a later item's own fault is found too.
-                got.retain(|s| expect.contains(s) || name == "duplicate-image-attribute.json");
+                // A later item's own fault is found too when its record ran before the first
+                // failure was known (timing): only there may one more record fail.
+                if name == "duplicate-image-attribute.json" {
+                    got.retain(|s| *s != seq(22));
+                }
                 expect.sort();
                 got.sort();
                 assert_eq!(got, expect, "{name} ({mode}):\n{}", r.stdout);

@@ -99,9 +99,26 @@ impl Checkpoints {
 }
 
 /// Checkpoints that do not survive the process: every start begins at the starting position.
+/// Stream ARN → shard ID → checkpoint; [`FileCheckpoints`] keeps the same state in a file.
 #[derive(Debug, Default)]
 pub struct MemoryCheckpoints {
-    shards: HashMap<(String, String), ShardCheckpoint>,
+    streams: BTreeMap<String, BTreeMap<String, ShardCheckpoint>>,
+}
+
+impl MemoryCheckpoints {
+    fn shards(&self, stream_arn: &str) -> HashMap<String, ShardCheckpoint> {
+        self.streams
+            .get(stream_arn)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    }
+
+    fn set(&mut self, stream_arn: &str, shard_id: &str, checkpoint: &ShardCheckpoint) {
+        self.streams
+            .entry(stream_arn.to_string())
+            .or_default()
+            .insert(shard_id.to_string(), checkpoint.clone());
+    }
 }
 
 impl CheckpointStore for MemoryCheckpoints {
@@ -113,13 +130,7 @@ impl CheckpointStore for MemoryCheckpoints {
         &'a mut self,
         stream_arn: &'a str,
     ) -> BoxFuture<'a, Result<HashMap<String, ShardCheckpoint>, PollError>> {
-        let found = self
-            .shards
-            .iter()
-            .filter(|((s, _), _)| s == stream_arn)
-            .map(|((_, shard), c)| (shard.clone(), c.clone()))
-            .collect();
-        Box::pin(std::future::ready(Ok(found)))
+        Box::pin(std::future::ready(Ok(self.shards(stream_arn))))
     }
 
     fn save<'a>(
@@ -128,10 +139,7 @@ impl CheckpointStore for MemoryCheckpoints {
         shard_id: &'a str,
         checkpoint: &'a ShardCheckpoint,
     ) -> BoxFuture<'a, Result<(), PollError>> {
-        self.shards.insert(
-            (stream_arn.to_string(), shard_id.to_string()),
-            checkpoint.clone(),
-        );
+        self.set(stream_arn, shard_id, checkpoint);
         Box::pin(std::future::ready(Ok(())))
     }
 }
@@ -141,7 +149,7 @@ impl CheckpointStore for MemoryCheckpoints {
 #[derive(Debug)]
 pub struct FileCheckpoints {
     path: PathBuf,
-    state: BTreeMap<String, BTreeMap<String, ShardCheckpoint>>,
+    state: MemoryCheckpoints,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -181,7 +189,10 @@ impl FileCheckpoints {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(fail("cannot be read".into(), Some(e.into()))),
         };
-        Ok(FileCheckpoints { path, state })
+        Ok(FileCheckpoints {
+            path,
+            state: MemoryCheckpoints { streams: state },
+        })
     }
 }
 
@@ -194,12 +205,7 @@ impl CheckpointStore for FileCheckpoints {
         &'a mut self,
         stream_arn: &'a str,
     ) -> BoxFuture<'a, Result<HashMap<String, ShardCheckpoint>, PollError>> {
-        let found = self
-            .state
-            .get(stream_arn)
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
-        Box::pin(std::future::ready(Ok(found)))
+        Box::pin(std::future::ready(Ok(self.state.shards(stream_arn))))
     }
 
     fn save<'a>(
@@ -208,13 +214,10 @@ impl CheckpointStore for FileCheckpoints {
         shard_id: &'a str,
         checkpoint: &'a ShardCheckpoint,
     ) -> BoxFuture<'a, Result<(), PollError>> {
-        self.state
-            .entry(stream_arn.to_string())
-            .or_default()
-            .insert(shard_id.to_string(), checkpoint.clone());
+        self.state.set(stream_arn, shard_id, checkpoint);
         Box::pin(std::future::ready(write_atomically(
             &self.path,
-            &self.state,
+            &self.state.streams,
         )))
     }
 }

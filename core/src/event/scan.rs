@@ -289,8 +289,9 @@ impl<'a> Scan<'a, '_> {
                 .iter()
                 .take_while(|b| b.is_ascii_digit())
                 .count();
+        // The whole number token (it neither goes on nor has a leading zero, which JSON
+        // refuses); `SizeBytes::read` takes any digits.
         let plain = end > start
-            && end - start <= 19
             && matches!(
                 bytes.get(end),
                 Some(b',' | b'}' | b' ' | b'\n' | b'\r' | b'\t')

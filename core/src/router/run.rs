@@ -152,21 +152,22 @@ impl<S: Send + Sync + 'static> Router<S> {
         store: &mut ImageStore,
         ctx: &Context<S>,
         max: usize,
-        mut refused: Refused,
+        refused: Refused,
     ) -> BatchReport {
         let n = entries.len();
         let min_failed = AtomicUsize::new(usize::MAX);
         // Records the hooks refused are settled now: one that fails holds back every record
         // after it, in every group.
         let mut settled: HashMap<usize, Prepared<'_>> = HashMap::new();
-        for (i, entry) in entries.iter().enumerate() {
-            if let Some(e) = refusal_for(&mut refused, i) {
-                let p = self.refused(entry, e);
-                if matches!(p.report.outcome, Outcome::Failed(_)) {
-                    min_failed.fetch_min(i, Ordering::SeqCst);
-                }
-                settled.insert(i, p);
+        for (i, e) in refused {
+            let Some(entry) = entries.get(i) else {
+                continue;
+            };
+            let p = self.refused(entry, e);
+            if matches!(p.report.outcome, Outcome::Failed(_)) {
+                min_failed.fetch_min(i, Ordering::SeqCst);
             }
+            settled.insert(i, p);
         }
         // Group the records by item (their keys), in batch order.
         let mut groups: Vec<Vec<(usize, &mut Entry<'_>, Option<Prepared<'_>>)>> = Vec::new();
