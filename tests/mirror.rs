@@ -69,8 +69,8 @@ async fn creating_the_table_is_idempotent_and_safe_for_racing_cold_starts() {
         .await
         .unwrap()
         .get(0);
-    // The table and the five views.
-    assert_eq!(tables, 6);
+    // The table, the five views and dynastream_sources.
+    assert_eq!(tables, 7);
     let collation: String = c
         .query_one(
             "SELECT collation_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'items' AND column_name = 'sk'",

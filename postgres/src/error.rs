@@ -78,6 +78,16 @@ pub enum MirrorError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// A statement other than the batch write failed: recording the source table, a
+    /// backfill's cursor, a verify's comparison.
+    #[error("{what} failed: {}", describe(source))]
+    Query {
+        /// What the statement was for.
+        what: String,
+        /// The server's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
     /// Postgres refused one record's row for what it holds; that record fails alone (or is
     /// skipped, by the router's `undecodable` policy).
     #[error(

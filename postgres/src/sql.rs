@@ -5,7 +5,7 @@ use dynastream_core::model::{FieldSpec, SqlType};
 use dynastream_core::registry::ModelSpec;
 
 /// Bumped when the view text this module generates changes, so existing views are replaced.
-const VIEW_GENERATION: &str = "v2";
+const VIEW_GENERATION: &str = "v3";
 
 /// Checks a schema, table or view name: a letter or `_`, then letters, digits or `_`, at most
 /// 63 bytes (Postgres' limit).
@@ -54,8 +54,17 @@ CREATE TABLE IF NOT EXISTS {t} (
     event_time timestamptz,
     deleted boolean NOT NULL DEFAULT false,
     mirrored_at timestamptz NOT NULL DEFAULT now(),
+    stream text COLLATE \"C\" NOT NULL DEFAULT '',
     PRIMARY KEY (pk, sk)
 );
+ALTER TABLE {t} ADD COLUMN IF NOT EXISTS stream text COLLATE \"C\" NOT NULL DEFAULT '';
+COMMENT ON COLUMN {t}.stream IS 'dynastream: the label of the stream the row came from (its creation time, from the stream ARN); rows are ordered by (stream, seq)';
+CREATE TABLE IF NOT EXISTS {sources} (
+    mirror_table text PRIMARY KEY,
+    source_table text NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE {sources} IS 'dynastream: the DynamoDB table (its ARN up to table/NAME) each mirror table holds';
 CREATE INDEX IF NOT EXISTS {index} ON {t} (entity, pk, sk) WHERE NOT deleted;
 CREATE OR REPLACE FUNCTION {function}(t text) RETURNS timestamptz
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
@@ -71,6 +80,24 @@ $$;
 COMMENT ON FUNCTION {function}(text) IS 'dynastream: an RFC 3339 timestamp as timestamptz, NULL when it is not a real one (never an error: the views never fail)';",
         schema_q = quote_ident(schema),
         function = timestamptz_fn(schema),
+        sources = sources_table(schema),
+    )
+}
+
+/// The table that records which DynamoDB table each mirror table in `schema` holds:
+/// `"schema".dynastream_sources`.
+pub(crate) fn sources_table(schema: &str) -> String {
+    qualified(schema, "dynastream_sources")
+}
+
+/// Records `$2` as the DynamoDB table mirror table `$1` holds, unless it already holds one,
+/// and returns the one it holds (one statement, safe for racing writers).
+pub(crate) fn claim_source(schema: &str) -> String {
+    format!(
+        "INSERT INTO {t} AS cur (mirror_table, source_table) VALUES ($1, $2)
+ON CONFLICT (mirror_table) DO UPDATE SET mirror_table = cur.mirror_table
+RETURNING source_table",
+        t = sources_table(schema)
     )
 }
 
@@ -84,18 +111,19 @@ fn timestamptz_fn(schema: &str) -> String {
 }
 
 /// The batch upsert: one statement, rows as arrays. A row replaces the stored one only when
-/// its sequence number is higher, so replays and reordering converge.
+/// its position — stream label, then sequence number — is later, so replays and reordering
+/// converge and a newer stream's records win over an older stream's.
 pub(crate) fn upsert(schema: &str, table: &str) -> String {
     format!(
-        "INSERT INTO {t} AS cur (pk, sk, entity, schema_version, data, seq, event_time, deleted, mirrored_at)
-SELECT u.pk, u.sk, u.entity, u.sv, u.data::jsonb, u.seq::numeric, u.et::timestamptz, u.deleted, now()
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[])
-    AS u(pk, sk, entity, sv, data, seq, et, deleted)
+        "INSERT INTO {t} AS cur (pk, sk, entity, schema_version, data, seq, event_time, deleted, mirrored_at, stream)
+SELECT u.pk, u.sk, u.entity, u.sv, u.data::jsonb, u.seq::numeric, u.et::timestamptz, u.deleted, now(), u.stream
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[], $9::text[])
+    AS u(pk, sk, entity, sv, data, seq, et, deleted, stream)
 ON CONFLICT (pk, sk) DO UPDATE SET
     entity = EXCLUDED.entity, schema_version = EXCLUDED.schema_version, data = EXCLUDED.data,
     seq = EXCLUDED.seq, event_time = EXCLUDED.event_time, deleted = EXCLUDED.deleted,
-    mirrored_at = EXCLUDED.mirrored_at
-WHERE cur.seq < EXCLUDED.seq",
+    mirrored_at = EXCLUDED.mirrored_at, stream = EXCLUDED.stream
+WHERE (cur.stream, cur.seq) < (EXCLUDED.stream, EXCLUDED.seq)",
         t = qualified(schema, table)
     )
 }
@@ -142,29 +170,65 @@ fn cast(schema: &str, sql: SqlType, j: &str) -> String {
     }
 }
 
-/// True when jsonb value `j` is present, not JSON null, and its column type holds it exactly;
-/// false otherwise (never an error, never NULL). `None` for jsonb, which holds anything.
+/// The range of the integer Rust type a field holds (through `Option`, `Box`, sequences and
+/// sets, so an array's elements), lowest and highest: what the model's decoder accepts (it never
+/// rounds or truncates). `None` for other types. `usize` and `isize` as on 64-bit targets.
+fn int_range(rust_type: &str) -> Option<(i128, u128)> {
+    let mut t: String = rust_type.chars().filter(|c| !c.is_whitespace()).collect();
+    while let Some(open) = t.find('<') {
+        let head = t[..open].rsplit("::").next().unwrap_or("");
+        if !matches!(
+            head,
+            "Option" | "Box" | "Vec" | "VecDeque" | "BTreeSet" | "HashSet"
+        ) || !t.ends_with('>')
+        {
+            return None;
+        }
+        t = t[open + 1..t.len() - 1].to_string();
+    }
+    Some(match t.rsplit("::").next().unwrap_or("") {
+        "u8" => (0, u8::MAX.into()),
+        "u16" => (0, u16::MAX.into()),
+        "u32" => (0, u32::MAX.into()),
+        "u64" | "usize" => (0, u64::MAX.into()),
+        "u128" => (0, u128::MAX),
+        "i8" => (i8::MIN.into(), i8::MAX as u128),
+        "i16" => (i16::MIN.into(), i16::MAX as u128),
+        "i32" => (i32::MIN.into(), i32::MAX as u128),
+        "i64" | "isize" => (i64::MIN.into(), i64::MAX as u128),
+        "i128" => (i128::MIN, i128::MAX as u128),
+        _ => return None,
+    })
+}
+
+/// True when jsonb value `j` is present, not JSON null, and its column type holds it exactly —
+/// within `range` too, the field's Rust integer range, when it has one; false otherwise (never
+/// an error, never NULL). `None` for jsonb, which holds anything.
 ///
 /// Checks come before any cast, inside `CASE` (Postgres evaluates `CASE` branches in order; it
 /// does not promise an order for `AND`): the JSON type, then for `bigint` an integral value in
 /// range, for `double precision` a magnitude a double holds (an underflow to 0 or an overflow
 /// is an error in Postgres), for `timestamptz` an RFC 3339 text that converts, for arrays every
 /// element.
-fn fits(schema: &str, sql: SqlType, j: &str) -> Option<String> {
+fn fits(schema: &str, sql: SqlType, range: Option<(i128, u128)>, j: &str) -> Option<String> {
     let typed = |json_type: &str, check: &str| {
         format!("CASE WHEN jsonb_typeof({j}) = '{json_type}' THEN {check} ELSE false END")
+    };
+    let integral = |(lo, hi): (i128, u128)| {
+        format!("({j})::numeric = trunc(({j})::numeric) AND ({j})::numeric BETWEEN {lo} AND {hi}")
     };
     Some(match sql {
         SqlType::Jsonb => return None,
         SqlType::Text => typed("string", "true"),
-        SqlType::Numeric => typed("number", "true"),
+        SqlType::Numeric => typed("number", &range.map_or_else(|| "true".into(), integral)),
         SqlType::Boolean => typed("boolean", "true"),
-        SqlType::BigInt => typed(
-            "number",
-            &format!(
-                "({j})::numeric = trunc(({j})::numeric) AND ({j})::numeric BETWEEN -9223372036854775808 AND 9223372036854775807"
-            ),
-        ),
+        // The column's own range, narrowed to the Rust type's (a `u64` field set to bigint
+        // still cannot show 2^63 there).
+        SqlType::BigInt => {
+            let (lo, hi) = range.unwrap_or((i64::MIN.into(), i64::MAX as u128));
+            let column = (lo.max(i64::MIN.into()), hi.min(i64::MAX as u128));
+            typed("number", &integral(column))
+        }
         SqlType::Double => typed(
             "number",
             &format!(
@@ -177,7 +241,7 @@ fn fits(schema: &str, sql: SqlType, j: &str) -> Option<String> {
         ),
         array => {
             let elem = array.element().unwrap_or(SqlType::Jsonb);
-            let each = fits(schema, elem, "e.v").unwrap_or_else(|| "true".into());
+            let each = fits(schema, elem, range, "e.v").unwrap_or_else(|| "true".into());
             typed(
                 "array",
                 &format!("NOT EXISTS (SELECT 1 FROM jsonb_array_elements({j}) AS e(v) WHERE NOT ({each}))"),
@@ -189,7 +253,7 @@ fn fits(schema: &str, sql: SqlType, j: &str) -> Option<String> {
 /// The view column expression for one field: its value when its type holds it, else NULL.
 fn column(schema: &str, field: &FieldSpec) -> String {
     let j = format!("t.data->{}", quote_literal(field.name));
-    let expr = match fits(schema, field.sql_type, &j) {
+    let expr = match fits(schema, field.sql_type, int_range(field.rust_type), &j) {
         None => j,
         Some(ok) => format!(
             "CASE WHEN {ok} THEN {} END",
@@ -206,7 +270,7 @@ fn values_fit(schema: &str, fields: &[FieldSpec]) -> String {
         .iter()
         .filter_map(|f| {
             let j = format!("t.data->{}", quote_literal(f.name));
-            fits(schema, f.sql_type, &j)
+            fits(schema, f.sql_type, int_range(f.rust_type), &j)
                 .map(|ok| format!("({j} IS NULL OR jsonb_typeof({j}) = 'null' OR {ok})"))
         })
         .collect();
@@ -285,5 +349,46 @@ mod tests {
         ] {
             assert_eq!(snake(e), s);
         }
+    }
+
+    #[test]
+    fn integer_ranges_come_from_the_rust_type_through_options_and_sequences() {
+        assert_eq!(int_range("u32"), Some((0, 4_294_967_295)));
+        assert_eq!(int_range("Option<u8>"), Some((0, 255)));
+        assert_eq!(int_range("Vec < i16 >"), Some((-32768, 32767)));
+        assert_eq!(
+            int_range("std::collections::BTreeSet<u64>"),
+            Some((0, u64::MAX.into()))
+        );
+        assert_eq!(
+            int_range("Option<Vec<i64>>"),
+            Some((i64::MIN.into(), i64::MAX as u128))
+        );
+        for other in [
+            "String",
+            "f64",
+            "Decimal",
+            "HashMap<String, u32>",
+            "Option<String>",
+            "u32x",
+        ] {
+            assert_eq!(int_range(other), None, "{other}");
+        }
+        // A u64 field shown as bigint: the column's range bounds it, a u8's its own.
+        let u64_bigint = fits("s", SqlType::BigInt, int_range("u64"), "j").unwrap();
+        assert!(
+            u64_bigint.contains("BETWEEN 0 AND 9223372036854775807"),
+            "{u64_bigint}"
+        );
+        let u8_bigint = fits("s", SqlType::BigInt, int_range("u8"), "j").unwrap();
+        assert!(u8_bigint.contains("BETWEEN 0 AND 255"), "{u8_bigint}");
+        let u64_numeric = fits("s", SqlType::Numeric, int_range("u64"), "j").unwrap();
+        assert!(
+            u64_numeric.contains("BETWEEN 0 AND 18446744073709551615"),
+            "{u64_numeric}"
+        );
+        assert!(!fits("s", SqlType::Numeric, None, "j")
+            .unwrap()
+            .contains("BETWEEN"));
     }
 }

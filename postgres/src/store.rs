@@ -1,7 +1,7 @@
 //! The Postgres backend, on the mirror's table layout: `pk` and `sk` (collation "C", so
 //! order is DynamoDB's byte order), `entity`, `schema_version`, `data` (every attribute but the
 //! keys, as the mirror's JSON). Rows the mirror marked deleted are invisible; rows the store
-//! writes carry `seq = 0`, so a mirror replaying the DynamoDB stream into the same table wins.
+//! writes carry stream `''` and `seq = 0`, the earliest position, so a mirror replaying the DynamoDB stream into the same table wins.
 //!
 //! Prefixes are matched with `starts_with`, never `LIKE`, so `_` and `%` are plain characters.
 
@@ -160,7 +160,8 @@ const COLUMNS: &str =
 
 const SET: &str = "
     entity = EXCLUDED.entity, schema_version = EXCLUDED.schema_version, data = EXCLUDED.data,
-    seq = EXCLUDED.seq, event_time = EXCLUDED.event_time, deleted = false, mirrored_at = now()";
+    seq = EXCLUDED.seq, event_time = EXCLUDED.event_time, deleted = false, mirrored_at = now(),
+    stream = ''";
 
 impl PgStore {
     /// A store over the table `config` names (`public.dynastream_items` unless set), with a

@@ -6,6 +6,7 @@
 //! Accepts what AWS sends, what `sam local generate-event dynamodb` writes, and moto's
 //! `GetRecords` output with `eventSourceARN` added.
 
+mod arn;
 mod error;
 mod keys;
 mod kind;
@@ -15,6 +16,7 @@ mod text;
 mod timestamp;
 mod wire;
 
+pub use arn::StreamArn;
 pub use error::{EventError, ImageSide};
 pub use keys::{KeyAttribute, KeyValue, Keys};
 pub use kind::{ChangeKind, StreamViewType};

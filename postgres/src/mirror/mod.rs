@@ -23,8 +23,15 @@
 //!
 //! The table (`pk`, `sk` in collation "C" so rows sort in DynamoDB's byte order; `entity`;
 //! `schema_version`; `data` jsonb with every attribute but the keys; `seq` numeric; `event_time`;
-//! `deleted`; `mirrored_at`) keeps a tombstone for a REMOVE, so a replayed older record cannot
-//! bring the item back: a row is replaced only by a record with a higher sequence number.
+//! `deleted`; `mirrored_at`; `stream`, the label of the record's stream) keeps a tombstone for
+//! a REMOVE, so a replayed older record cannot bring the item back: a row is replaced only by
+//! a record at a later position — a later stream (by label, the stream's creation time), or
+//! the same stream and a higher sequence number.
+//!
+//! One mirror table holds one DynamoDB table's items: the table (from the records'
+//! `eventSourceARN`, up to `table/NAME`) is recorded in `dynastream_sources` with the first
+//! record, and records of any other table are refused alone, saying to give that table a
+//! mirror table of its own.
 
 mod rows;
 
@@ -33,6 +40,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use dynastream_core::dynamodb_json::SCHEMA_VERSION_ATTR;
+use dynastream_core::event::StreamArn;
 use dynastream_core::hook::{Batch, BatchHook, Refusal};
 use dynastream_core::registry::{ModelSpec, Registry};
 use dynastream_core::BoxError;
@@ -73,6 +81,8 @@ pub struct Mirror {
     /// The table's key attribute names: the configuration's, else the models'.
     key_attrs: OnceLock<(String, String)>,
     conn: Mutex<Option<Conn>>,
+    /// The DynamoDB table (its ARN up to `table/NAME`) the mirror table holds, once known.
+    source: OnceLock<String>,
     ready: AtomicBool,
     writes_sent: std::sync::atomic::AtomicU64,
 }
@@ -96,6 +106,7 @@ impl Mirror {
             custom_versions: OnceLock::new(),
             key_attrs: OnceLock::new(),
             conn: Mutex::new(None),
+            source: OnceLock::new(),
             ready: AtomicBool::new(false),
             writes_sent: std::sync::atomic::AtomicU64::new(0),
         }
@@ -168,6 +179,46 @@ impl Mirror {
         }
         *slot = Some(self.open().await?);
         Ok(())
+    }
+
+    /// The DynamoDB table this mirror table holds: the one recorded for it in
+    /// `dynastream_sources`, else `table` (a table ARN, `arn:aws:dynamodb:REGION:ACCOUNT:table/NAME`,
+    /// or the text of a stream ARN up to there), which is recorded then. One statement, safe
+    /// for racing writers; after the first call the answer is kept.
+    ///
+    /// The mirror calls it with the first record of its first batch that names a stream;
+    /// backfill and verify call it with the table they read. Records of another table are
+    /// then refused: one mirror table holds one DynamoDB table's items.
+    pub async fn claim_source(&self, table: &str) -> Result<&str, MirrorError> {
+        if let Some(held) = self.source.get() {
+            return Ok(held);
+        }
+        let mut slot = self.conn.lock().await;
+        if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
+            *slot = Some(self.open().await?);
+        }
+        let Some(c) = slot.as_ref() else {
+            return Err(MirrorError::Config("no connection".into()));
+        };
+        let what = || {
+            format!(
+                "recording the source table of {}",
+                self.config.qualified_table()
+            )
+        };
+        let held: String = c
+            .client
+            .query_one(
+                &sql::claim_source(&self.config.schema),
+                &[&self.config.qualified_table(), &table],
+            )
+            .await
+            .map_err(|source| MirrorError::Query {
+                what: what(),
+                source,
+            })?
+            .get(0);
+        Ok(self.source.get_or_init(|| held))
     }
 
     /// Writes `rows` (every takeable record of a batch; more than one per item possible) in one
@@ -270,6 +321,7 @@ impl Mirror {
         let mut seq = Vec::with_capacity(n);
         let mut et = Vec::with_capacity(n);
         let mut deleted = Vec::with_capacity(n);
+        let mut stream = Vec::with_capacity(n);
         for r in rows {
             pk.push(r.pk.as_str());
             sk.push(r.sk.as_str());
@@ -279,10 +331,11 @@ impl Mirror {
             seq.push(r.seq.as_str());
             et.push(r.event_time.as_deref());
             deleted.push(r.deleted);
+            stream.push(r.stream.as_str());
         }
         self.writes_sent.fetch_add(1, Ordering::Relaxed);
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] =
-            [&pk, &sk, &entity, &sv, &data, &seq, &et, &deleted];
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] =
+            [&pk, &sk, &entity, &sv, &data, &seq, &et, &deleted, &stream];
         let fut = c.client.execute(&c.upsert, &params);
         let limit = self.config.statement_timeout + Duration::from_secs(2);
         match tokio::time::timeout(limit, fut).await {
@@ -402,6 +455,33 @@ impl Mirror {
     }
 }
 
+/// The label of the stream a record comes from, or why the mirror refuses it: an ARN that is
+/// no DynamoDB stream's, or one of a table other than `held`, the one the mirror table holds.
+/// A record whose `eventSourceARN` is absent or no ARN at all (a hand-written event, a
+/// sample's placeholder) names no stream: label `""`, earlier than every stream's records.
+fn stream_of<'a>(
+    arn: Option<&'a str>,
+    held: Option<&str>,
+    config: &MirrorConfig,
+) -> Result<&'a str, String> {
+    let Some(arn) = arn.filter(|a| a.starts_with("arn:")) else {
+        return Ok("");
+    };
+    let parsed = StreamArn::parse(arn).and_then(|a| Some((a.table, a.label?)));
+    let Some((table, label)) = parsed else {
+        return Err(format!(
+            "eventSourceARN {arn:?} is not a DynamoDB stream ARN (arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL); the mirror orders rows by their stream and keeps each table's items apart"
+        ));
+    };
+    match held {
+        Some(held) if held != table => Err(format!(
+            "record of table {table}, but mirror table {} holds {held}: one mirror table holds one DynamoDB table's items; give this table a mirror table of its own (--mirror-table)",
+            config.qualified_table()
+        )),
+        _ => Ok(label),
+    }
+}
+
 impl BatchHook for Mirror {
     fn name(&self) -> &'static str {
         "mirror"
@@ -435,7 +515,25 @@ impl BatchHook for Mirror {
             let (pk_attr, sk_attr) = self.key_attributes();
             let mut rows = Vec::with_capacity(batch.len());
             let mut refused = Vec::new();
+            // The table this mirror table holds: recorded with the first record that names
+            // one, if none is yet.
+            let first = batch.records().find_map(|r| {
+                let arn = StreamArn::parse(r.record.event_source_arn.as_deref()?)?;
+                arn.label.map(|_| arn.table)
+            });
+            let held = match first {
+                Some(table) => Some(self.claim_source(table).await?),
+                None => self.source.get().map(String::as_str),
+            };
             for r in batch.records() {
+                let stream =
+                    match stream_of(r.record.event_source_arn.as_deref(), held, &self.config) {
+                        Ok(label) => label,
+                        Err(message) => {
+                            refused.push(Refusal::new(r.index, message));
+                            continue;
+                        }
+                    };
                 // The matched model's schema-version attribute; the default for the others.
                 let version_attr = match (r.entity, self.custom_versions.get()) {
                     (Some(e), Some(custom)) if !custom.is_empty() => custom
@@ -450,6 +548,7 @@ impl BatchHook for Mirror {
                     r.entity,
                     (pk_attr, sk_attr),
                     version_attr,
+                    stream,
                 ) {
                     Ok(row) => rows.push(row),
                     Err(message) => refused.push(Refusal::new(r.index, message)),

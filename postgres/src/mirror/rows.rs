@@ -19,6 +19,8 @@ pub(crate) struct Row {
     /// The new image as JSON; `None` for a tombstone.
     pub(crate) data: Option<String>,
     pub(crate) seq: String,
+    /// The label of the record's stream (from `eventSourceARN`; `""` when it names none).
+    pub(crate) stream: String,
     pub(crate) event_time: Option<String>,
     pub(crate) deleted: bool,
 }
@@ -36,13 +38,21 @@ pub(crate) fn cmp_seq(a: &str, b: &str) -> Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
-/// The row for one record, or why it cannot be mirrored.
+/// Orders two rows of one item as the mirror does: by stream label, then sequence number.
+pub(crate) fn cmp_position(a: &Row, b: &Row) -> Ordering {
+    a.stream
+        .cmp(&b.stream)
+        .then_with(|| cmp_seq(&a.seq, &b.seq))
+}
+
+/// The row for one record of the stream labelled `stream`, or why it cannot be mirrored.
 pub(crate) fn row(
     index: usize,
     rec: &Record<'_>,
     entity: Option<&'static str>,
     (pk_attr, sk_attr): (&str, &str),
     version_attr: &str,
+    stream: &str,
 ) -> Result<Row, String> {
     let seq = &rec.meta.sequence_number;
     if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
@@ -111,6 +121,7 @@ pub(crate) fn row(
         schema_version,
         data,
         seq: seq.to_string(),
+        stream: stream.to_string(),
         event_time: rec.meta.approximate_creation_time.map(|t| t.to_string()),
         deleted,
     })
@@ -124,7 +135,7 @@ pub(crate) fn newest_per_key(rows: &[Row]) -> Vec<&Row> {
     for r in rows {
         match at.get(&(r.pk.as_str(), r.sk.as_str())) {
             Some(&i) => {
-                if cmp_seq(&r.seq, &out[i].seq) == Ordering::Greater {
+                if cmp_position(r, out[i]) == Ordering::Greater {
                     out[i] = r;
                 }
             }
@@ -144,7 +155,7 @@ pub(crate) fn older_rows<'r>(rows: &'r [Row], row: &Row) -> Vec<&'r Row> {
         .iter()
         .filter(|r| r.index != row.index && r.pk == row.pk && r.sk == row.sk)
         .collect();
-    out.sort_by(|a, b| cmp_seq(&b.seq, &a.seq));
+    out.sort_by(|a, b| cmp_position(b, a));
     out
 }
 
@@ -180,6 +191,10 @@ mod tests {
     }
 
     fn r(pk: &str, seq: &str) -> Row {
+        in_stream(pk, "2026-01-01T00:00:00.000", seq)
+    }
+
+    fn in_stream(pk: &str, stream: &str, seq: &str) -> Row {
         Row {
             index: seq.parse().unwrap(),
             pk: pk.into(),
@@ -188,6 +203,7 @@ mod tests {
             schema_version: None,
             data: None,
             seq: seq.into(),
+            stream: stream.into(),
             event_time: None,
             deleted: false,
         }
@@ -201,5 +217,15 @@ mod tests {
             older_rows(&rows, &rows[2]),
             vec![&r("a", "9"), &r("a", "2")]
         );
+    }
+
+    #[test]
+    fn a_newer_streams_rows_win_whatever_their_sequence_numbers() {
+        let old = in_stream("a", "2025-01-01T00:00:00.000", "900");
+        let new = in_stream("a", "2026-01-01T00:00:00.000", "100");
+        let unlabelled = in_stream("a", "", "999");
+        let rows = vec![new.clone(), old.clone(), unlabelled.clone()];
+        assert_eq!(newest_per_key(&rows), vec![&new]);
+        assert_eq!(older_rows(&rows, &new), vec![&old, &unlabelled]);
     }
 }
