@@ -433,6 +433,7 @@ async fn views_are_regenerated_only_when_the_model_changes() {
             "sk",
             "schema_version",
             "seq",
+            "stream",
             "event_time"
         ]
     );
@@ -461,6 +462,7 @@ async fn views_are_regenerated_only_when_the_model_changes() {
             "sk",
             "schema_version",
             "seq",
+            "stream",
             "event_time"
         ]
     );
@@ -918,7 +920,7 @@ async fn views_never_fail_and_never_round_and_say_which_rows_did_not_fit() {
         let row = c
             .query_one(
                 &format!(
-                    "SELECT (to_jsonb(v) - 'id' - 'pk' - 'sk' - 'schema_version' - 'seq' - 'event_time')::text FROM {schema}.all_columns v WHERE id = $1"
+                    "SELECT (to_jsonb(v) - 'id' - 'pk' - 'sk' - 'schema_version' - 'seq' - 'stream' - 'event_time')::text FROM {schema}.all_columns v WHERE id = $1"
                 ),
                 &[id],
             )

@@ -9,6 +9,7 @@
 
 #[cfg(feature = "streams")]
 mod record;
+mod scan;
 mod store;
 #[cfg(feature = "streams")]
 mod stream;

@@ -71,6 +71,8 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     batch_retry: BatchRetry,
+    /// The table's key attribute names, once a scan asked DescribeTable.
+    pub(crate) key_schema: std::sync::Arc<std::sync::OnceLock<(String, String)>>,
 }
 
 /// The standard AWS configuration (environment, profile, region) with the SDK's standard retry
@@ -91,6 +93,7 @@ impl DynamoStore {
             client,
             table: table.into(),
             batch_retry: BatchRetry::default(),
+            key_schema: Default::default(),
         }
     }
 
@@ -203,7 +206,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    fn error<E, R>(&self, operation: &'static str, e: SdkError<E, R>) -> StoreError
+    pub(crate) fn error<E, R>(&self, operation: &'static str, e: SdkError<E, R>) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,

@@ -88,6 +88,15 @@ pub enum MirrorError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// Reading the source table (a backfill's or verify's scan) failed.
+    #[error("{operation} on the source table failed: {source}")]
+    Source {
+        /// The operation (`Scan`, `DescribeTable`, `GetItem`).
+        operation: &'static str,
+        /// The source's error.
+        #[source]
+        source: Box<dynastream_store::StoreError>,
+    },
     /// Postgres refused one record's row for what it holds; that record fails alone (or is
     /// skipped, by the router's `undecodable` policy).
     #[error(

@@ -28,7 +28,9 @@ mod store;
 pub use checkpoint::PgCheckpoints;
 pub use conn::MirrorConfig;
 pub use error::{describe, MirrorError};
-pub use mirror::{view_name, Mirror};
+pub use mirror::{
+    view_name, BackfillOptions, BackfillProgress, BackfillSummary, Mirror, RefusedItem,
+};
 pub use store::PgStore;
 
 /// The property the mirror's fuzz target checks (feature `fuzz`, for the fuzz crate only). Not

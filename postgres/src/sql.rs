@@ -307,6 +307,7 @@ pub(crate) fn create_view(schema: &str, table: &str, view: &str, spec: &ModelSpe
         ("sk", "t.sk"),
         ("schema_version", "t.schema_version"),
         ("seq", "t.seq"),
+        ("stream", "t.stream"),
         ("event_time", "t.event_time"),
     ] {
         if !spec.fields().iter().any(|f| f.name == name) {

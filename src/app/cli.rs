@@ -129,8 +129,35 @@ pub(crate) enum Command {
     /// indexes, a stream with both images).
     #[cfg(feature = "dynamodb")]
     CreateTable,
+    /// Copy every item of the table into the mirror (a parallel Scan; resumable: each
+    /// segment's place is saved in the mirror's database). Start `poll` (or the deployed
+    /// function) first: rows the stream writes are never overwritten.
+    #[cfg(all(feature = "postgres", feature = "dynamodb"))]
+    Backfill(BackfillArgs),
     /// Serve Lambda invocations (what runs under the Lambda runtime when no command is given).
     Serve,
+}
+
+/// `backfill`.
+#[cfg(all(feature = "postgres", feature = "dynamodb"))]
+#[derive(Debug, Args)]
+pub(crate) struct BackfillArgs {
+    /// Segments of the parallel Scan, read at once (each on its own Postgres connection). A
+    /// stopped backfill resumes only with the count it began with.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) segments: u32,
+    /// Strongly consistent reads (twice the read capacity).
+    #[arg(long)]
+    pub(crate) consistent: bool,
+    /// Items per Scan page at most (DynamoDB also ends a page at 1 MB).
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(crate) page_size: u32,
+    /// At most this many items per second over all segments (a cap on read capacity).
+    #[arg(long, value_name = "ITEMS")]
+    pub(crate) max_items_per_second: Option<f64>,
+    /// Forget the saved place and scan the whole table again.
+    #[arg(long)]
+    pub(crate) restart: bool,
 }
 
 /// How records of a batch run.

@@ -113,13 +113,13 @@ pub(crate) async fn setup(g: &Global, use_: StoreUse) -> Result<Setup, BoxError>
 }
 
 /// The app's router with the configured mirror and concurrency; the mirror, if any, beside it.
-struct Built<S> {
-    router: Router<S>,
+pub(crate) struct Built<S> {
+    pub(crate) router: Router<S>,
     #[cfg(feature = "postgres")]
-    mirror: Option<std::sync::Arc<crate::postgres::Mirror>>,
+    pub(crate) mirror: Option<std::sync::Arc<crate::postgres::Mirror>>,
 }
 
-async fn build<S: Send + Sync + 'static>(
+pub(crate) async fn build<S: Send + Sync + 'static>(
     f: &BuildFn<S>,
     g: &Global,
     run: Option<RunArgs>,
@@ -160,6 +160,8 @@ pub(crate) async fn run<S: Send + Sync + 'static>(
         Command::Record(a) => stream::record(g, a).await,
         #[cfg(feature = "dynamodb")]
         Command::CreateTable => stream::create_table(f, g).await,
+        #[cfg(all(feature = "postgres", feature = "dynamodb"))]
+        Command::Backfill(a) => super::backfill::backfill(f, g, a).await,
         Command::Serve => serve(f, g).await,
     }
 }
@@ -292,7 +294,7 @@ async fn replay<S: Send + Sync + 'static>(
 /// `create-table`, and with feature `poll` `poll` and `record`: the commands that reach
 /// DynamoDB.
 #[cfg(feature = "dynamodb")]
-mod stream {
+pub(crate) mod stream {
     use std::process::ExitCode;
     #[cfg(feature = "poll")]
     use std::time::Duration;
@@ -315,7 +317,7 @@ mod stream {
     use crate::dynamodb::AwsStream;
     use crate::dynamodb::DynamoStore;
 
-    fn table(g: &Global) -> Result<&str, BoxError> {
+    pub(crate) fn table(g: &Global) -> Result<&str, BoxError> {
         g.table
             .as_deref()
             .filter(|t| !t.is_empty())

@@ -36,6 +36,8 @@
 //! }
 //! ```
 
+#[cfg(all(feature = "postgres", feature = "dynamodb"))]
+mod backfill;
 mod cli;
 mod commands;
 mod print;

@@ -38,6 +38,7 @@ extern crate dynastream_core as dynastream;
 
 mod item;
 mod json;
+mod scan;
 mod value;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -49,6 +50,10 @@ use futures_util::stream::{self, BoxStream, StreamExt as _};
 use serde::Serialize;
 
 pub use dynastream_core::BoxFuture;
+pub use scan::{
+    from_dynamodb_json, key_text, segment_of, MemoryTable, ScanPage, ScanRequest, TableInfo,
+    TableScan,
+};
 pub use value::{item_size, to_dynamodb_json, Item, Value};
 
 use dynastream_core::dynamodb_json::{decode_model, Binary, ImageError};

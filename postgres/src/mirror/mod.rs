@@ -33,7 +33,10 @@
 //! record, and records of any other table are refused alone, saying to give that table a
 //! mirror table of its own.
 
+mod backfill;
 mod rows;
+
+pub use backfill::{BackfillOptions, BackfillProgress, BackfillSummary, RefusedItem};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -43,6 +46,7 @@ use dynastream_core::dynamodb_json::SCHEMA_VERSION_ATTR;
 use dynastream_core::event::StreamArn;
 use dynastream_core::hook::{Batch, BatchHook, Refusal};
 use dynastream_core::registry::{ModelSpec, Registry};
+
 use dynastream_core::BoxError;
 use dynastream_core::BoxFuture;
 use tokio::sync::Mutex;
@@ -75,6 +79,8 @@ pub struct Mirror {
     upsert_sql: String,
     /// The router's models, set when the router is built.
     models: OnceLock<Vec<ModelSpec>>,
+    /// The same models, to match scanned items' keys (a backfill's, a verify's).
+    registry: OnceLock<Registry>,
     /// (entity, schema-version attribute) of the models that name their own; usually empty,
     /// so a record costs no lookup.
     custom_versions: OnceLock<Vec<(String, String)>>,
@@ -103,6 +109,7 @@ impl Mirror {
             upsert_sql: sql::upsert(&config.schema, &config.table),
             config,
             models: OnceLock::new(),
+            registry: OnceLock::new(),
             custom_versions: OnceLock::new(),
             key_attrs: OnceLock::new(),
             conn: Mutex::new(None),
@@ -139,6 +146,9 @@ impl Mirror {
             .map(|m| (m.entity().to_string(), m.schema_version_attr().to_string()))
             .collect();
         let _ = self.custom_versions.set(custom);
+        if let Ok(registry) = Registry::new(models.clone()) {
+            let _ = self.registry.set(registry);
+        }
         self.models.set(models).map_err(|_| {
             MirrorError::Config("this mirror is already registered on a router".into())
         })
@@ -153,6 +163,24 @@ impl Mirror {
                 let (p, s) = self.config.key_attribute_names();
                 (p.unwrap_or("PK"), s.unwrap_or("SK"))
             }
+        }
+    }
+
+    /// The model whose patterns match a scanned item's keys, by entity name.
+    fn entity_of(&self, pk_attr: &str, sk_attr: &str, pk: &str, sk: &str) -> Option<&str> {
+        let registry = self.registry.get()?;
+        let i = registry.find(pk_attr, sk_attr, pk, sk)?;
+        Some(registry.spec(i).entity())
+    }
+
+    /// The schema-version attribute of the model named `entity` (the default for others).
+    fn version_attr(&self, entity: Option<&str>) -> &str {
+        match (entity, self.custom_versions.get()) {
+            (Some(e), Some(custom)) if !custom.is_empty() => custom
+                .iter()
+                .find(|(name, _)| name == e)
+                .map_or(SCHEMA_VERSION_ATTR, |(_, attr)| attr.as_str()),
+            _ => SCHEMA_VERSION_ATTR,
         }
     }
 
@@ -535,13 +563,7 @@ impl BatchHook for Mirror {
                         }
                     };
                 // The matched model's schema-version attribute; the default for the others.
-                let version_attr = match (r.entity, self.custom_versions.get()) {
-                    (Some(e), Some(custom)) if !custom.is_empty() => custom
-                        .iter()
-                        .find(|(entity, _)| entity == e)
-                        .map_or(SCHEMA_VERSION_ATTR, |(_, attr)| attr.as_str()),
-                    _ => SCHEMA_VERSION_ATTR,
-                };
+                let version_attr = self.version_attr(r.entity);
                 match row(
                     r.index,
                     r.record,

@@ -1,0 +1,745 @@
+//! Backfill: every item of a table copied into the mirror by a parallel scan, resumable, never
+//! over a row the stream wrote.
+//!
+//! A backfilled row is written at position (the table's current stream label, sequence number
+//! 0): earlier than every record of that stream, later than any older stream's. So a stream
+//! row — a change, or a tombstone — is never overwritten by a backfill, however the two
+//! interleave; a row of an older stream (the table before it was re-created) is. Each page of
+//! each segment is one statement: its rows and the segment's cursor together, so a backfill
+//! stopped anywhere resumes after the last page it wrote and writes nothing twice that matters
+//! (a page written again is a no-op against itself).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use dynastream_core::event::StreamArn;
+use dynastream_store::{
+    to_dynamodb_json, Cursor, RawBody, RawItem, ScanRequest, StoreError, TableInfo, TableScan,
+};
+use tokio_postgres::Client;
+
+use crate::conn::dial;
+use crate::json::image_to_json;
+use crate::{sql, MirrorError};
+
+use super::Mirror;
+
+/// How a backfill reads the table. Defaults: 4 segments, eventually consistent reads, pages
+/// of 1,000 items, no rate cap, throttling retried 10 times with backoff.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BackfillOptions {
+    pub(crate) segments: u32,
+    pub(crate) consistent: bool,
+    pub(crate) page_size: usize,
+    pub(crate) max_items_per_second: Option<f64>,
+    pub(crate) restart: bool,
+    pub(crate) throttle_retries: u32,
+}
+
+impl Default for BackfillOptions {
+    fn default() -> Self {
+        BackfillOptions {
+            segments: 4,
+            consistent: false,
+            page_size: 1000,
+            max_items_per_second: None,
+            restart: false,
+            throttle_retries: 10,
+        }
+    }
+}
+
+impl BackfillOptions {
+    /// Options with the defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Segments read at once (DynamoDB's parallel Scan `TotalSegments`), each on its own
+    /// Postgres connection; at least 1. A resumed backfill must use the count it began with.
+    pub fn segments(mut self, n: u32) -> Self {
+        self.segments = n.max(1);
+        self
+    }
+
+    /// Strongly consistent reads (twice the read capacity).
+    pub fn consistent(mut self, yes: bool) -> Self {
+        self.consistent = yes;
+        self
+    }
+
+    /// Items per Scan page at most (DynamoDB also ends a page at 1 MB); at least 1.
+    pub fn page_size(mut self, n: usize) -> Self {
+        self.page_size = n.max(1);
+        self
+    }
+
+    /// At most this many items per second over all segments (`None`: as fast as the table
+    /// and the database allow). A cap on read capacity: an eventually consistent read of an
+    /// item up to 4 KB costs half a read capacity unit.
+    pub fn max_items_per_second(mut self, rate: Option<f64>) -> Self {
+        self.max_items_per_second = rate.filter(|r| *r > 0.0);
+        self
+    }
+
+    /// Forgets the saved cursors and starts over (the rows already written stay; writing them
+    /// again is harmless).
+    pub fn restart(mut self, yes: bool) -> Self {
+        self.restart = yes;
+        self
+    }
+
+    /// How often a throttled page is retried, with exponential backoff from 100 ms up to 20 s,
+    /// before the backfill stops (resumable).
+    pub fn throttle_retries(mut self, n: u32) -> Self {
+        self.throttle_retries = n;
+        self
+    }
+}
+
+/// Where a backfill stands, handed to the progress callback after every page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackfillProgress {
+    /// Items read so far, those of earlier runs included.
+    pub items: u64,
+    /// About how many the table holds (its `ItemCount`), when known.
+    pub estimate: Option<u64>,
+    /// Segments finished.
+    pub segments_done: u32,
+    /// Segments in all.
+    pub segments: u32,
+}
+
+/// An item the mirror could not take (U+0000 in a string, a number beyond `numeric`, a value
+/// the server refused): it is not in the mirror.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedItem {
+    /// Partition key.
+    pub pk: String,
+    /// Sort key.
+    pub sk: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What a backfill did.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct BackfillSummary {
+    /// The table read.
+    pub table: String,
+    /// Items read, those of earlier runs of a resumed backfill included.
+    pub items: u64,
+    /// Items read by this run.
+    pub items_this_run: u64,
+    /// Rows this run wrote; the others it read were already held by a stream row (or by
+    /// this backfill's own earlier run of the page).
+    pub rows_written: u64,
+    /// Segments.
+    pub segments: u32,
+    /// Whether this run continued a stopped one.
+    pub resumed: bool,
+    /// Whether there was nothing to do: a finished backfill of this table (use
+    /// [`BackfillOptions::restart`] to run it again).
+    pub already_done: bool,
+    /// The stream label the rows were written under (`""`: the table has no stream).
+    pub stream_label: String,
+    /// How long this run took.
+    pub elapsed: Duration,
+    /// The items the mirror could not take.
+    pub refused: Vec<RefusedItem>,
+}
+
+/// One segment's saved state.
+struct SegmentState {
+    segment: u32,
+    cursor: Option<String>,
+    done: bool,
+}
+
+impl Mirror {
+    /// Copies every item of `source` into the mirror: a parallel scan of
+    /// [`BackfillOptions::segments`] segments, each page one statement with its segment's
+    /// cursor (saved in `dynastream_backfill`, in the mirror's schema), so a stopped backfill
+    /// resumes where it stopped. Rows get their entity, schema version and views as stream
+    /// rows do, at a position before every record of the table's current stream: a row the
+    /// stream wrote is never overwritten, a tombstone stays a tombstone.
+    ///
+    /// For the handoff, start the stream's consumer (reading from the oldest record,
+    /// `TRIM_HORIZON`) before the backfill: every change after the scan read an item is then
+    /// in the stream, and its row wins.
+    ///
+    /// `progress` is called after every page. Errors: the table's key attributes differ from
+    /// the mirror's ([`MirrorError::Config`]), the mirror table holds another table, an
+    /// unfinished backfill has another segment count, the source or the database failed
+    /// ([`MirrorError::Source`], ...) — all resumable.
+    pub async fn backfill(
+        &self,
+        source: &dyn TableScan,
+        options: &BackfillOptions,
+        progress: &(dyn Fn(BackfillProgress) + Sync),
+    ) -> Result<BackfillSummary, MirrorError> {
+        let started = Instant::now();
+        let info = source
+            .describe()
+            .await
+            .map_err(source_error("DescribeTable"))?;
+        let keys = self.check_keys(&info)?;
+        if let Some(arn) = &info.arn {
+            let table = StreamArn::parse(arn).map_or(arn.as_str(), |a| a.table);
+            let held = self.claim_source(table).await?;
+            if held != table {
+                return Err(MirrorError::Config(format!(
+                    "mirror table {} holds {held}, not {table}: give this table a mirror table of its own (--mirror-table)",
+                    self.config.qualified_table()
+                )));
+            }
+        }
+        let current_label = info
+            .latest_stream_arn
+            .as_deref()
+            .and_then(StreamArn::parse)
+            .and_then(|a| a.label)
+            .unwrap_or("")
+            .to_string();
+        self.connect().await?;
+        let control = self.dial_timed().await?;
+        let state_sql = BackfillSql::new(&self.config.schema, &self.config.table);
+        control
+            .batch_execute(&state_sql.create)
+            .await
+            .map_err(query("creating the backfill state table"))?;
+        let mirror_table = self.config.qualified_table();
+        if options.restart {
+            control
+                .execute(&state_sql.forget, &[&mirror_table])
+                .await
+                .map_err(query("forgetting the saved backfill"))?;
+        }
+        let saved = control
+            .query(&state_sql.load, &[&mirror_table])
+            .await
+            .map_err(query("reading the saved backfill"))?;
+        let (label, resumed, items_before, states) = if saved.is_empty() {
+            for segment in 0..options.segments {
+                control
+                    .execute(
+                        &state_sql.begin,
+                        &[
+                            &mirror_table,
+                            &(segment as i32),
+                            &(options.segments as i32),
+                            &info.name,
+                            &current_label,
+                        ],
+                    )
+                    .await
+                    .map_err(query("saving the backfill's segments"))?;
+            }
+            let states = (0..options.segments)
+                .map(|segment| SegmentState {
+                    segment,
+                    cursor: None,
+                    done: false,
+                })
+                .collect::<Vec<_>>();
+            (current_label, false, 0u64, states)
+        } else {
+            let total: i32 = saved[0].get("total_segments");
+            let label: String = saved[0].get("stream");
+            let table: String = saved[0].get("source_table");
+            if total as u32 != options.segments {
+                return Err(MirrorError::Config(format!(
+                    "an unfinished backfill of {mirror_table} (table {table}) was begun with {total} segments: resume it with --segments {total}, or start over with --restart"
+                )));
+            }
+            let items: i64 = saved.iter().map(|r| r.get::<_, i64>("items")).sum();
+            let states = saved
+                .iter()
+                .map(|r| SegmentState {
+                    segment: r.get::<_, i32>("segment") as u32,
+                    cursor: r.get("cursor"),
+                    done: r.get("done"),
+                })
+                .collect::<Vec<_>>();
+            (label, true, items as u64, states)
+        };
+        let segments = options.segments;
+        let already_done = states.iter().all(|s| s.done);
+        let items = AtomicU64::new(items_before);
+        let done = AtomicU64::new(states.iter().filter(|s| s.done).count() as u64);
+        let written = AtomicU64::new(0);
+        let refused = std::sync::Mutex::new(Vec::new());
+        let report = || {
+            progress(BackfillProgress {
+                items: items.load(Ordering::Relaxed),
+                estimate: info.item_count,
+                segments_done: done.load(Ordering::Relaxed) as u32,
+                segments,
+            })
+        };
+        report();
+        let run = Segments {
+            mirror: self,
+            source,
+            options,
+            keys: (&keys.0, &keys.1),
+            label: &label,
+            sql: &state_sql,
+            mirror_table: &mirror_table,
+            items: &items,
+            done: &done,
+            written: &written,
+            refused: &refused,
+            report: &report,
+            started,
+        };
+        let workers = states
+            .into_iter()
+            .filter(|s| !s.done)
+            .map(|s| run.segment(s));
+        for result in futures_util::future::join_all(workers).await {
+            result?;
+        }
+        let total = items.load(Ordering::Relaxed);
+        Ok(BackfillSummary {
+            table: info.name.clone(),
+            items: total,
+            items_this_run: total - items_before,
+            rows_written: written.load(Ordering::Relaxed),
+            segments,
+            resumed,
+            already_done,
+            stream_label: label,
+            elapsed: started.elapsed(),
+            refused: refused.into_inner().unwrap_or_else(|p| p.into_inner()),
+        })
+    }
+
+    /// The table's key attribute names, checked against the mirror's: `(pk, sk)`, `sk` empty
+    /// for a table with a partition key only.
+    pub(crate) fn check_keys(&self, info: &TableInfo) -> Result<(String, String), MirrorError> {
+        let (pk, sk) = self.key_attributes();
+        let Some((tpk, tsk)) = info.key_attributes.clone() else {
+            return Ok((pk.to_string(), sk.to_string()));
+        };
+        if tpk != pk || (!tsk.is_empty() && tsk != sk) {
+            return Err(MirrorError::Config(format!(
+                "table {} has the key attributes {tpk:?} / {tsk:?}, but the mirror is set for {pk:?} / {sk:?}: set the mirror's key attributes (--pk-attr, --sk-attr)",
+                info.name
+            )));
+        }
+        Ok((tpk, tsk))
+    }
+
+    pub(crate) async fn dial_timed(&self) -> Result<Client, MirrorError> {
+        let limit = self.config.connect_timeout;
+        match tokio::time::timeout(limit, dial(&self.config)).await {
+            Ok(r) => r,
+            Err(_) => Err(MirrorError::Timeout {
+                what: "connecting",
+                after: limit,
+            }),
+        }
+    }
+
+    /// A scanned item as a row: (pk, sk, entity, schema_version, data), or why the mirror
+    /// cannot take it.
+    pub(crate) fn scanned_row(
+        &self,
+        item: &RawItem,
+        (pk_attr, sk_attr): (&str, &str),
+    ) -> Result<ScannedRow<'_>, String> {
+        let nul = |what: &str, text: &str| {
+            if text.as_bytes().contains(&0) {
+                Err(format!("{what} {}", crate::json::NUL_REFUSAL))
+            } else {
+                Ok(())
+            }
+        };
+        nul(pk_attr, &item.pk)?;
+        nul(sk_attr, &item.sk)?;
+        let entity = self.entity_of(pk_attr, sk_attr, &item.pk, &item.sk);
+        let version_attr = self.version_attr(entity);
+        let (data, schema_version) = match &item.body {
+            RawBody::Attributes(attrs) => {
+                let skip: &[&str] = if sk_attr.is_empty() {
+                    &[pk_attr]
+                } else {
+                    &[pk_attr, sk_attr]
+                };
+                let j = image_to_json(&to_dynamodb_json(attrs), skip, version_attr)?;
+                (j.json, j.schema_version)
+            }
+            RawBody::Json(text) => {
+                let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+                let sv = v
+                    .get(version_attr)
+                    .and_then(|s| s.as_str())
+                    .map(str::to_string);
+                (text.clone(), sv)
+            }
+        };
+        Ok(ScannedRow {
+            pk: item.pk.clone(),
+            sk: item.sk.clone(),
+            entity,
+            schema_version,
+            data,
+        })
+    }
+}
+
+/// A scanned item ready to write.
+pub(crate) struct ScannedRow<'m> {
+    pub(crate) pk: String,
+    pub(crate) sk: String,
+    pub(crate) entity: Option<&'m str>,
+    pub(crate) schema_version: Option<String>,
+    pub(crate) data: String,
+}
+
+fn source_error(operation: &'static str) -> impl Fn(StoreError) -> MirrorError {
+    move |source| MirrorError::Source {
+        operation,
+        source: Box::new(source),
+    }
+}
+
+fn query(what: &'static str) -> impl Fn(tokio_postgres::Error) -> MirrorError {
+    move |source| MirrorError::Query {
+        what: what.to_string(),
+        source,
+    }
+}
+
+/// The statements of a backfill.
+pub(crate) struct BackfillSql {
+    create: String,
+    forget: String,
+    load: String,
+    begin: String,
+    page: String,
+}
+
+impl BackfillSql {
+    fn new(schema: &str, table: &str) -> Self {
+        let state = sql::qualified(schema, "dynastream_backfill");
+        let t = sql::qualified(schema, table);
+        BackfillSql {
+            create: format!(
+                "CREATE TABLE IF NOT EXISTS {state} (
+    mirror_table text NOT NULL,
+    segment integer NOT NULL,
+    total_segments integer NOT NULL,
+    source_table text NOT NULL,
+    stream text COLLATE \"C\" NOT NULL,
+    cursor text,
+    items bigint NOT NULL DEFAULT 0,
+    done boolean NOT NULL DEFAULT false,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (mirror_table, segment)
+);
+COMMENT ON TABLE {state} IS 'dynastream: each backfill segment''s cursor, saved with the rows of every page, so a stopped backfill resumes'"
+            ),
+            forget: format!("DELETE FROM {state} WHERE mirror_table = $1"),
+            load: format!(
+                "SELECT segment, total_segments, source_table, stream, cursor, items, done FROM {state} WHERE mirror_table = $1 ORDER BY segment"
+            ),
+            begin: format!(
+                "INSERT INTO {state} (mirror_table, segment, total_segments, source_table, stream) VALUES ($1, $2, $3, $4, $5)"
+            ),
+            // The rows and the cursor in one statement: both or neither.
+            page: format!(
+                "WITH written AS (
+    INSERT INTO {t} AS cur (pk, sk, entity, schema_version, data, seq, event_time, deleted, mirrored_at, stream)
+    SELECT u.pk, u.sk, u.entity, u.sv, u.data::jsonb, 0, NULL, false, now(), $6
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(pk, sk, entity, sv, data)
+    ON CONFLICT (pk, sk) DO UPDATE SET
+        entity = EXCLUDED.entity, schema_version = EXCLUDED.schema_version, data = EXCLUDED.data,
+        seq = EXCLUDED.seq, event_time = EXCLUDED.event_time, deleted = false,
+        mirrored_at = EXCLUDED.mirrored_at, stream = EXCLUDED.stream
+    WHERE (cur.stream, cur.seq) <= (EXCLUDED.stream, EXCLUDED.seq)
+    RETURNING 1
+)
+UPDATE {state} SET cursor = $9, items = items + $10, done = $11, updated_at = now()
+WHERE mirror_table = $7 AND segment = $8
+RETURNING (SELECT count(*) FROM written)"
+            ),
+        }
+    }
+}
+
+/// What every segment's worker shares.
+struct Segments<'a, R: Fn()> {
+    mirror: &'a Mirror,
+    source: &'a dyn TableScan,
+    options: &'a BackfillOptions,
+    keys: (&'a str, &'a str),
+    label: &'a str,
+    sql: &'a BackfillSql,
+    mirror_table: &'a str,
+    items: &'a AtomicU64,
+    done: &'a AtomicU64,
+    written: &'a AtomicU64,
+    refused: &'a std::sync::Mutex<Vec<RefusedItem>>,
+    report: &'a R,
+    started: Instant,
+}
+
+impl<R: Fn()> Segments<'_, R> {
+    async fn segment(&self, state: SegmentState) -> Result<(), MirrorError> {
+        let client = self.mirror.dial_timed().await?;
+        let page_sql = client
+            .prepare(&self.sql.page)
+            .await
+            .map_err(query("preparing the backfill's page statement"))?;
+        let mut start = match &state.cursor {
+            Some(text) => Some(Cursor::from_text(text).map_err(source_error("resuming"))?),
+            None => None,
+        };
+        let mut read_here = 0u64;
+        let mut at = state.cursor.clone();
+        loop {
+            let page = self.page(state.segment, start.take()).await?;
+            let next_text = page.next.as_ref().map(Cursor::to_text);
+            let finished = page.next.is_none();
+            let mut rows = Vec::with_capacity(page.items.len());
+            for item in &page.items {
+                match self.mirror.scanned_row(item, self.keys) {
+                    Ok(r) => rows.push(r),
+                    Err(reason) => self.refuse(item, reason),
+                }
+            }
+            let n = page.items.len() as u64;
+            let written = self
+                .write_page(
+                    &client,
+                    &page_sql,
+                    &rows,
+                    (at.as_deref(), next_text.as_deref()),
+                    n,
+                    finished,
+                    state.segment,
+                )
+                .await?;
+            at = next_text;
+            self.written.fetch_add(written, Ordering::Relaxed);
+            self.items.fetch_add(n, Ordering::Relaxed);
+            read_here += n;
+            if finished {
+                self.done.fetch_add(1, Ordering::Relaxed);
+            }
+            (self.report)();
+            if finished {
+                return Ok(());
+            }
+            start = page.next;
+            self.pace(read_here).await;
+        }
+    }
+
+    /// Sleeps as long as needed to keep this segment at its share of the rate cap.
+    async fn pace(&self, read_here: u64) {
+        let Some(rate) = self.options.max_items_per_second else {
+            return;
+        };
+        let share = rate / f64::from(self.options.segments);
+        let due = Duration::from_secs_f64(read_here as f64 / share);
+        let elapsed = self.started.elapsed();
+        if due > elapsed {
+            tokio::time::sleep(due - elapsed).await;
+        }
+    }
+
+    /// One page of the scan, throttling retried with exponential backoff.
+    async fn page(
+        &self,
+        segment: u32,
+        start: Option<Cursor>,
+    ) -> Result<dynastream_store::ScanPage, MirrorError> {
+        let mut delay = Duration::from_millis(100);
+        let mut attempt = 0;
+        loop {
+            let request = ScanRequest {
+                segment,
+                total_segments: self.options.segments,
+                consistent: self.options.consistent,
+                page_size: self.options.page_size,
+                start: start.clone(),
+            };
+            match self.source.scan_page(request).await {
+                Ok(p) => return Ok(p),
+                Err(StoreError::Throttled { .. }) if attempt < self.options.throttle_retries => {
+                    attempt += 1;
+                    tracing::warn!(
+                        segment,
+                        attempt,
+                        delay_ms = delay.as_millis() as u64,
+                        "scan throttled; backing off"
+                    );
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(20));
+                }
+                Err(e) => return Err(source_error("Scan")(e)),
+            }
+        }
+    }
+
+    fn refuse(&self, item: &RawItem, reason: String) {
+        tracing::warn!(pk = %item.pk, sk = %item.sk, %reason, "backfill: the mirror cannot take this item");
+        if let Ok(mut r) = self.refused.lock() {
+            r.push(RefusedItem {
+                pk: item.pk.clone(),
+                sk: item.sk.clone(),
+                reason,
+            });
+        }
+    }
+
+    /// Writes a page's rows with the segment's new cursor; rows the server refuses for their
+    /// data are found by writing them one at a time, and refused alone.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_page(
+        &self,
+        client: &Client,
+        statement: &tokio_postgres::Statement,
+        rows: &[ScannedRow<'_>],
+        (before, after): (Option<&str>, Option<&str>),
+        items: u64,
+        finished: bool,
+        segment: u32,
+    ) -> Result<u64, MirrorError> {
+        // `whole`: the page is written with this statement, so the cursor moves past it (and
+        // the segment may be done); otherwise the cursor stays where the page began.
+        let at = Position {
+            before,
+            after,
+            items: items as i64,
+            segment: segment as i32,
+            finished,
+        };
+        let (label, table) = (self.label, self.mirror_table);
+        let all: Vec<&ScannedRow<'_>> = rows.iter().collect();
+        match at
+            .write(&all, true)
+            .send(client, statement, label, table)
+            .await
+        {
+            Ok(row) => return Ok(row.get::<_, i64>(0) as u64),
+            Err(e) if !refused_for_data(&e) => {
+                return Err(MirrorError::Write {
+                    rows: rows.len(),
+                    target: crate::conn::target(&self.mirror.config.pg),
+                    source: e,
+                })
+            }
+            Err(_) => {}
+        }
+        // One at a time; the cursor moves with the last one.
+        let mut written = 0;
+        for (i, row) in all.iter().enumerate() {
+            let last = i + 1 == all.len();
+            match at
+                .write(&[*row], last)
+                .send(client, statement, label, table)
+                .await
+            {
+                Ok(r) => written += r.get::<_, i64>(0) as u64,
+                Err(e) if refused_for_data(&e) => {
+                    let item = RawItem {
+                        pk: row.pk.clone(),
+                        sk: row.sk.clone(),
+                        body: RawBody::Json(String::new()),
+                    };
+                    self.refuse(
+                        &item,
+                        format!("Postgres refused its row: {}", crate::describe(&e)),
+                    );
+                    if last {
+                        at.write(&[], true)
+                            .send(client, statement, label, table)
+                            .await
+                            .map_err(query("saving the backfill's cursor"))?;
+                    }
+                }
+                Err(e) => return Err(query("writing a backfill row")(e)),
+            }
+        }
+        Ok(written)
+    }
+}
+
+/// Where a page leaves its segment.
+#[derive(Clone, Copy)]
+struct Position<'r> {
+    before: Option<&'r str>,
+    after: Option<&'r str>,
+    items: i64,
+    segment: i32,
+    finished: bool,
+}
+
+impl<'r> Position<'r> {
+    /// The statement's parameters for `rows`. `whole`: the page is written with this
+    /// statement, so the cursor moves past it (and the segment may be done); otherwise the
+    /// cursor stays where the page began.
+    fn write(self, rows: &[&'r ScannedRow<'r>], whole: bool) -> PageWrite<'r> {
+        PageWrite {
+            pk: rows.iter().map(|r| r.pk.as_str()).collect(),
+            sk: rows.iter().map(|r| r.sk.as_str()).collect(),
+            entity: rows.iter().map(|r| r.entity).collect(),
+            sv: rows.iter().map(|r| r.schema_version.as_deref()).collect(),
+            data: rows.iter().map(|r| r.data.as_str()).collect(),
+            items: if whole { self.items } else { 0 },
+            segment: self.segment,
+            cursor: if whole { self.after } else { self.before },
+            finished: whole && self.finished,
+        }
+    }
+}
+
+/// One page statement's parameters.
+struct PageWrite<'r> {
+    pk: Vec<&'r str>,
+    sk: Vec<&'r str>,
+    entity: Vec<Option<&'r str>>,
+    sv: Vec<Option<&'r str>>,
+    data: Vec<&'r str>,
+    items: i64,
+    segment: i32,
+    cursor: Option<&'r str>,
+    finished: bool,
+}
+
+impl PageWrite<'_> {
+    async fn send(
+        self,
+        client: &Client,
+        statement: &tokio_postgres::Statement,
+        label: &str,
+        mirror_table: &str,
+    ) -> Result<tokio_postgres::Row, tokio_postgres::Error> {
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
+            &self.pk,
+            &self.sk,
+            &self.entity,
+            &self.sv,
+            &self.data,
+            &label,
+            &mirror_table,
+            &self.segment,
+            &self.cursor,
+            &self.items,
+            &self.finished,
+        ];
+        client.query_one(statement, &params).await
+    }
+}
+
+fn refused_for_data(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error()
+        .is_some_and(|db| matches!(db.code().code().get(..2), Some("22" | "23" | "54")))
+}
