@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use dynastream::postgres::{BackfillOptions, BackfillProgress, Mirror, MirrorConfig};
 use dynastream::store::{
-    BoxFuture, Item, RawItem, ScanPage, ScanRequest, Store as _, StoreError, TableInfo, TableScan,
+    BoxFuture, RawItem, ScanPage, ScanRequest, Store as _, StoreError, TableInfo, TableScan,
 };
 use dynastream::Router;
 use dynastream_example_models::{Story, UserProfile};
@@ -64,8 +64,12 @@ impl<T: TableScan> TableScan for Failing<T> {
         }
         self.inner.scan_page(request)
     }
-    fn read_item(&self, key: Item) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>> {
-        self.inner.read_item(key)
+    fn read_item(
+        &self,
+        pk: String,
+        sk: String,
+    ) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>> {
+        self.inner.read_item(pk, sk)
     }
 }
 

@@ -209,9 +209,13 @@ impl TableScan for Live {
         })
     }
 
-    fn read_item(&self, key: Item) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>> {
+    fn read_item(
+        &self,
+        pk: String,
+        sk: String,
+    ) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>> {
         let table = self.world.lock().unwrap().table.clone();
-        Box::pin(async move { table.read_item(key).await })
+        Box::pin(async move { table.read_item(pk, sk).await })
     }
 }
 

@@ -2,9 +2,10 @@
 
 use aws_sdk_dynamodb::types::KeyType;
 
+use base64::Engine as _;
 use dynastream_store::{
     key_text, BoxFuture, Cursor, Item, RawBody, RawItem, ScanPage, ScanRequest, StoreError,
-    TableInfo, TableScan,
+    TableInfo, TableScan, Value,
 };
 
 use crate::store::DynamoStore;
@@ -23,6 +24,32 @@ impl DynamoStore {
             source: None,
         })?;
         Ok(self.key_schema.get_or_init(|| keys).clone())
+    }
+
+    /// A key attribute's value from its text ([`key_text`]), typed as the table declares the
+    /// attribute (S, N or B; B from base64).
+    fn key_value(&self, attr: &str, text: String) -> Result<Value, StoreError> {
+        let kind = self.key_types.get().and_then(|types| {
+            types
+                .iter()
+                .find(|(a, _)| a == attr)
+                .map(|(_, t)| t.clone())
+        });
+        Ok(match kind.as_deref() {
+            Some("N") => Value::N(text),
+            Some("B") => Value::B(
+                base64::engine::general_purpose::STANDARD
+                    .decode(text.as_bytes())
+                    .map_err(|e| StoreError::Backend {
+                        operation: "GetItem",
+                        message: format!(
+                            "key attribute {attr} is binary, and {text:?} is not base64: {e}"
+                        ),
+                        source: None,
+                    })?,
+            ),
+            _ => Value::S(text),
+        })
     }
 
     fn scanned(
@@ -70,6 +97,17 @@ impl TableScan for DynamoStore {
                     table: self.table().to_string(),
                 });
             };
+            let types: Vec<(String, String)> = t
+                .attribute_definitions()
+                .iter()
+                .map(|d| {
+                    (
+                        d.attribute_name.clone(),
+                        d.attribute_type.as_str().to_string(),
+                    )
+                })
+                .collect();
+            let _ = self.key_types.set(types);
             let key = |kind: KeyType| {
                 t.key_schema()
                     .iter()
@@ -136,9 +174,18 @@ impl TableScan for DynamoStore {
         })
     }
 
-    fn read_item(&self, key: Item) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>> {
+    fn read_item(
+        &self,
+        pk: String,
+        sk: String,
+    ) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>> {
         Box::pin(async move {
             let keys = self.key_schema().await?;
+            let mut key = Item::new();
+            key.insert(keys.0.clone(), self.key_value(&keys.0, pk)?);
+            if !keys.1.is_empty() {
+                key.insert(keys.1.clone(), self.key_value(&keys.1, sk)?);
+            }
             let out = self
                 .client()
                 .get_item()

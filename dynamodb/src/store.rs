@@ -73,6 +73,8 @@ pub struct DynamoStore {
     batch_retry: BatchRetry,
     /// The table's key attribute names, once a scan asked DescribeTable.
     pub(crate) key_schema: std::sync::Arc<std::sync::OnceLock<(String, String)>>,
+    /// The table's attribute types (name, `S`/`N`/`B`), once DescribeTable answered.
+    pub(crate) key_types: std::sync::Arc<std::sync::OnceLock<Vec<(String, String)>>>,
 }
 
 /// The standard AWS configuration (environment, profile, region) with the SDK's standard retry
@@ -94,6 +96,7 @@ impl DynamoStore {
             table: table.into(),
             batch_retry: BatchRetry::default(),
             key_schema: Default::default(),
+            key_types: Default::default(),
         }
     }
 

@@ -29,7 +29,8 @@ pub use checkpoint::PgCheckpoints;
 pub use conn::MirrorConfig;
 pub use error::{describe, MirrorError};
 pub use mirror::{
-    view_name, BackfillOptions, BackfillProgress, BackfillSummary, Mirror, RefusedItem,
+    view_name, BackfillOptions, BackfillProgress, BackfillSummary, Drift, DriftKind, EntityCounts,
+    Mirror, RefusedItem, VerifyOptions, VerifyProgress, VerifyReport,
 };
 pub use store::PgStore;
 

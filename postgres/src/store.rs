@@ -14,7 +14,7 @@ use tokio_postgres::{Client, Statement};
 
 use dynastream_store::{
     to_dynamodb_json, Backend, BatchFailure, BoxFuture, Cursor, ItemKey, Page, PageRequest,
-    RawBody, RawItem, StoreError, TxOp, WriteItem,
+    RawBody, RawItem, ScanPage, ScanRequest, StoreError, TableInfo, TableScan, TxOp, WriteItem,
 };
 
 use crate::json::image_to_json;
@@ -67,6 +67,10 @@ struct Sql {
     page: [String; 2],
     /// Ascending, descending.
     page_index: [String; 2],
+    /// A page of one segment of a scan: the live rows whose key hashes to it, after a key.
+    scan: String,
+    /// The live rows.
+    count: String,
 }
 
 impl Sql {
@@ -109,6 +113,13 @@ ON CONFLICT (pk, sk) DO UPDATE SET {SET}"
             ),
             page: [page(">", "ASC"), page("<", "DESC")],
             page_index: [page_index(">", "ASC"), page_index("<", "DESC")],
+            scan: format!(
+                "SELECT pk, sk, data::text FROM {t}
+WHERE NOT deleted AND (hashtextextended(pk || chr(10) || sk, 0) & 9223372036854775807) % $1 = $2
+  AND (pk, sk) > ($3::text COLLATE \"C\", $4::text COLLATE \"C\")
+ORDER BY pk, sk LIMIT $5"
+            ),
+            count: format!("SELECT count(*) FROM {t} WHERE NOT deleted"),
         }
     }
 }
@@ -235,6 +246,99 @@ impl PgStore {
             message: crate::error::describe(&e),
             source: Some(e.into()),
         }
+    }
+}
+
+/// Read whole, for a verify against a Postgres store: segments split the live rows by a hash of
+/// their key, each read in key order. Its items carry `data` (the keys are `pk` and `sk`), so
+/// [`TableInfo::key_attributes`] is `None`: the table has no attribute names of its own.
+impl TableScan for PgStore {
+    fn describe(&self) -> BoxFuture<'_, Result<TableInfo, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.conn.lock().await;
+            let n: i64 = async {
+                let st = conn.statement(&self.sql.count).await?;
+                Ok::<i64, tokio_postgres::Error>(conn.client.query_one(&st, &[]).await?.get(0))
+            }
+            .await
+            .map_err(|e| self.error("count", e))?;
+            Ok(TableInfo {
+                name: self.table(),
+                item_count: Some(n as u64),
+                ..TableInfo::default()
+            })
+        })
+    }
+
+    fn scan_page(&self, r: ScanRequest) -> BoxFuture<'_, Result<ScanPage, StoreError>> {
+        Box::pin(async move {
+            let (after_pk, after_sk) = match r.start {
+                None => (String::new(), String::new()),
+                Some(Cursor::Keys { pk, sk, .. }) => (pk, sk),
+                Some(Cursor::Attributes(_)) => {
+                    return Err(StoreError::Backend {
+                        operation: "scan",
+                        message: "the cursor was made by another backend".into(),
+                        source: None,
+                    })
+                }
+            };
+            let limit = i64::try_from(r.page_size.max(1)).unwrap_or(i64::MAX);
+            let (total, segment) = (i64::from(r.total_segments.max(1)), i64::from(r.segment));
+            let mut conn = self.conn.lock().await;
+            let rows = async {
+                let st = conn.statement(&self.sql.scan).await?;
+                conn.client
+                    .query(&st, &[&total, &segment, &after_pk, &after_sk, &limit])
+                    .await
+            }
+            .await
+            .map_err(|e| self.error("scan", e))?;
+            let items: Vec<RawItem> = rows
+                .iter()
+                .map(|row| RawItem {
+                    pk: row.get(0),
+                    sk: row.get(1),
+                    body: RawBody::Json(
+                        row.get::<_, Option<String>>(2)
+                            .unwrap_or_else(|| "{}".into()),
+                    ),
+                })
+                .collect();
+            let next = match items.last() {
+                Some(last) if items.len() as i64 >= limit => Some(Cursor::Keys {
+                    index_sk: None,
+                    pk: last.pk.clone(),
+                    sk: last.sk.clone(),
+                }),
+                _ => None,
+            };
+            Ok(ScanPage { items, next })
+        })
+    }
+
+    fn read_item(
+        &self,
+        pk: String,
+        sk: String,
+    ) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.conn.lock().await;
+            let row = async {
+                let st = conn.statement(&self.sql.fetch).await?;
+                conn.client.query_opt(&st, &[&pk, &sk]).await
+            }
+            .await
+            .map_err(|e| self.error("select", e))?;
+            Ok(row.map(|row| RawItem {
+                pk,
+                sk,
+                body: RawBody::Json(
+                    row.get::<_, Option<String>>(0)
+                        .unwrap_or_else(|| "{}".into()),
+                ),
+            }))
+        })
     }
 }
 

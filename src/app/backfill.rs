@@ -1,16 +1,20 @@
 //! `backfill` and `verify`: the commands that read the whole DynamoDB table against the mirror.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use dynastream_core::BoxError;
 
-use super::cli::{BackfillArgs, Global};
+use super::cli::{BackfillArgs, Global, VerifyArgs};
 use super::commands::stream::table;
 use super::commands::{build, StoreUse};
 use super::{doing, BuildFn};
 use crate::dynamodb::DynamoStore;
-use crate::postgres::{BackfillOptions, BackfillProgress, Mirror};
+use crate::postgres::{
+    BackfillOptions, BackfillProgress, Drift, Mirror, VerifyOptions, VerifyProgress,
+};
+use crate::store::TableScan;
 
 /// The app's mirror, with the router's models (entities, views, schema versions).
 async fn mirror<S: Send + Sync + 'static>(
@@ -118,4 +122,173 @@ pub(crate) async fn backfill<S: Send + Sync + 'static>(
         );
         ExitCode::from(1)
     })
+}
+
+/// The table `verify` compares with: `--against`, else `--table`.
+async fn verify_source(
+    g: &Global,
+    a: &VerifyArgs,
+) -> Result<(String, Box<dyn TableScan>), BoxError> {
+    match a.against.as_deref() {
+        None => {
+            let table = table(g)?.to_string();
+            let store = DynamoStore::from_env(table.clone(), g.endpoint_url.as_deref()).await;
+            Ok((format!("table {table}"), Box::new(store)))
+        }
+        Some(spec) => {
+            if let Some(table) = spec.strip_prefix("dynamodb://").filter(|t| !t.is_empty()) {
+                let store = DynamoStore::from_env(table, g.endpoint_url.as_deref()).await;
+                return Ok((format!("table {table}"), Box::new(store)));
+            }
+            if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+                let mut config = crate::postgres::MirrorConfig::new(spec)?;
+                if let Some(t) = &a.store_table {
+                    config = config.table(t)?;
+                }
+                let name = config.qualified_table();
+                let store = crate::postgres::PgStore::connect(&config).await?;
+                return Ok((format!("Postgres store {name}"), Box::new(store)));
+            }
+            Err(
+                format!("--against takes dynamodb://TABLE or a postgres:// URL, not {spec:?}")
+                    .into(),
+            )
+        }
+    }
+}
+
+pub(crate) async fn verify<S: Send + Sync + 'static>(
+    f: &BuildFn<S>,
+    g: &Global,
+    a: VerifyArgs,
+) -> Result<ExitCode, BoxError> {
+    let mirror = mirror(f, g, "verify").await?;
+    let (what, source) = verify_source(g, &a).await?;
+    let options = VerifyOptions::new()
+        .segments(a.segments)
+        .consistent(a.consistent)
+        .page_size(a.page_size as usize)
+        .repair(a.repair);
+    println!(
+        "verifying {} against {what} ({} segments{})",
+        mirror.config().qualified_table(),
+        a.segments,
+        if a.repair { ", repairing" } else { "" }
+    );
+    let mut jsonl: Option<Box<dyn std::io::Write + Send>> = match a.jsonl.as_deref() {
+        None => None,
+        Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::stdout())),
+        Some(p) => Some(Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(doing(p.display().to_string()))?,
+        ))),
+    };
+    let lines = std::sync::Mutex::new((&mut jsonl, None::<std::io::Error>));
+    let on_drift = |d: &Drift| {
+        let Ok(mut slot) = lines.lock() else { return };
+        let (out, failed) = &mut *slot;
+        if let (Some(out), None) = (out.as_mut(), failed.as_ref()) {
+            let line = serde_json::json!({
+                "kind": d.kind.as_str(),
+                "pk": d.pk,
+                "sk": d.sk,
+                "table": d.table.as_deref().and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok()),
+                "mirror": d.mirror.as_deref().and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok()),
+                "repaired": d.repaired,
+            });
+            if let Err(e) = writeln!(out, "{line}") {
+                *failed = Some(e);
+            }
+        }
+    };
+    let progress: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+    let on_progress = |p: VerifyProgress| {
+        if let Ok(mut slot) = progress.lock() {
+            let bar =
+                slot.get_or_insert_with(|| bar("scanned", p.estimate.map(|e| e.max(p.items))));
+            if bar.length().is_some_and(|l| p.items > l) {
+                bar.set_length(p.items);
+            }
+            bar.set_position(p.items);
+            bar.set_message(format!("scanned, {} drifted", p.drifted));
+        }
+    };
+    let result = mirror
+        .verify(&*source, &options, &on_drift, &on_progress)
+        .await;
+    if let Ok(mut slot) = progress.lock() {
+        if let Some(bar) = slot.take() {
+            bar.finish_and_clear();
+        }
+    }
+    let report = result.map_err(doing("verify stopped"))?;
+    let (_, failed) = lines.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let Some(e) = failed {
+        return Err(doing("writing --jsonl")(e));
+    }
+    if let Some(out) = jsonl.as_mut() {
+        out.flush().map_err(doing("writing --jsonl"))?;
+    }
+    println!(
+        "{} items scanned in {:.1} s",
+        report.items,
+        report.elapsed.as_secs_f64()
+    );
+    println!("{:<24} {:>12} {:>12}", "model", "table", "mirror");
+    for (entity, n) in &report.entities {
+        println!(
+            "{:<24} {:>12} {:>12}{}",
+            entity.as_deref().unwrap_or("(no model)"),
+            n.table,
+            n.mirror,
+            if n.table == n.mirror { "" } else { "  differs" }
+        );
+    }
+    for d in &report.listed {
+        println!(
+            "{}: {:?} / {:?}{}",
+            d.kind.as_str(),
+            d.pk,
+            d.sk,
+            match d.repaired {
+                Some(true) => " (repaired)",
+                Some(false) => " (not repaired: a stream write came first; verify again)",
+                None => "",
+            }
+        );
+    }
+    let drifted = report.drifted();
+    if drifted > report.listed.len() as u64 {
+        println!(
+            "... and {} more (all in --jsonl)",
+            drifted - report.listed.len() as u64
+        );
+    }
+    if report.changed_during_scan > 0 {
+        println!(
+            "{} item(s) changed during the scan and read equal when read again",
+            report.changed_during_scan
+        );
+    }
+    let kinds: Vec<String> = report
+        .drift
+        .iter()
+        .map(|(k, n)| format!("{n} {}", k.as_str()))
+        .collect();
+    if drifted == 0 {
+        println!("equal: the mirror holds every item of {what} and nothing else");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("drift: {} ({})", drifted, kinds.join(", "));
+    if a.repair {
+        println!(
+            "repaired {} of {drifted}; {} lost to a stream write (run verify again)",
+            report.repaired, report.lost_to_stream
+        );
+        if report.equal() {
+            return Ok(ExitCode::SUCCESS);
+        }
+    } else {
+        println!("run verify --repair to rewrite the drifted rows");
+    }
+    Ok(ExitCode::from(1))
 }

@@ -134,8 +134,44 @@ pub(crate) enum Command {
     /// function) first: rows the stream writes are never overwritten.
     #[cfg(all(feature = "postgres", feature = "dynamodb"))]
     Backfill(BackfillArgs),
+    /// Compare the mirror with the table (a parallel Scan against the mirror's live rows):
+    /// counts per model; items missing, tombstoned, stale or extra. Exit 0 when equal, 1 on
+    /// drift. `--repair` rewrites drifted rows (a concurrent stream write always wins).
+    #[cfg(all(feature = "postgres", feature = "dynamodb"))]
+    Verify(VerifyArgs),
     /// Serve Lambda invocations (what runs under the Lambda runtime when no command is given).
     Serve,
+}
+
+/// `verify`.
+#[cfg(all(feature = "postgres", feature = "dynamodb"))]
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// Segments of the parallel Scan, read at once (each on its own Postgres connection).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) segments: u32,
+    /// A strongly consistent Scan (twice the read capacity; differing items are read again
+    /// consistently either way).
+    #[arg(long)]
+    pub(crate) consistent: bool,
+    /// Items per Scan page at most.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(crate) page_size: u32,
+    /// Rewrite each drifted row as the table holds it (compare-and-set on the row's position:
+    /// a stream write that comes first wins), then check it again.
+    #[arg(long)]
+    pub(crate) repair: bool,
+    /// Also write every drifted item as a JSON line to this file (`-`: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) jsonl: Option<PathBuf>,
+    /// Compare with this store instead of the --table table: `dynamodb://TABLE` or a
+    /// `postgres://` URL of a Postgres store (its table from --store-table).
+    #[arg(long, value_name = "STORE")]
+    pub(crate) against: Option<String>,
+    /// The Postgres store's table, with a `postgres://` --against (default
+    /// `public.dynastream_items`).
+    #[arg(long, value_name = "TABLE", requires = "against")]
+    pub(crate) store_table: Option<String>,
 }
 
 /// `backfill`.

@@ -162,6 +162,8 @@ pub(crate) async fn run<S: Send + Sync + 'static>(
         Command::CreateTable => stream::create_table(f, g).await,
         #[cfg(all(feature = "postgres", feature = "dynamodb"))]
         Command::Backfill(a) => super::backfill::backfill(f, g, a).await,
+        #[cfg(all(feature = "postgres", feature = "dynamodb"))]
+        Command::Verify(a) => super::backfill::verify(f, g, a).await,
         Command::Serve => serve(f, g).await,
     }
 }

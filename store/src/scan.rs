@@ -61,9 +61,14 @@ pub trait TableScan: Send + Sync {
     /// item once (of a table nobody writes to meanwhile).
     fn scan_page(&self, request: ScanRequest) -> BoxFuture<'_, Result<ScanPage, StoreError>>;
 
-    /// The item under `key` (its key attributes), read strongly consistent where the source
+    /// The item under partition key `pk` and sort key `sk` (as [`key_text`] writes them; `sk`
+    /// `""` for a table with a partition key only), read strongly consistent where the source
     /// has a choice; `None` when there is none.
-    fn read_item(&self, key: Item) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>>;
+    fn read_item(
+        &self,
+        pk: String,
+        sk: String,
+    ) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>>;
 }
 
 macro_rules! forward_scan {
@@ -75,8 +80,8 @@ macro_rules! forward_scan {
             fn scan_page(&self, request: ScanRequest) -> BoxFuture<'_, Result<ScanPage, StoreError>> {
                 (**self).scan_page(request)
             }
-            fn read_item(&self, key: Item) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>> {
-                (**self).read_item(key)
+            fn read_item(&self, pk: String, sk: String) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>> {
+                (**self).read_item(pk, sk)
             }
         }
     )*};
@@ -324,9 +329,12 @@ impl TableScan for MemoryTable {
         })
     }
 
-    fn read_item(&self, key: Item) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>> {
+    fn read_item(
+        &self,
+        pk: String,
+        sk: String,
+    ) -> BoxFuture<'_, Result<Option<RawItem>, StoreError>> {
         Box::pin(async move {
-            let (pk, sk) = self.key_of(&key)?;
             Ok(self
                 .items
                 .get(&(pk.clone(), sk.clone()))

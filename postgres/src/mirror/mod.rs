@@ -35,8 +35,10 @@
 
 mod backfill;
 mod rows;
+mod verify;
 
 pub use backfill::{BackfillOptions, BackfillProgress, BackfillSummary, RefusedItem};
+pub use verify::{Drift, DriftKind, EntityCounts, VerifyOptions, VerifyProgress, VerifyReport};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
