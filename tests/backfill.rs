@@ -279,3 +279,56 @@ async fn a_backfill_refuses_a_table_with_other_keys_or_another_tables_mirror() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_backfill_from_an_export_folder_needs_no_table_and_verifies_equal() {
+    let dir = std::env::temp_dir().join(format!("dynastream-test-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let n = 1500;
+    let items: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"PK":{{"S":"USER#u{i:05}"}},"SK":{{"S":"PROFILE"}},"owner":{{"S":"u{i:05}"}},"display_name":{{"S":"User {i}"}},"email":{{"S":"e@x"}},"age":{{"N":"{}"}}}}"#,
+                i % 90
+            )
+        })
+        .collect();
+    support::export::write_export(
+        &dir,
+        "arn:aws:dynamodb:us-east-1:123456789012:table/exported",
+        &items,
+        4,
+    );
+    let export = dynastream::store::ExportFolder::open(&dir, "PK", "SK").unwrap();
+    let schema = pg::fresh_schema("backfill_export").await;
+    let (_router, mirror) = mirror(&schema);
+    let options = BackfillOptions::new()
+        .segments(3)
+        .page_size(200)
+        .stream_arn(Some(
+            "arn:aws:dynamodb:us-east-1:123456789012:table/exported/stream/2026-12-01T00:00:00.000"
+                .into(),
+        ));
+    let summary = mirror.backfill(&export, &options, &|_| {}).await.unwrap();
+    assert_eq!((summary.items, summary.rows_written), (n as u64, n as u64));
+    assert_eq!(summary.stream_label, "2026-12-01T00:00:00.000");
+    assert_eq!(
+        count(
+            &schema,
+            "SELECT count(*) FROM {s}.user_profile WHERE age = 7"
+        )
+        .await,
+        17
+    );
+    let report = mirror
+        .verify(
+            &export,
+            &dynastream::postgres::VerifyOptions::new().segments(2),
+            &|_| {},
+            &|_| {},
+        )
+        .await
+        .unwrap();
+    assert!(report.equal() && report.items == n as u64, "{report:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

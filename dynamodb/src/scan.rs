@@ -140,7 +140,7 @@ impl TableScan for DynamoStore {
                 Some(Cursor::Attributes(start)) => {
                     request = request.set_exclusive_start_key(Some(to_sdk_item(start)));
                 }
-                Some(Cursor::Keys { .. }) => {
+                Some(_) => {
                     return Err(StoreError::Backend {
                         operation: "Scan",
                         message: "the cursor was made by another backend".into(),

@@ -188,7 +188,7 @@ pub(super) fn log_event(event: &PollEvent<'_>) {
         PollEvent::CheckpointTrimmed { shard_id, after } => tracing::error!(
             shard_id,
             after,
-            "checkpoint trimmed from the stream; restarting at the oldest record"
+            "checkpoint trimmed from the stream; restarting at the oldest record (the records in between were never delivered: a mirror may have drifted; verify it)"
         ),
         PollEvent::Progress { stats } => tracing::info!(
             records = stats.records,

@@ -275,7 +275,7 @@ impl TableScan for PgStore {
             let (after_pk, after_sk) = match r.start {
                 None => (String::new(), String::new()),
                 Some(Cursor::Keys { pk, sk, .. }) => (pk, sk),
-                Some(Cursor::Attributes(_)) => {
+                Some(_) => {
                     return Err(StoreError::Backend {
                         operation: "scan",
                         message: "the cursor was made by another backend".into(),

@@ -49,17 +49,45 @@ pub(crate) async fn backfill<S: Send + Sync + 'static>(
     g: &Global,
     a: BackfillArgs,
 ) -> Result<ExitCode, BoxError> {
-    let table = table(g)?.to_string();
     let mirror = mirror(f, g, "backfill").await?;
-    let source = DynamoStore::from_env(table.clone(), g.endpoint_url.as_deref()).await;
-    let options = BackfillOptions::new()
+    let mut options = BackfillOptions::new()
         .segments(a.segments)
         .consistent(a.consistent)
         .page_size(a.page_size as usize)
         .max_items_per_second(a.max_items_per_second)
         .restart(a.restart);
+    let (table, source): (String, Box<dyn TableScan>) = match &a.from_export {
+        None => {
+            let table = table(g)?.to_string();
+            let store = DynamoStore::from_env(table.clone(), g.endpoint_url.as_deref()).await;
+            (format!("table {table}"), Box::new(store))
+        }
+        Some(dir) => {
+            let (pk, sk) = mirror.key_attributes();
+            let export = crate::store::ExportFolder::open(dir, pk, sk)
+                .map_err(doing(format!("reading the export in {}", dir.display())))?;
+            if let Some(t) = g.table.as_deref().filter(|t| !t.is_empty()) {
+                let store = DynamoStore::from_env(t, g.endpoint_url.as_deref()).await;
+                let info = store
+                    .describe()
+                    .await
+                    .map_err(doing(format!("describing table {t} for its stream")))?;
+                options = options.stream_arn(info.latest_stream_arn);
+            }
+            let what = format!(
+                "the export in {} ({} data files{})",
+                export.folder().display(),
+                export.data_files(),
+                export
+                    .export_time()
+                    .map(|t| format!(", taken {t}"))
+                    .unwrap_or_default()
+            );
+            (what, Box::new(export))
+        }
+    };
     println!(
-        "backfilling {} from table {table} ({} segments)",
+        "backfilling {} from {table} ({} segments)",
         mirror.config().qualified_table(),
         a.segments
     );
@@ -77,7 +105,7 @@ pub(crate) async fn backfill<S: Send + Sync + 'static>(
             ));
         }
     };
-    let result = mirror.backfill(&source, &options, &on_progress).await;
+    let result = mirror.backfill(&*source, &options, &on_progress).await;
     if let Ok(mut slot) = progress.lock() {
         if let Some(bar) = slot.take() {
             bar.finish_and_clear();
@@ -88,7 +116,7 @@ pub(crate) async fn backfill<S: Send + Sync + 'static>(
     )))?;
     if summary.already_done {
         println!(
-            "a backfill of table {table} into {} already finished: nothing to do (--restart scans the table again)",
+            "a backfill of {table} into {} already finished: nothing to do (--restart reads it again)",
             mirror.config().qualified_table()
         );
         return Ok(ExitCode::SUCCESS);
@@ -108,7 +136,7 @@ pub(crate) async fn backfill<S: Send + Sync + 'static>(
         summary.stream_label,
     );
     if summary.stream_label.is_empty() {
-        println!("note: table {table} has no stream, so the mirror cannot follow its changes; enable one (NEW_AND_OLD_IMAGES) and run poll or the deployed function");
+        println!("note: no stream named (an export without --table, or a table without a stream): the rows are earlier than any stream's records; the mirror follows changes only from a stream (NEW_AND_OLD_IMAGES) run by poll or the deployed function");
     }
     for r in &summary.refused {
         println!("not mirrored: item {:?} / {:?}: {}", r.pk, r.sk, r.reason);

@@ -194,6 +194,11 @@ pub(crate) struct BackfillArgs {
     /// Forget the saved place and scan the whole table again.
     #[arg(long)]
     pub(crate) restart: bool,
+    /// Read a DynamoDB export to S3 (ExportTableToPointInTime, DYNAMODB_JSON) copied to this
+    /// folder instead of scanning the table: no read capacity. With --table, the rows are
+    /// written under the table's current stream.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) from_export: Option<PathBuf>,
 }
 
 /// How records of a batch run.

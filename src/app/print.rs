@@ -105,7 +105,9 @@ pub(crate) fn print_event(e: &PollEvent<'_>, quiet: bool, until_idle: bool) {
         ),
         PollEvent::CheckpointTrimmed { shard_id, after } => println!(
             "shard {shard_id}: checkpoint {after} was trimmed from the stream; \
-             reading from the oldest record (records in between were never delivered)"
+             reading from the oldest record (records in between were never delivered: \
+             a mirror may have drifted from the table; run `verify` (with --repair) once \
+             this poll has caught up)"
         ),
         PollEvent::Progress { stats } => {
             let lags: Vec<String> = stats

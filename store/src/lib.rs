@@ -36,6 +36,7 @@
 #[cfg(test)]
 extern crate dynastream_core as dynastream;
 
+mod export;
 mod item;
 mod json;
 mod scan;
@@ -50,6 +51,7 @@ use futures_util::stream::{self, BoxStream, StreamExt as _};
 use serde::Serialize;
 
 pub use dynastream_core::BoxFuture;
+pub use export::ExportFolder;
 pub use scan::{
     from_dynamodb_json, key_text, segment_of, MemoryTable, ScanPage, ScanRequest, TableInfo,
     TableScan,
@@ -328,6 +330,9 @@ pub enum RawBody {
     Attributes(Item),
     /// The Postgres store's `data` JSON (key attributes not included).
     Json(String),
+    /// The item as DynamoDB JSON text (`{"PK":{"S":"..."},...}`, key attributes included), as
+    /// an export to S3 holds it.
+    DynamoDbJson(String),
 }
 
 impl RawItem {
@@ -343,6 +348,7 @@ impl RawItem {
             RawBody::Attributes(attrs) => {
                 decode_model::<M>(&to_dynamodb_json(attrs), Binary::Tagged)
             }
+            RawBody::DynamoDbJson(text) => decode_model::<M>(text, Binary::Tagged),
             RawBody::Json(text) => {
                 let json = json::plain_to_dynamodb(text).map_err(|e| {
                     err(ImageError::new(
@@ -371,6 +377,13 @@ pub enum Cursor {
         pk: String,
         /// Sort key.
         sk: String,
+    },
+    /// A position in a source of files (an export): the file's index and the lines read.
+    Offset {
+        /// The file.
+        part: usize,
+        /// Lines of it already read.
+        offset: u64,
     },
 }
 

@@ -120,6 +120,9 @@ impl Cursor {
                 "keys": {"index_sk": index_sk, "pk": pk, "sk": sk}
             })
             .to_string(),
+            Cursor::Offset { part, offset } => {
+                serde_json::json!({"offset": {"part": part, "offset": offset}}).to_string()
+            }
         }
     }
 
@@ -139,9 +142,19 @@ impl Cursor {
             }
             return Ok(Cursor::Attributes(item));
         }
+        if let Some(o) = v.get("offset") {
+            let n = |name: &str| o.get(name).and_then(serde_json::Value::as_u64);
+            return match (n("part"), n("offset")) {
+                (Some(part), Some(offset)) => Ok(Cursor::Offset {
+                    part: part as usize,
+                    offset,
+                }),
+                _ => Err(bad("offset without part and offset".into())),
+            };
+        }
         let keys = v
             .get("keys")
-            .ok_or_else(|| bad("neither attributes nor keys".into()))?;
+            .ok_or_else(|| bad("neither attributes, keys nor offset".into()))?;
         let text_of = |name: &str| keys.get(name).and_then(serde_json::Value::as_str);
         match (text_of("pk"), text_of("sk")) {
             (Some(pk), Some(sk)) => Ok(Cursor::Keys {
@@ -253,6 +266,11 @@ impl MemoryTable {
         Ok((text(&self.pk_attr)?, text(&self.sk_attr)?))
     }
 
+    /// The key attribute names.
+    pub fn key_attributes(&self) -> (&str, &str) {
+        (&self.pk_attr, &self.sk_attr)
+    }
+
     /// Writes `item` (every attribute, keys included), replacing any under its key.
     pub fn put(&mut self, item: Item) -> Result<(), StoreError> {
         let key = self.key_of(&item)?;
@@ -292,7 +310,7 @@ impl TableScan for MemoryTable {
             let from = match &r.start {
                 None => Bound::Unbounded,
                 Some(Cursor::Keys { pk, sk, .. }) => Bound::Excluded((pk.clone(), sk.clone())),
-                Some(Cursor::Attributes(_)) => {
+                Some(_) => {
                     return Err(StoreError::Backend {
                         operation: "MemoryTable::scan_page",
                         message: "a cursor of another backend".into(),

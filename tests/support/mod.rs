@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests.
 
 pub mod dynamo;
+pub mod export;
 pub mod pg;

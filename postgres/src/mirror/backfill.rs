@@ -35,6 +35,7 @@ pub struct BackfillOptions {
     pub(crate) max_items_per_second: Option<f64>,
     pub(crate) restart: bool,
     pub(crate) throttle_retries: u32,
+    pub(crate) stream_arn: Option<String>,
 }
 
 impl Default for BackfillOptions {
@@ -46,6 +47,7 @@ impl Default for BackfillOptions {
             max_items_per_second: None,
             restart: false,
             throttle_retries: 10,
+            stream_arn: None,
         }
     }
 }
@@ -87,6 +89,14 @@ impl BackfillOptions {
     /// again is harmless).
     pub fn restart(mut self, yes: bool) -> Self {
         self.restart = yes;
+        self
+    }
+
+    /// The table's current stream, for a source that does not name it (an export: it is a
+    /// snapshot of the table, not of its stream). Rows are written at that stream's label;
+    /// without one, at `""`, earlier than every stream's records.
+    pub fn stream_arn(mut self, arn: Option<String>) -> Self {
+        self.stream_arn = arn;
         self
     }
 
@@ -199,6 +209,7 @@ impl Mirror {
         let current_label = info
             .latest_stream_arn
             .as_deref()
+            .or(options.stream_arn.as_deref())
             .and_then(StreamArn::parse)
             .and_then(|a| a.label)
             .unwrap_or("")
@@ -370,6 +381,15 @@ impl Mirror {
                     &[pk_attr, sk_attr]
                 };
                 let j = image_to_json(&to_dynamodb_json(attrs), skip, version_attr)?;
+                (j.json, j.schema_version)
+            }
+            RawBody::DynamoDbJson(text) => {
+                let skip: &[&str] = if sk_attr.is_empty() {
+                    &[pk_attr]
+                } else {
+                    &[pk_attr, sk_attr]
+                };
+                let j = image_to_json(text, skip, version_attr)?;
                 (j.json, j.schema_version)
             }
             RawBody::Json(text) => {
