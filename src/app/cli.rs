@@ -132,19 +132,19 @@ pub(crate) enum Command {
     /// Copy every item of the table into the mirror (a parallel Scan; resumable: each
     /// segment's place is saved in the mirror's database). Start `poll` (or the deployed
     /// function) first: rows the stream writes are never overwritten.
-    #[cfg(all(feature = "postgres", feature = "dynamodb"))]
+    #[cfg(feature = "mirror-tools")]
     Backfill(BackfillArgs),
     /// Compare the mirror with the table (a parallel Scan against the mirror's live rows):
     /// counts per model; items missing, tombstoned, stale or extra. Exit 0 when equal, 1 on
     /// drift. `--repair` rewrites drifted rows (a concurrent stream write always wins).
-    #[cfg(all(feature = "postgres", feature = "dynamodb"))]
+    #[cfg(feature = "mirror-tools")]
     Verify(VerifyArgs),
     /// Serve Lambda invocations (what runs under the Lambda runtime when no command is given).
     Serve,
 }
 
 /// `verify`.
-#[cfg(all(feature = "postgres", feature = "dynamodb"))]
+#[cfg(feature = "mirror-tools")]
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
     /// Segments of the parallel Scan, read at once (each on its own Postgres connection).
@@ -175,7 +175,7 @@ pub(crate) struct VerifyArgs {
 }
 
 /// `backfill`.
-#[cfg(all(feature = "postgres", feature = "dynamodb"))]
+#[cfg(feature = "mirror-tools")]
 #[derive(Debug, Args)]
 pub(crate) struct BackfillArgs {
     /// Segments of the parallel Scan, read at once (each on its own Postgres connection). A

@@ -160,9 +160,9 @@ pub(crate) async fn run<S: Send + Sync + 'static>(
         Command::Record(a) => stream::record(g, a).await,
         #[cfg(feature = "dynamodb")]
         Command::CreateTable => stream::create_table(f, g).await,
-        #[cfg(all(feature = "postgres", feature = "dynamodb"))]
+        #[cfg(feature = "mirror-tools")]
         Command::Backfill(a) => super::backfill::backfill(f, g, a).await,
-        #[cfg(all(feature = "postgres", feature = "dynamodb"))]
+        #[cfg(feature = "mirror-tools")]
         Command::Verify(a) => super::backfill::verify(f, g, a).await,
         Command::Serve => serve(f, g).await,
     }

@@ -36,7 +36,7 @@
 //! }
 //! ```
 
-#[cfg(all(feature = "postgres", feature = "dynamodb"))]
+#[cfg(feature = "mirror-tools")]
 mod backfill;
 mod cli;
 mod commands;
