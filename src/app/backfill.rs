@@ -297,6 +297,12 @@ pub(crate) async fn verify<S: Send + Sync + 'static>(
             report.changed_during_scan
         );
     }
+    if report.cannot_hold > 0 {
+        println!(
+            "{} item(s) of the table cannot be held by the mirror (U+0000 in a string, a number beyond numeric; see the log) and were not compared",
+            report.cannot_hold
+        );
+    }
     let kinds: Vec<String> = report
         .drift
         .iter()

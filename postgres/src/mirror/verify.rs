@@ -157,6 +157,9 @@ pub struct VerifyReport {
     pub listed: Vec<Drift>,
     /// Items that differed in the scan but read equal when read again: changed meanwhile.
     pub changed_during_scan: u64,
+    /// Items the mirror cannot hold (U+0000 in a string, a number beyond `numeric`): never in
+    /// the mirror, so not compared; a backfill or the stream refuses them the same way.
+    pub cannot_hold: u64,
     /// Rows rewritten by repair and read equal after.
     pub repaired: u64,
     /// Repairs a stream write came before (the row was not touched).
@@ -294,6 +297,7 @@ struct Found {
     drift: BTreeMap<DriftKind, u64>,
     listed: Vec<Drift>,
     changed: u64,
+    cannot_hold: u64,
     repaired: u64,
     lost: u64,
 }
@@ -401,6 +405,7 @@ impl Mirror {
             drift: found.drift,
             listed: found.listed,
             changed_during_scan: found.changed,
+            cannot_hold: found.cannot_hold,
             repaired: found.repaired,
             lost_to_stream: found.lost,
             elapsed: started.elapsed(),
@@ -457,6 +462,7 @@ impl Run<'_> {
                         Err(reason) => {
                             tracing::warn!(pk = %item.pk, sk = %item.sk, %reason, "verify: the mirror cannot hold this item");
                             *found.entities.entry(None).or_default() += 1;
+                            found.cannot_hold += 1;
                         }
                     }
                 }
