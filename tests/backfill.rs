@@ -332,3 +332,97 @@ async fn a_backfill_from_an_export_folder_needs_no_table_and_verifies_equal() {
     assert!(report.equal() && report.items == n as u64, "{report:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn an_export_in_s3_is_fetched_resumably_and_backfilled() {
+    use aws_sdk_s3::primitives::ByteStream;
+    let dir = std::env::temp_dir().join(format!("dynastream-test-s3export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let items: Vec<String> = (0..300)
+        .map(|i| format!(r#"{{"PK":{{"S":"USER#s{i:04}"}},"SK":{{"S":"PROFILE"}},"owner":{{"S":"s{i:04}"}},"display_name":{{"S":"S {i}"}},"email":{{"S":"e@x"}}}}"#))
+        .collect();
+    let local = support::export::write_export(
+        &dir.join("src"),
+        "arn:aws:dynamodb:us-east-1:123456789012:table/s3exported",
+        &items,
+        3,
+    );
+    // Uploaded as the export wrote it: s3://bucket/exports/AWSDynamoDB/<id>/...
+    let s3 = support::dynamo::s3_client();
+    let bucket = "dynastream-test-exports";
+    let _ = s3.create_bucket().bucket(bucket).send().await;
+    let id = local.file_name().unwrap().to_string_lossy().to_string();
+    let mut files = vec![
+        local.join("manifest-summary.json"),
+        local.join("manifest-files.json"),
+    ];
+    for f in std::fs::read_dir(local.join("data")).unwrap() {
+        files.push(f.unwrap().path());
+    }
+    for f in &files {
+        let rel = f
+            .strip_prefix(&local)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        s3.put_object()
+            .bucket(bucket)
+            .key(format!("exports/AWSDynamoDB/{id}/{rel}"))
+            .body(ByteStream::from(std::fs::read(f).unwrap()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let url = dynastream::dynamodb::S3ExportUrl::parse(&format!(
+        "s3://{bucket}/exports/AWSDynamoDB/{id}"
+    ))
+    .unwrap();
+    let fetched = dir.join("fetched");
+    let calls = std::sync::Mutex::new(Vec::new());
+    dynastream::dynamodb::fetch_export(&s3, &url, &fetched, &|done, total| {
+        calls.lock().unwrap().push((done, total))
+    })
+    .await
+    .unwrap();
+    assert_eq!(calls.into_inner().unwrap().last(), Some(&(3, 3)));
+    // Fetched again: the files already there are kept (same size), nothing breaks.
+    let data = fetched.join("data");
+    let first = std::fs::read_dir(&data)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let modified = std::fs::metadata(&first).unwrap().modified().unwrap();
+    dynastream::dynamodb::fetch_export(&s3, &url, &fetched, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(&first).unwrap().modified().unwrap(),
+        modified
+    );
+    let export = dynastream::store::ExportFolder::open(&fetched, "PK", "SK").unwrap();
+    let schema = pg::fresh_schema("backfill_s3").await;
+    let (_router, mirror) = mirror(&schema);
+    let summary = mirror
+        .backfill(&export, &BackfillOptions::new(), &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(summary.items, 300);
+    assert_eq!(
+        count(&schema, "SELECT count(*) FROM {s}.user_profile").await,
+        300
+    );
+    // Not an export's folder: says so.
+    let wrong =
+        dynastream::dynamodb::S3ExportUrl::parse(&format!("s3://{bucket}/exports")).unwrap();
+    let err = dynastream::dynamodb::fetch_export(&s3, &wrong, &dir.join("wrong"), &|_, _| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("manifest-summary.json") && err.contains("AWSDynamoDB/<ExportId>"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

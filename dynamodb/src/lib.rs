@@ -1,5 +1,7 @@
-//! DynamoDB for dynastream, through the AWS SDK: the store backend ([`DynamoStore`]) and, with
-//! feature `streams`, the stream source the local runner polls (`AwsStream`).
+//! DynamoDB for dynastream, through the AWS SDK: the store backend ([`DynamoStore`]), which
+//! also reads tables whole (`TableScan`: DescribeTable, parallel Scan, consistent GetItem);
+//! with feature `streams`, the stream source the local runner polls (`AwsStream`); with feature
+//! `s3-export`, a DynamoDB export to S3 fetched into a folder (`fetch_export`).
 //!
 //! Apps usually reach this crate through `dynastream` with the `dynamodb` feature. Both clients
 //! take the SDK's standard configuration (environment, profiles, region, `AWS_ENDPOINT_URL`).
@@ -9,12 +11,16 @@
 
 #[cfg(feature = "streams")]
 mod record;
+#[cfg(feature = "s3-export")]
+mod s3_export;
 mod scan;
 mod store;
 #[cfg(feature = "streams")]
 mod stream;
 mod value;
 
+#[cfg(feature = "s3-export")]
+pub use s3_export::{fetch_export, s3_client, S3ExportUrl};
 pub use store::{index_attrs, sdk_config, BatchRetry, DynamoStore};
 #[cfg(feature = "streams")]
 pub use stream::AwsStream;

@@ -44,6 +44,56 @@ fn bar(what: &str, estimate: Option<u64>) -> indicatif::ProgressBar {
     bar
 }
 
+/// Fetches an export from S3 into `dir` (default `.dynastream/exports/<last part of the
+/// prefix>`), with a progress bar over its files.
+async fn fetch(
+    g: &Global,
+    url: &crate::dynamodb::S3ExportUrl,
+    dir: Option<&std::path::Path>,
+) -> Result<std::path::PathBuf, BoxError> {
+    let dir = dir.map(std::path::Path::to_path_buf).unwrap_or_else(|| {
+        let id = url
+            .prefix
+            .rsplit('/')
+            .next()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(&url.bucket);
+        std::path::PathBuf::from(".dynastream/exports").join(id)
+    });
+    println!(
+        "fetching s3://{}/{} into {}",
+        url.bucket,
+        url.prefix,
+        dir.display()
+    );
+    let client = crate::dynamodb::s3_client(g.endpoint_url.as_deref()).await;
+    let bar = std::sync::Mutex::new(None::<indicatif::ProgressBar>);
+    let on_file = |done: usize, total: usize| {
+        if let Ok(mut slot) = bar.lock() {
+            let b = slot.get_or_insert_with(|| {
+                let b = indicatif::ProgressBar::with_draw_target(
+                    Some(total as u64),
+                    indicatif::ProgressDrawTarget::stderr(),
+                );
+                if let Ok(style) = indicatif::ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} data files fetched ({elapsed})",
+                ) {
+                    b.set_style(style);
+                }
+                b
+            });
+            b.set_position(done as u64);
+        }
+    };
+    let result = crate::dynamodb::fetch_export(&client, url, &dir, &on_file).await;
+    if let Ok(mut slot) = bar.lock() {
+        if let Some(b) = slot.take() {
+            b.finish_and_clear();
+        }
+    }
+    result.map_err(doing("fetching the export (run again to resume)"))
+}
+
 pub(crate) async fn backfill<S: Send + Sync + 'static>(
     f: &BuildFn<S>,
     g: &Global,
@@ -62,9 +112,13 @@ pub(crate) async fn backfill<S: Send + Sync + 'static>(
             let store = DynamoStore::from_env(table.clone(), g.endpoint_url.as_deref()).await;
             (format!("table {table}"), Box::new(store))
         }
-        Some(dir) => {
+        Some(from) => {
+            let dir = match crate::dynamodb::S3ExportUrl::parse(from) {
+                None => std::path::PathBuf::from(from),
+                Some(url) => fetch(g, &url, a.export_dir.as_deref()).await?,
+            };
             let (pk, sk) = mirror.key_attributes();
-            let export = crate::store::ExportFolder::open(dir, pk, sk)
+            let export = crate::store::ExportFolder::open(&dir, pk, sk)
                 .map_err(doing(format!("reading the export in {}", dir.display())))?;
             if let Some(t) = g.table.as_deref().filter(|t| !t.is_empty()) {
                 let store = DynamoStore::from_env(t, g.endpoint_url.as_deref()).await;

@@ -194,11 +194,15 @@ pub(crate) struct BackfillArgs {
     /// Forget the saved place and scan the whole table again.
     #[arg(long)]
     pub(crate) restart: bool,
-    /// Read a DynamoDB export to S3 (ExportTableToPointInTime, DYNAMODB_JSON) copied to this
-    /// folder instead of scanning the table: no read capacity. With --table, the rows are
-    /// written under the table's current stream.
-    #[arg(long, value_name = "DIR")]
-    pub(crate) from_export: Option<PathBuf>,
+    /// Read a DynamoDB export to S3 (ExportTableToPointInTime, DYNAMODB_JSON) instead of
+    /// scanning the table: no read capacity. A folder holding a copy, or
+    /// `s3://bucket/prefix/AWSDynamoDB/<ExportId>` (fetched into --export-dir first, resuming a
+    /// fetch that stopped). With --table, the rows are written under the table's current stream.
+    #[arg(long, value_name = "DIR|S3_URL")]
+    pub(crate) from_export: Option<String>,
+    /// Where an export read from S3 is fetched to (default `.dynastream/exports/<ExportId>`).
+    #[arg(long, value_name = "DIR", requires = "from_export")]
+    pub(crate) export_dir: Option<PathBuf>,
 }
 
 /// How records of a batch run.

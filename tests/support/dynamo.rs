@@ -52,3 +52,17 @@ pub async fn fresh_store_keyed(
         .unwrap_or_else(|e| panic!("creating table for {name}: {e}"));
     store
 }
+
+/// An S3 client for the test server (moto serves S3 on the same port), path-style.
+pub fn s3_client() -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
