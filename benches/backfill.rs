@@ -108,12 +108,15 @@ fn write_export(dir: &Path, n: usize, files: usize) -> PathBuf {
 }
 
 fn mirror(table: &str) -> (Router<()>, std::sync::Arc<Mirror>) {
+    // Each mirror table its own views: one schema holds one set per prefix.
     let config = MirrorConfig::new(&database_url())
         .expect("url")
         .schema(SCHEMA)
         .expect("schema")
         .table(table)
-        .expect("table");
+        .expect("table")
+        .view_prefix(&format!("{table}_"))
+        .expect("view prefix");
     let mirror = std::sync::Arc::new(Mirror::new(config));
     let router = Router::builder(())
         .model::<UserProfile>()

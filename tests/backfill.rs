@@ -330,6 +330,29 @@ async fn a_backfill_from_an_export_folder_needs_no_table_and_verifies_equal() {
         .await
         .unwrap();
     assert!(report.equal() && report.items == n as u64, "{report:?}");
+    // Another export of the table: the saved cursors are the first export's, so the backfill
+    // refuses rather than skip lines of the new one; with restart it reads it all.
+    let root = dir.join("AWSDynamoDB").join("01764000000000-a1b2c3d4");
+    let summary_path = root.join("manifest-summary.json");
+    let text = std::fs::read_to_string(&summary_path)
+        .unwrap()
+        .replace("a1b2c3d4\"", "e5f6\"");
+    std::fs::write(&summary_path, text).unwrap();
+    let second = dynastream::store::ExportFolder::open(&dir, "PK", "SK").unwrap();
+    let err = mirror
+        .backfill(&second, &options, &|_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cursors do not apply") && err.contains("--restart"),
+        "{err}"
+    );
+    let again = mirror
+        .backfill(&second, &options.clone().restart(true), &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(again.items, n as u64);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

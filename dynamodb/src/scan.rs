@@ -117,10 +117,15 @@ impl TableScan for DynamoStore {
             Ok(TableInfo {
                 name: self.table().to_string(),
                 arn: t.table_arn.clone(),
-                latest_stream_arn: t.latest_stream_arn.clone(),
+                // A stream turned off keeps its ARN here; it is nobody's current stream.
+                latest_stream_arn: t
+                    .latest_stream_arn
+                    .clone()
+                    .filter(|_| t.stream_specification().is_some_and(|s| s.stream_enabled)),
                 key_attributes: key(KeyType::Hash)
                     .map(|pk| (pk, key(KeyType::Range).unwrap_or_default())),
                 item_count: t.item_count.and_then(|n| u64::try_from(n).ok()),
+                export: None,
             })
         })
     }

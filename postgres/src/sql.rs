@@ -286,6 +286,14 @@ pub(crate) fn view_name(prefix: &str, spec: &ModelSpec) -> String {
     format!("{prefix}{}", snake(spec.entity()))
 }
 
+/// The mirror table a view comment of this project names (any generation), if it is one.
+pub(crate) fn view_table(comment: &str) -> Option<&str> {
+    let rest = comment.strip_prefix("dynastream ")?;
+    let (_, rest) = rest.split_once(" view of ")?;
+    let (_, rest) = rest.split_once(" in ")?;
+    Some(rest.split_once(" schema_version=").map_or(rest, |(t, _)| t))
+}
+
 /// The comment that marks a view as generated for this model version.
 pub(crate) fn view_comment(spec: &ModelSpec, table: &str) -> String {
     format!(
@@ -391,5 +399,23 @@ mod tests {
         assert!(!fits("s", SqlType::Numeric, None, "j")
             .unwrap()
             .contains("BETWEEN"));
+    }
+
+    #[test]
+    fn a_view_comment_names_its_table() {
+        let spec = dynastream_core::registry::ModelSpec::new(
+            "Story",
+            "PK",
+            "SK",
+            dynastream_core::key::Pattern::parse("S#{id}").unwrap(),
+            dynastream_core::key::Pattern::parse("S").unwrap(),
+        );
+        let c = view_comment(&spec, "app.items");
+        assert_eq!(view_table(&c), Some("app.items"));
+        assert_eq!(
+            view_table("dynastream v2 view of Story in public.x schema_version=1"),
+            Some("public.x")
+        );
+        assert_eq!(view_table("a view someone wrote"), None);
     }
 }

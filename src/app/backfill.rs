@@ -28,20 +28,74 @@ async fn mirror<S: Send + Sync + 'static>(
     })
 }
 
-/// A progress bar over `estimate` items (a spinner when the table's size is unknown).
-fn bar(what: &str, estimate: Option<u64>) -> indicatif::ProgressBar {
-    let bar =
-        indicatif::ProgressBar::with_draw_target(estimate, indicatif::ProgressDrawTarget::stderr());
-    let template = match estimate {
-        Some(_) => "{bar:30} {pos}/~{len} items {msg} ({per_sec}, {elapsed}, about {eta} left)",
-        None => "{spinner} {pos} items {msg} ({per_sec}, {elapsed})",
-    };
-    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
-        bar.set_style(style);
+/// A progress bar over `estimate` items (a spinner when the table's size is unknown), starting
+/// at `start` (a resumed run's items so far), with a rate and a time left of this run's own.
+struct Bar {
+    bar: indicatif::ProgressBar,
+    start: u64,
+    begun: std::time::Instant,
+}
+
+impl Bar {
+    fn new(estimate: Option<u64>, start: u64) -> Self {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            estimate.map(|e| e.max(start)),
+            indicatif::ProgressDrawTarget::stderr(),
+        )
+        .with_position(start);
+        let template = match estimate {
+            Some(_) => "{bar:30} {pos}/~{len} items {msg} ({elapsed})",
+            None => "{spinner} {pos} items {msg} ({elapsed})",
+        };
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Bar {
+            bar,
+            start,
+            begun: std::time::Instant::now(),
+        }
     }
-    bar.set_message(what.to_string());
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
+
+    fn update(&self, items: u64, what: String) {
+        if self.bar.length().is_some_and(|l| items > l) {
+            self.bar.set_length(items);
+        }
+        self.bar.set_position(items);
+        let secs = self.begun.elapsed().as_secs_f64();
+        let rate = items.saturating_sub(self.start) as f64 / secs.max(1e-3);
+        let left = match self.bar.length() {
+            Some(len) if rate > 0.0 && len > items => {
+                format!(", about {:.0} s left", (len - items) as f64 / rate)
+            }
+            _ => String::new(),
+        };
+        self.bar
+            .set_message(format!("{what}, {rate:.0} items/s{left}"));
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Whether running the command again can get further: not for a refusal of the set-up (other
+/// keys, another table, a segment count), nor for a table that does not exist.
+fn resumable(e: &crate::postgres::MirrorError) -> bool {
+    use crate::postgres::MirrorError as E;
+    match e {
+        E::Config(_) => false,
+        E::Source { source, .. } => {
+            !matches!(**source, crate::store::StoreError::TableMissing { .. })
+        }
+        _ => true,
+    }
+}
+
+/// `n thing` or `n things`.
+fn count(n: u64, thing: &str) -> String {
+    format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Fetches an export from S3 into `dir` (default `.dynastream/exports/<last part of the
@@ -126,6 +180,18 @@ pub(crate) async fn backfill<S: Send + Sync + 'static>(
                     .describe()
                     .await
                     .map_err(doing(format!("describing table {t} for its stream")))?;
+                let exported = export
+                    .describe()
+                    .await
+                    .map_err(doing("reading the export's summary"))?;
+                if let (Some(table_arn), Some(export_arn)) = (&info.arn, &exported.arn) {
+                    if table_arn != export_arn {
+                        return Err(format!(
+                            "the export is of {export_arn}, but --table {t} is {table_arn}: give the table the export was taken of"
+                        )
+                        .into());
+                    }
+                }
                 options = options.stream_arn(info.latest_stream_arn);
             }
             let what = format!(
@@ -145,29 +211,44 @@ pub(crate) async fn backfill<S: Send + Sync + 'static>(
         mirror.config().qualified_table(),
         a.segments
     );
-    let progress: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+    let progress: std::sync::Mutex<Option<Bar>> = std::sync::Mutex::new(None);
     let on_progress = |p: BackfillProgress| {
         if let Ok(mut slot) = progress.lock() {
-            let bar = slot.get_or_insert_with(|| bar("read", p.estimate.map(|e| e.max(p.items))));
-            if bar.length().is_some_and(|l| p.items > l) {
-                bar.set_length(p.items);
-            }
-            bar.set_position(p.items);
-            bar.set_message(format!(
-                "read, {}/{} segments done",
-                p.segments_done, p.segments
-            ));
+            let bar = slot.get_or_insert_with(|| Bar::new(p.estimate, p.items));
+            bar.update(
+                p.items,
+                format!("read, {}/{} segments done", p.segments_done, p.segments),
+            );
         }
     };
-    let result = mirror.backfill(&*source, &options, &on_progress).await;
+    // Ctrl-C stops at once: every page is written with its cursor in one statement, so what
+    // was written is kept and a run of the same command continues after it.
+    let result = tokio::select! {
+        r = mirror.backfill(&*source, &options, &on_progress) => r,
+        _ = tokio::signal::ctrl_c() => {
+            if let Ok(mut slot) = progress.lock() {
+                if let Some(bar) = slot.take() {
+                    bar.finish();
+                }
+            }
+            eprintln!("stopped: every page read so far is in the mirror with its place; run the same command to continue");
+            return Ok(ExitCode::from(130));
+        }
+    };
     if let Ok(mut slot) = progress.lock() {
         if let Some(bar) = slot.take() {
-            bar.finish_and_clear();
+            bar.finish();
         }
     }
-    let summary = result.map_err(doing(format!(
-        "backfill of {table} stopped (run the same command again to resume)"
-    )))?;
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) if resumable(&e) => {
+            return Err(doing(format!(
+                "backfill from {table} stopped (run the same command again to continue)"
+            ))(e))
+        }
+        Err(e) => return Err(doing(format!("backfill from {table}"))(e)),
+    };
     if summary.already_done {
         println!(
             "a backfill of {table} into {} already finished: nothing to do (--restart reads it again)",
@@ -177,15 +258,15 @@ pub(crate) async fn backfill<S: Send + Sync + 'static>(
     }
     let secs = summary.elapsed.as_secs_f64();
     println!(
-        "backfilled {} items from {table}{} in {secs:.1} s ({:.0} items/s): {} rows written, {} already held by newer stream rows; stream label {:?}",
-        summary.items,
+        "backfilled {} from {table}{} in {secs:.1} s ({:.0} items/s): {} written, {} already held by newer stream rows; stream label {:?}",
+        count(summary.items, "item"),
         if summary.resumed {
             format!(" ({} in this run, resumed)", summary.items_this_run)
         } else {
             String::new()
         },
         summary.items_this_run as f64 / secs.max(1e-9),
-        summary.rows_written,
+        count(summary.rows_written, "row"),
         summary.items_this_run.saturating_sub(summary.rows_written + summary.refused.len() as u64),
         summary.stream_label,
     );
@@ -244,6 +325,16 @@ pub(crate) async fn verify<S: Send + Sync + 'static>(
     g: &Global,
     a: VerifyArgs,
 ) -> Result<ExitCode, BoxError> {
+    // With the drift as JSON lines on standard output, the report goes to standard error.
+    let to_stderr = a.jsonl.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    macro_rules! say {
+        ($($t:tt)*) => {
+            if to_stderr { eprintln!($($t)*) } else { println!($($t)*) }
+        };
+    }
+    if a.against.is_some() && g.table.as_deref().is_some_and(|t| !t.is_empty()) {
+        return Err("verify takes --table or --against, not both (--against names the table to compare with)".into());
+    }
     let mirror = mirror(f, g, "verify").await?;
     let (what, source) = verify_source(g, &a).await?;
     let options = VerifyOptions::new()
@@ -251,7 +342,7 @@ pub(crate) async fn verify<S: Send + Sync + 'static>(
         .consistent(a.consistent)
         .page_size(a.page_size as usize)
         .repair(a.repair);
-    println!(
+    say!(
         "verifying {} against {what} ({} segments{})",
         mirror.config().qualified_table(),
         a.segments,
@@ -264,11 +355,11 @@ pub(crate) async fn verify<S: Send + Sync + 'static>(
             std::fs::File::create(p).map_err(doing(p.display().to_string()))?,
         ))),
     };
-    let lines = std::sync::Mutex::new((&mut jsonl, None::<std::io::Error>));
+    let lines = std::sync::Mutex::new((&mut jsonl, None::<std::io::Error>, false));
     let on_drift = |d: &Drift| {
         let Ok(mut slot) = lines.lock() else { return };
-        let (out, failed) = &mut *slot;
-        if let (Some(out), None) = (out.as_mut(), failed.as_ref()) {
+        let (out, failed, out_gone) = &mut *slot;
+        if let (Some(out), None, false) = (out.as_mut(), failed.as_ref(), *out_gone) {
             let line = serde_json::json!({
                 "kind": d.kind.as_str(),
                 "pk": d.pk,
@@ -277,21 +368,19 @@ pub(crate) async fn verify<S: Send + Sync + 'static>(
                 "mirror": d.mirror.as_deref().and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok()),
                 "repaired": d.repaired,
             });
-            if let Err(e) = writeln!(out, "{line}") {
-                *failed = Some(e);
+            match writeln!(out, "{line}") {
+                Ok(()) => {}
+                // The reader stopped (`| head`): no more lines, the verify goes on.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => *out_gone = true,
+                Err(e) => *failed = Some(e),
             }
         }
     };
-    let progress: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+    let progress: std::sync::Mutex<Option<Bar>> = std::sync::Mutex::new(None);
     let on_progress = |p: VerifyProgress| {
         if let Ok(mut slot) = progress.lock() {
-            let bar =
-                slot.get_or_insert_with(|| bar("scanned", p.estimate.map(|e| e.max(p.items))));
-            if bar.length().is_some_and(|l| p.items > l) {
-                bar.set_length(p.items);
-            }
-            bar.set_position(p.items);
-            bar.set_message(format!("scanned, {} drifted", p.drifted));
+            let bar = slot.get_or_insert_with(|| Bar::new(p.estimate, 0));
+            bar.update(p.items, format!("scanned, {} drifted", p.drifted));
         }
     };
     let result = mirror
@@ -299,25 +388,30 @@ pub(crate) async fn verify<S: Send + Sync + 'static>(
         .await;
     if let Ok(mut slot) = progress.lock() {
         if let Some(bar) = slot.take() {
-            bar.finish_and_clear();
+            bar.finish();
         }
     }
     let report = result.map_err(doing("verify stopped"))?;
-    let (_, failed) = lines.into_inner().unwrap_or_else(|p| p.into_inner());
+    let (_, failed, out_gone) = lines.into_inner().unwrap_or_else(|p| p.into_inner());
     if let Some(e) = failed {
         return Err(doing("writing --jsonl")(e));
     }
-    if let Some(out) = jsonl.as_mut() {
-        out.flush().map_err(doing("writing --jsonl"))?;
+    if let Some(out) = jsonl.as_mut().filter(|_| !out_gone) {
+        match out.flush() {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err(doing("writing --jsonl")(e))
+            }
+            _ => {}
+        }
     }
-    println!(
+    say!(
         "{} items scanned in {:.1} s",
         report.items,
         report.elapsed.as_secs_f64()
     );
-    println!("{:<24} {:>12} {:>12}", "model", "table", "mirror");
+    say!("{:<24} {:>12} {:>12}", "model", "table", "mirror");
     for (entity, n) in &report.entities {
-        println!(
+        say!(
             "{:<24} {:>12} {:>12}{}",
             entity.as_deref().unwrap_or("(no model)"),
             n.table,
@@ -326,7 +420,7 @@ pub(crate) async fn verify<S: Send + Sync + 'static>(
         );
     }
     for d in &report.listed {
-        println!(
+        say!(
             "{}: {:?} / {:?}{}",
             d.kind.as_str(),
             d.pk,
@@ -340,19 +434,19 @@ pub(crate) async fn verify<S: Send + Sync + 'static>(
     }
     let drifted = report.drifted();
     if drifted > report.listed.len() as u64 {
-        println!(
+        say!(
             "... and {} more (all in --jsonl)",
             drifted - report.listed.len() as u64
         );
     }
     if report.changed_during_scan > 0 {
-        println!(
+        say!(
             "{} item(s) changed during the scan and read equal when read again",
             report.changed_during_scan
         );
     }
     if report.cannot_hold > 0 {
-        println!(
+        say!(
             "{} item(s) of the table cannot be held by the mirror (U+0000 in a string, a number beyond numeric; see the log) and were not compared",
             report.cannot_hold
         );
@@ -363,20 +457,21 @@ pub(crate) async fn verify<S: Send + Sync + 'static>(
         .map(|(k, n)| format!("{n} {}", k.as_str()))
         .collect();
     if drifted == 0 {
-        println!("equal: the mirror holds every item of {what} and nothing else");
+        say!("equal: the mirror holds every item of {what} and nothing else");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("drift: {} ({})", drifted, kinds.join(", "));
+    say!("drift: {} ({})", drifted, kinds.join(", "));
     if a.repair {
-        println!(
+        say!(
             "repaired {} of {drifted}; {} lost to a stream write (run verify again)",
-            report.repaired, report.lost_to_stream
+            report.repaired,
+            report.lost_to_stream
         );
         if report.equal() {
             return Ok(ExitCode::SUCCESS);
         }
     } else {
-        println!("run verify --repair to rewrite the drifted rows");
+        say!("run verify --repair to rewrite the drifted rows");
     }
     Ok(ExitCode::from(1))
 }

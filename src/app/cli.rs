@@ -53,8 +53,14 @@ pub(crate) struct Global {
     #[arg(long, global = true, env = "MIRROR_TABLE", value_name = "TABLE")]
     pub(crate) mirror_table: Option<String>,
 
+    /// A prefix for the mirror's view names (`big_` makes `big_story`), for a second mirror
+    /// table in the same schema: a schema holds one set of views per prefix.
+    #[cfg(feature = "postgres")]
+    #[arg(long, global = true, env = "MIRROR_VIEW_PREFIX", value_name = "PREFIX")]
+    pub(crate) mirror_view_prefix: Option<String>,
+
     /// The DynamoDB table: whose stream `poll` and `record` read, which `create-table` creates,
-    /// and the default store.
+    /// which `backfill` and `verify` scan, and the default store.
     #[cfg(feature = "dynamodb")]
     #[arg(long, global = true, env = "TABLE_NAME", value_name = "TABLE")]
     pub(crate) table: Option<String>,
@@ -147,24 +153,26 @@ pub(crate) enum Command {
 #[cfg(feature = "mirror-tools")]
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
-    /// Segments of the parallel Scan, read at once (each on its own Postgres connection).
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    /// Segments of the parallel Scan, read at once (each on its own Postgres connection, so
+    /// mind the server's max_connections).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub(crate) segments: u32,
     /// A strongly consistent Scan (twice the read capacity; differing items are read again
     /// consistently either way).
     #[arg(long)]
     pub(crate) consistent: bool,
-    /// Items per Scan page at most.
+    /// Items per Scan page at most (DynamoDB also ends a page at 1 MB).
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub(crate) page_size: u32,
     /// Rewrite each drifted row as the table holds it (compare-and-set on the row's position:
     /// a stream write that comes first wins), then check it again.
     #[arg(long)]
     pub(crate) repair: bool,
-    /// Also write every drifted item as a JSON line to this file (`-`: standard output).
+    /// Also write every drifted item as a JSON line to this file (`-`: standard output, and
+    /// the report goes to standard error).
     #[arg(long, value_name = "FILE")]
     pub(crate) jsonl: Option<PathBuf>,
-    /// Compare with this store instead of the --table table: `dynamodb://TABLE` or a
+    /// Compare with this store instead of a --table table (not both): `dynamodb://TABLE` or a
     /// `postgres://` URL of a Postgres store (its table from --store-table).
     #[arg(long, value_name = "STORE")]
     pub(crate) against: Option<String>,
@@ -178,9 +186,10 @@ pub(crate) struct VerifyArgs {
 #[cfg(feature = "mirror-tools")]
 #[derive(Debug, Args)]
 pub(crate) struct BackfillArgs {
-    /// Segments of the parallel Scan, read at once (each on its own Postgres connection). A
-    /// stopped backfill resumes only with the count it began with.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    /// Segments of the parallel Scan, read at once (each on its own Postgres connection, so
+    /// mind the server's max_connections). A stopped backfill resumes only with the count it
+    /// began with.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub(crate) segments: u32,
     /// Strongly consistent reads (twice the read capacity).
     #[arg(long)]
@@ -188,8 +197,9 @@ pub(crate) struct BackfillArgs {
     /// Items per Scan page at most (DynamoDB also ends a page at 1 MB).
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub(crate) page_size: u32,
-    /// At most this many items per second over all segments (a cap on read capacity).
-    #[arg(long, value_name = "ITEMS")]
+    /// At most this many items per second over all segments (a cap on read capacity; at
+    /// least 0.001).
+    #[arg(long, value_name = "ITEMS", value_parser = rate)]
     pub(crate) max_items_per_second: Option<f64>,
     /// Forget the saved place and scan the whole table again.
     #[arg(long)]
@@ -273,6 +283,18 @@ pub(crate) struct PollArgs {
     /// Print progress and failures only, not every record.
     #[arg(long)]
     pub(crate) quiet: bool,
+}
+
+#[cfg(feature = "mirror-tools")]
+fn rate(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of items per second"))?;
+    if v.is_finite() && v >= 0.001 {
+        Ok(v)
+    } else {
+        Err("takes a number of items per second, at least 0.001".into())
+    }
 }
 
 #[cfg(feature = "poll")]

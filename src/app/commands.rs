@@ -46,6 +46,9 @@ fn pg_config(g: &Global, url: &str) -> Result<crate::postgres::MirrorConfig, Box
     if let Some(t) = &g.mirror_table {
         c = c.table(t)?;
     }
+    if let Some(p) = &g.mirror_view_prefix {
+        c = c.view_prefix(p)?;
+    }
     // What is not given comes from the models when the router is built.
     if let Some(p) = &g.pk_attr {
         c = c.partition_key_attribute(p);

@@ -271,10 +271,17 @@ impl<S: Send + Sync + 'static> App<S> {
         match result {
             Ok(code) => code,
             Err(e) => {
-                eprintln!("error: {e}");
+                let mut shown = e.to_string();
+                eprintln!("error: {shown}");
                 let mut source = e.source();
+                // A cause already said in the line above (a wrapper's "doing x: <cause>") is
+                // not said again.
                 while let Some(s) = source {
-                    eprintln!("  caused by: {s}");
+                    let text = s.to_string();
+                    if !shown.contains(&text) {
+                        eprintln!("  caused by: {text}");
+                    }
+                    shown = text;
                     source = s.source();
                 }
                 ExitCode::from(2)

@@ -205,6 +205,9 @@ impl ExportFolder {
             latest_stream_arn: None,
             key_attributes: Some((pk_attr.to_string(), sk_attr.to_string())),
             item_count: summary.get("itemCount").and_then(serde_json::Value::as_u64),
+            export: field("exportArn")
+                .or(field("exportTime"))
+                .map(str::to_string),
         };
         Ok(ExportFolder {
             folder,
@@ -294,8 +297,18 @@ impl ExportFolder {
                     })
                 }
             },
-            Some(Cursor::Offset { part, offset }) => (*part, *offset),
-            Some(_) => return Err(bad(&self.folder, "a cursor of another backend")),
+            Some(Cursor::Offset { part, offset }) if mine.contains(part) => (*part, *offset),
+            Some(c) => {
+                return Err(bad(
+                    &self.folder,
+                    format!(
+                        "the cursor {} is not one of segment {} of {total} in this export ({} data files): the saved backfill is of another export; start over (--restart)",
+                        c.to_text(),
+                        r.segment,
+                        self.files.len()
+                    ),
+                ))
+            }
         };
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let mut items = Vec::with_capacity(r.page_size);

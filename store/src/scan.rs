@@ -3,7 +3,6 @@
 //! store and [`MemoryTable`] split their rows the same way.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -49,6 +48,8 @@ pub struct TableInfo {
     /// About how many items the table holds (DynamoDB updates `ItemCount` about every six
     /// hours), for progress estimates only.
     pub item_count: Option<u64>,
+    /// For a snapshot of the table (an export): which one (its ARN, else its time).
+    pub export: Option<String>,
 }
 
 /// A table that can be read whole, in parallel segments, and item by item. Object-safe: a
@@ -100,12 +101,17 @@ pub fn key_text(v: &Value) -> Option<String> {
     }
 }
 
-/// The segment (`0..total`) a key belongs to in a source that splits its rows itself: a hash
-/// of the key, so segments get about equal shares whatever the keys look like.
+/// The segment (`0..total`) a key belongs to in a source that splits its rows itself: the
+/// 64-bit FNV-1a hash of the partition key, a 0xFF byte (never in UTF-8) and the sort key, so
+/// segments get about equal shares whatever the keys look like, and a key's segment is the same
+/// in every build.
 pub fn segment_of(pk: &str, sk: &str, total: u32) -> u32 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (pk, sk).hash(&mut h);
-    (h.finish() % u64::from(total.max(1))) as u32
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in pk.bytes().chain(std::iter::once(0xFF)).chain(sk.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % u64::from(total.max(1))) as u32
 }
 
 impl Cursor {

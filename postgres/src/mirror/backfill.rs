@@ -78,10 +78,10 @@ impl BackfillOptions {
     }
 
     /// At most this many items per second over all segments (`None`: as fast as the table
-    /// and the database allow). A cap on read capacity: an eventually consistent read of an
+    /// and the database allow; a rate below 0.001 or not finite counts as `None`). A cap on read capacity: an eventually consistent read of an
     /// item up to 4 KB costs half a read capacity unit.
     pub fn max_items_per_second(mut self, rate: Option<f64>) -> Self {
-        self.max_items_per_second = rate.filter(|r| *r > 0.0);
+        self.max_items_per_second = rate.filter(|r| r.is_finite() && *r >= 0.001);
         self
     }
 
@@ -196,24 +196,11 @@ impl Mirror {
             .await
             .map_err(source_error("DescribeTable"))?;
         let keys = self.check_keys(&info)?;
-        if let Some(arn) = &info.arn {
-            let table = StreamArn::parse(arn).map_or(arn.as_str(), |a| a.table);
-            let held = self.claim_source(table).await?;
-            if held != table {
-                return Err(MirrorError::Config(format!(
-                    "mirror table {} holds {held}, not {table}: give this table a mirror table of its own (--mirror-table)",
-                    self.config.qualified_table()
-                )));
-            }
-        }
-        let current_label = info
-            .latest_stream_arn
-            .as_deref()
-            .or(options.stream_arn.as_deref())
-            .and_then(StreamArn::parse)
-            .and_then(|a| a.label)
-            .unwrap_or("")
-            .to_string();
+        let current_label = self
+            .source_position(&info, options.stream_arn.as_deref(), Claim::Record)
+            .await?;
+        // What the saved cursors belong to: the table, and for an export the export itself.
+        let identity = source_identity(&info);
         self.connect().await?;
         let control = self.dial_timed().await?;
         let state_sql = BackfillSql::new(&self.config.schema, &self.config.table);
@@ -228,54 +215,83 @@ impl Mirror {
                 .await
                 .map_err(query("forgetting the saved backfill"))?;
         }
+        // Every segment's row in one statement (a stop in between leaves none or all); a
+        // backfill already saved keeps its own.
+        control
+            .execute(
+                &state_sql.begin,
+                &[
+                    &mirror_table,
+                    &(options.segments as i32),
+                    &identity,
+                    &current_label,
+                ],
+            )
+            .await
+            .map_err(query("saving the backfill's segments"))?;
         let saved = control
             .query(&state_sql.load, &[&mirror_table])
             .await
             .map_err(query("reading the saved backfill"))?;
-        let (label, resumed, items_before, states) = if saved.is_empty() {
-            for segment in 0..options.segments {
-                control
-                    .execute(
-                        &state_sql.begin,
-                        &[
-                            &mirror_table,
-                            &(segment as i32),
-                            &(options.segments as i32),
-                            &info.name,
-                            &current_label,
-                        ],
-                    )
-                    .await
-                    .map_err(query("saving the backfill's segments"))?;
-            }
-            let states = (0..options.segments)
-                .map(|segment| SegmentState {
-                    segment,
-                    cursor: None,
-                    done: false,
-                })
-                .collect::<Vec<_>>();
-            (current_label, false, 0u64, states)
-        } else {
-            let total: i32 = saved[0].get("total_segments");
-            let label: String = saved[0].get("stream");
-            let table: String = saved[0].get("source_table");
-            if total as u32 != options.segments {
+        let mut states = Vec::with_capacity(saved.len());
+        let (mut items_before, mut label, mut resumed) = (0u64, current_label.clone(), false);
+        for r in &saved {
+            let field = |e: tokio_postgres::Error| {
+                MirrorError::Config(format!(
+                "the saved backfill in dynastream_backfill is not this version's ({e}); start over with --restart"
+            ))
+            };
+            let total: i32 = r.try_get("total_segments").map_err(field)?;
+            let saved_source: String = r.try_get("source_table").map_err(field)?;
+            let saved_label: String = r.try_get("stream").map_err(field)?;
+            // A finished backfill is finished whatever segment count is asked for now.
+            let finished = saved
+                .iter()
+                .all(|r| r.try_get::<_, bool>("done").unwrap_or(false));
+            if total as u32 != options.segments && !finished {
                 return Err(MirrorError::Config(format!(
-                    "an unfinished backfill of {mirror_table} (table {table}) was begun with {total} segments: resume it with --segments {total}, or start over with --restart"
+                    "an unfinished backfill of {mirror_table} (from {saved_source}) was begun with {total} segments: resume it with --segments {total}, or start over with --restart"
                 )));
             }
-            let items: i64 = saved.iter().map(|r| r.get::<_, i64>("items")).sum();
-            let states = saved
-                .iter()
-                .map(|r| SegmentState {
-                    segment: r.get::<_, i32>("segment") as u32,
-                    cursor: r.get("cursor"),
-                    done: r.get("done"),
-                })
-                .collect::<Vec<_>>();
-            (label, true, items as u64, states)
-        };
+            if saved_source != identity || saved_label != current_label {
+                return Err(MirrorError::Config(format!(
+                    "the saved backfill of {mirror_table} is of {saved_source} (stream label {saved_label:?}), not of {identity} (stream label {current_label:?}): its cursors do not apply; start over with --restart"
+                )));
+            }
+            let segment: i32 = r.try_get("segment").map_err(field)?;
+            let items: i64 = r.try_get("items").map_err(field)?;
+            let cursor: Option<String> = r.try_get("cursor").map_err(field)?;
+            let done: bool = r.try_get("done").map_err(field)?;
+            resumed |= done || cursor.is_some() || items > 0;
+            items_before += items as u64;
+            label = saved_label;
+            states.push(SegmentState {
+                segment: segment as u32,
+                cursor,
+                done,
+            });
+        }
+        if !states.is_empty() && states.iter().all(|s| s.done) {
+            return Ok(BackfillSummary {
+                table: info.name.clone(),
+                items: items_before,
+                items_this_run: 0,
+                rows_written: 0,
+                segments: states.len() as u32,
+                resumed: true,
+                already_done: true,
+                stream_label: label,
+                elapsed: started.elapsed(),
+                refused: Vec::new(),
+            });
+        }
+        if states.len() != options.segments as usize {
+            return Err(MirrorError::Config(format!(
+                "the saved backfill of {mirror_table} has {} of its {} segments: start over with --restart",
+                states.len(),
+                options.segments
+            )));
+        }
         let segments = options.segments;
         let already_done = states.iter().all(|s| s.done);
         let items = AtomicU64::new(items_before);
@@ -328,6 +344,38 @@ impl Mirror {
         })
     }
 
+    /// The position label the rows read from `info`'s table get (its current stream's label, or
+    /// `stream_arn`'s when the source names none; `""` without either), after checking that the
+    /// mirror table holds this table — recording it when it holds none yet and `claim` says so.
+    pub(crate) async fn source_position(
+        &self,
+        info: &TableInfo,
+        stream_arn: Option<&str>,
+        claim: Claim,
+    ) -> Result<String, MirrorError> {
+        if let Some(arn) = &info.arn {
+            let table = StreamArn::parse(arn).map_or(arn.as_str(), |a| a.table);
+            let held = match claim {
+                Claim::Record => Some(self.claim_source(table).await?.to_string()),
+                Claim::CheckOnly => self.held_source().await?,
+            };
+            if let Some(held) = held.filter(|h| h != table) {
+                return Err(MirrorError::Config(format!(
+                    "mirror table {} holds {held}, not {table}: give that table a mirror table of its own (--mirror-table), or read the table this one holds (to point this mirror table at another table, delete its row from dynastream_sources, and usually its rows)",
+                    self.config.qualified_table()
+                )));
+            }
+        }
+        Ok(info
+            .latest_stream_arn
+            .as_deref()
+            .or(stream_arn)
+            .and_then(StreamArn::parse)
+            .and_then(|a| a.label)
+            .unwrap_or("")
+            .to_string())
+    }
+
     /// The table's key attribute names, checked against the mirror's: `(pk, sk)`, `sk` empty
     /// for a table with a partition key only.
     pub(crate) fn check_keys(&self, info: &TableInfo) -> Result<(String, String), MirrorError> {
@@ -375,21 +423,13 @@ impl Mirror {
         let version_attr = self.version_attr(entity);
         let (data, schema_version) = match &item.body {
             RawBody::Attributes(attrs) => {
-                let skip: &[&str] = if sk_attr.is_empty() {
-                    &[pk_attr]
-                } else {
-                    &[pk_attr, sk_attr]
-                };
-                let j = image_to_json(&to_dynamodb_json(attrs), skip, version_attr)?;
+                let skip = key_columns(pk_attr, sk_attr);
+                let j = image_to_json(&to_dynamodb_json(attrs), &skip, version_attr)?;
                 (j.json, j.schema_version)
             }
             RawBody::DynamoDbJson(text) => {
-                let skip: &[&str] = if sk_attr.is_empty() {
-                    &[pk_attr]
-                } else {
-                    &[pk_attr, sk_attr]
-                };
-                let j = image_to_json(text, skip, version_attr)?;
+                let skip = key_columns(pk_attr, sk_attr);
+                let j = image_to_json(text, &skip, version_attr)?;
                 (j.json, j.schema_version)
             }
             RawBody::Json(text) => {
@@ -420,17 +460,79 @@ pub(crate) struct ScannedRow<'m> {
     pub(crate) data: String,
 }
 
-fn source_error(operation: &'static str) -> impl Fn(StoreError) -> MirrorError {
+pub(crate) fn source_error(operation: &'static str) -> impl Fn(StoreError) -> MirrorError {
     move |source| MirrorError::Source {
         operation,
         source: Box::new(source),
     }
 }
 
-fn query(what: &'static str) -> impl Fn(tokio_postgres::Error) -> MirrorError {
+pub(crate) fn query(what: &'static str) -> impl Fn(tokio_postgres::Error) -> MirrorError {
     move |source| MirrorError::Query {
         what: what.to_string(),
         source,
+    }
+}
+
+/// What a backfill's saved cursors belong to: the table's ARN (else name) and, for an export,
+/// the export.
+fn source_identity(info: &TableInfo) -> String {
+    let table = info.arn.as_deref().unwrap_or(&info.name);
+    match &info.export {
+        Some(export) => format!("{table} (export {export})"),
+        None => table.to_string(),
+    }
+}
+
+/// Whether a reader of the table may record it as the mirror table's source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// A backfill: the table it copies is the one the mirror holds from now on.
+    Record,
+    /// A verify: checks only, records nothing.
+    CheckOnly,
+}
+
+/// The key attributes a row's `data` leaves out: the partition key, and the sort key unless
+/// the table has none.
+pub(crate) fn key_columns<'k>(pk_attr: &'k str, sk_attr: &'k str) -> Vec<&'k str> {
+    if sk_attr.is_empty() {
+        vec![pk_attr]
+    } else {
+        vec![pk_attr, sk_attr]
+    }
+}
+
+/// One page of a scan, throttling retried `retries` times with exponential backoff from
+/// 100 ms up to 20 s (after the SDK's own retries).
+pub(crate) async fn page_with_backoff(
+    source: &dyn TableScan,
+    request: ScanRequest,
+    retries: u32,
+) -> Result<dynastream_store::ScanPage, MirrorError> {
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 0;
+    loop {
+        match source.scan_page(request.clone()).await {
+            Ok(p) => return Ok(p),
+            Err(StoreError::Throttled { .. }) if attempt < retries => {
+                attempt += 1;
+                tracing::warn!(
+                    segment = request.segment,
+                    attempt,
+                    delay_ms = delay.as_millis() as u64,
+                    "scan throttled; backing off"
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(20));
+            }
+            Err(e) => {
+                return Err(MirrorError::Source {
+                    operation: "Scan",
+                    source: Box::new(e),
+                })
+            }
+        }
     }
 }
 
@@ -469,7 +571,9 @@ COMMENT ON TABLE {state} IS 'dynastream: each backfill segment''s cursor, saved 
                 "SELECT segment, total_segments, source_table, stream, cursor, items, done FROM {state} WHERE mirror_table = $1 ORDER BY segment"
             ),
             begin: format!(
-                "INSERT INTO {state} (mirror_table, segment, total_segments, source_table, stream) VALUES ($1, $2, $3, $4, $5)"
+                "INSERT INTO {state} (mirror_table, segment, total_segments, source_table, stream)
+SELECT $1, s, $2, $3, $4 FROM generate_series(0, $2 - 1) AS s
+WHERE NOT EXISTS (SELECT 1 FROM {state} WHERE mirror_table = $1)"
             ),
             // The rows and the cursor in one statement: both or neither.
             page: format!(
@@ -517,7 +621,12 @@ impl<R: Fn()> Segments<'_, R> {
             .await
             .map_err(query("preparing the backfill's page statement"))?;
         let mut start = match &state.cursor {
-            Some(text) => Some(Cursor::from_text(text).map_err(source_error("resuming"))?),
+            Some(text) => Some(Cursor::from_text(text).map_err(|e| {
+                MirrorError::Config(format!(
+                    "segment {} of the saved backfill has a cursor this version cannot read ({e}); start over with --restart",
+                    state.segment
+                ))
+            })?),
             None => None,
         };
         let mut read_here = 0u64;
@@ -567,45 +676,29 @@ impl<R: Fn()> Segments<'_, R> {
             return;
         };
         let share = rate / f64::from(self.options.segments);
-        let due = Duration::from_secs_f64(read_here as f64 / share);
+        let Ok(due) = Duration::try_from_secs_f64(read_here as f64 / share) else {
+            return;
+        };
         let elapsed = self.started.elapsed();
         if due > elapsed {
             tokio::time::sleep(due - elapsed).await;
         }
     }
 
-    /// One page of the scan, throttling retried with exponential backoff.
+    /// One page of the scan, throttling retried with backoff.
     async fn page(
         &self,
         segment: u32,
         start: Option<Cursor>,
     ) -> Result<dynastream_store::ScanPage, MirrorError> {
-        let mut delay = Duration::from_millis(100);
-        let mut attempt = 0;
-        loop {
-            let request = ScanRequest {
-                segment,
-                total_segments: self.options.segments,
-                consistent: self.options.consistent,
-                page_size: self.options.page_size,
-                start: start.clone(),
-            };
-            match self.source.scan_page(request).await {
-                Ok(p) => return Ok(p),
-                Err(StoreError::Throttled { .. }) if attempt < self.options.throttle_retries => {
-                    attempt += 1;
-                    tracing::warn!(
-                        segment,
-                        attempt,
-                        delay_ms = delay.as_millis() as u64,
-                        "scan throttled; backing off"
-                    );
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(20));
-                }
-                Err(e) => return Err(source_error("Scan")(e)),
-            }
-        }
+        let request = ScanRequest {
+            segment,
+            total_segments: self.options.segments,
+            consistent: self.options.consistent,
+            page_size: self.options.page_size,
+            start,
+        };
+        page_with_backoff(self.source, request, self.options.throttle_retries).await
     }
 
     fn refuse(&self, item: &RawItem, reason: String) {
@@ -650,9 +743,13 @@ impl<R: Fn()> Segments<'_, R> {
         {
             Ok(row) => return Ok(row.get::<_, i64>(0) as u64),
             Err(e) if !refused_for_data(&e) => {
-                return Err(MirrorError::Write {
-                    rows: rows.len(),
-                    target: crate::conn::target(&self.mirror.config.pg),
+                return Err(MirrorError::Query {
+                    what: format!(
+                        "writing {} backfilled rows of segment {segment} (its cursor stays at {}) to {}",
+                        rows.len(),
+                        before.unwrap_or("the segment's start"),
+                        crate::conn::target(&self.mirror.config.pg)
+                    ),
                     source: e,
                 })
             }
@@ -685,7 +782,15 @@ impl<R: Fn()> Segments<'_, R> {
                             .map_err(query("saving the backfill's cursor"))?;
                     }
                 }
-                Err(e) => return Err(query("writing a backfill row")(e)),
+                Err(e) => {
+                    return Err(MirrorError::Query {
+                        what: format!(
+                            "writing the backfilled row of item (pk {:?}, sk {:?}) of segment {segment}",
+                            row.pk, row.sk
+                        ),
+                        source: e,
+                    })
+                }
             }
         }
         Ok(written)

@@ -243,12 +243,48 @@ impl Mirror {
                 &[&self.config.qualified_table(), &table],
             )
             .await
+            .and_then(|row| row.try_get(0))
             .map_err(|source| MirrorError::Query {
                 what: what(),
                 source,
-            })?
-            .get(0);
+            })?;
         Ok(self.source.get_or_init(|| held))
+    }
+
+    /// The DynamoDB table this mirror table holds, if one is recorded; records nothing (what
+    /// verify asks: a check must not bind a mirror to the table it was pointed at). Like
+    /// [`claim_source`](Self::claim_source), a process keeps the answer once it is known: after
+    /// the row in `dynastream_sources` is changed, restart the processes writing the mirror.
+    pub async fn held_source(&self) -> Result<Option<String>, MirrorError> {
+        if let Some(held) = self.source.get() {
+            return Ok(Some(held.clone()));
+        }
+        let mut slot = self.conn.lock().await;
+        if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
+            *slot = Some(self.open().await?);
+        }
+        let Some(c) = slot.as_ref() else {
+            return Err(MirrorError::Config("no connection".into()));
+        };
+        let row = c
+            .client
+            .query_opt(
+                &format!(
+                    "SELECT source_table FROM {} WHERE mirror_table = $1",
+                    sql::sources_table(&self.config.schema)
+                ),
+                &[&self.config.qualified_table()],
+            )
+            .await
+            .and_then(|row| row.map(|r| r.try_get::<_, String>(0)).transpose())
+            .map_err(|source| MirrorError::Query {
+                what: format!(
+                    "reading the source table of {}",
+                    self.config.qualified_table()
+                ),
+                source,
+            })?;
+        Ok(row)
     }
 
     /// Writes `rows` (every takeable record of a batch; more than one per item possible) in one
@@ -471,6 +507,17 @@ impl Mirror {
         if current.as_deref() == Some(comment.as_str()) {
             return Ok(());
         }
+        // A view this project made for another mirror table: two mirror tables in one schema
+        // would take each other's views over, each start flipping them.
+        if let Some(other) = current.as_deref().and_then(sql::view_table) {
+            if other != c.qualified_table() {
+                return Err(MirrorError::Config(format!(
+                    "view {}.{view} shows mirror table {other}, not {}: give this mirror table's views a prefix (MirrorConfig::view_prefix, --mirror-view-prefix) or a schema of its own",
+                    c.schema,
+                    c.qualified_table()
+                )));
+            }
+        }
         let v = sql::qualified(&c.schema, &view);
         client
             .batch_execute(&format!(
@@ -505,7 +552,7 @@ fn stream_of<'a>(
     };
     match held {
         Some(held) if held != table => Err(format!(
-            "record of table {table}, but mirror table {} holds {held}: one mirror table holds one DynamoDB table's items; give this table a mirror table of its own (--mirror-table)",
+            "record of table {table}, but mirror table {} holds {held}: one mirror table holds one DynamoDB table's items; give this table a mirror table of its own (--mirror-table; to repoint this one, delete its row from dynastream_sources)",
             config.qualified_table()
         )),
         _ => Ok(label),

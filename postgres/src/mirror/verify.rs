@@ -12,13 +12,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use dynastream_core::event::StreamArn;
-use dynastream_store::{ScanRequest, StoreError, TableScan};
+use dynastream_store::{ScanRequest, TableScan};
 use tokio_postgres::Client;
 
 use crate::{sql, MirrorError};
 
-use super::backfill::ScannedRow;
+use super::backfill::{page_with_backoff, query, source_error, Claim, ScannedRow};
 use super::Mirror;
 
 /// How a verify reads the table and what it does about drift. Defaults: 4 segments,
@@ -205,6 +204,7 @@ struct VerifySql {
     page: String,
     row: String,
     same: String,
+    note: String,
     extra: String,
     counts: String,
     fix_insert: String,
@@ -220,7 +220,9 @@ impl VerifySql {
         VerifySql {
             seen_table: format!(
                 "CREATE UNLOGGED TABLE IF NOT EXISTS {seen} (run text NOT NULL, pk text COLLATE \"C\" NOT NULL, sk text COLLATE \"C\" NOT NULL, PRIMARY KEY (run, pk, sk));
-COMMENT ON TABLE {seen} IS 'dynastream: the keys a running verify has scanned (emptied when it ends)'"
+ALTER TABLE {seen} ADD COLUMN IF NOT EXISTS noted_at timestamptz NOT NULL DEFAULT now();
+COMMENT ON TABLE {seen} IS 'dynastream: the keys a running verify has scanned (emptied when it ends; a run killed midway is emptied by a run a day later)';
+DELETE FROM {seen} WHERE noted_at < now() - interval '1 day'"
             ),
             // The page's keys noted; the rows that differ returned.
             page: format!(
@@ -234,6 +236,9 @@ WHERE m.pk IS NULL OR m.deleted OR m.data IS DISTINCT FROM u.data::jsonb"
                 "SELECT data::text, deleted, stream, seq::text FROM {t} WHERE pk = $1 AND sk = $2"
             ),
             same: "SELECT $1::text::jsonb IS NOT DISTINCT FROM $2::text::jsonb".into(),
+            note: format!(
+                "INSERT INTO {seen} (run, pk, sk) SELECT $3, pk, sk FROM unnest($1::text[], $2::text[]) AS u(pk, sk) ON CONFLICT DO NOTHING"
+            ),
             extra: format!(
                 "SELECT m.pk, m.sk FROM {t} AS m
 WHERE NOT m.deleted AND (m.pk, m.sk) > ($2::text COLLATE \"C\", $3::text COLLATE \"C\")
@@ -258,20 +263,6 @@ WHERE pk = $1 AND sk = $2 AND stream = $3 AND seq = $4::text::numeric AND NOT de
             ),
             cleanup: format!("DELETE FROM {seen} WHERE run = $1"),
         }
-    }
-}
-
-fn query(what: &'static str) -> impl Fn(tokio_postgres::Error) -> MirrorError {
-    move |source| MirrorError::Query {
-        what: what.to_string(),
-        source,
-    }
-}
-
-fn source_error(operation: &'static str) -> impl Fn(StoreError) -> MirrorError {
-    move |source| MirrorError::Source {
-        operation,
-        source: Box::new(source),
     }
 }
 
@@ -329,23 +320,7 @@ impl Mirror {
             .await
             .map_err(source_error("DescribeTable"))?;
         let keys = self.check_keys(&info)?;
-        if let Some(arn) = &info.arn {
-            let table = StreamArn::parse(arn).map_or(arn.as_str(), |a| a.table);
-            let held = self.claim_source(table).await?;
-            if held != table {
-                return Err(MirrorError::Config(format!(
-                    "mirror table {} holds {held}, not {table}: verify it against that table",
-                    self.config.qualified_table()
-                )));
-            }
-        }
-        let label = info
-            .latest_stream_arn
-            .as_deref()
-            .and_then(StreamArn::parse)
-            .and_then(|a| a.label)
-            .unwrap_or("")
-            .to_string();
+        let label = self.source_position(&info, None, Claim::CheckOnly).await?;
         self.connect().await?;
         let control = self.dial_timed().await?;
         let sql = VerifySql::new(&self.config.schema, &self.config.table);
@@ -435,18 +410,16 @@ impl Run<'_> {
             .map_err(query("preparing the verify's page statement"))?;
         let mut start = None;
         loop {
-            let page = self
-                .source
-                .scan_page(ScanRequest {
-                    segment,
-                    total_segments: self.options.segments,
-                    consistent: self.options.consistent,
-                    page_size: self.options.page_size,
-                    start: start.take(),
-                })
-                .await
-                .map_err(source_error("Scan"))?;
+            let request = ScanRequest {
+                segment,
+                total_segments: self.options.segments,
+                consistent: self.options.consistent,
+                page_size: self.options.page_size,
+                start: start.take(),
+            };
+            let page = page_with_backoff(self.source, request, THROTTLE_RETRIES).await?;
             let mut rows: Vec<ScannedRow<'_>> = Vec::with_capacity(page.items.len());
+            let mut unheld: Vec<(&str, &str)> = Vec::new();
             {
                 let mut found = self.found();
                 for item in &page.items {
@@ -463,6 +436,7 @@ impl Run<'_> {
                             tracing::warn!(pk = %item.pk, sk = %item.sk, %reason, "verify: the mirror cannot hold this item");
                             *found.entities.entry(None).or_default() += 1;
                             found.cannot_hold += 1;
+                            unheld.push((&item.pk, &item.sk));
                         }
                     }
                 }
@@ -474,6 +448,15 @@ impl Run<'_> {
                 .query(&page_sql, &[&pk, &sk, &data, &self.run_id])
                 .await
                 .map_err(query("comparing a page with the mirror"))?;
+            // Keys the mirror cannot hold are noted too: their rows (an older state, from
+            // before the item took what Postgres cannot hold) are not extra.
+            if !unheld.is_empty() {
+                let (upk, usk): (Vec<&str>, Vec<&str>) = unheld.iter().copied().unzip();
+                client
+                    .execute(&self.sql.note, &[&upk, &usk, &self.run_id])
+                    .await
+                    .map_err(query("noting the keys the mirror cannot hold"))?;
+            }
             for d in differ {
                 self.settle(&client, d.get(0), d.get(1)).await?;
             }
@@ -508,92 +491,105 @@ impl Run<'_> {
         }
     }
 
-    /// The mirror's row for a key, and whether its data equals `table`'s.
-    async fn row_against(
+    /// The mirror's row for a key, as it is now.
+    async fn row(
         &self,
         client: &Client,
         pk: &str,
         sk: &str,
-        table: Option<&ScannedRow<'_>>,
-    ) -> Result<Option<(MirrorRow, bool)>, MirrorError> {
-        let Some(r) = client
+    ) -> Result<Option<MirrorRow>, MirrorError> {
+        let row = client
             .query_opt(&self.sql.row, &[&pk, &sk])
             .await
-            .map_err(query("reading a mirror row"))?
-        else {
-            return Ok(None);
+            .map_err(query("reading a mirror row"))?;
+        row.map(|r| {
+            Ok(MirrorRow {
+                data: r.try_get(0)?,
+                deleted: r.try_get(1)?,
+                stream: r.try_get(2)?,
+                seq: r.try_get(3)?,
+            })
+        })
+        .transpose()
+        .map_err(query("reading a mirror row"))
+    }
+
+    /// Whether `row` holds what `table` does (jsonb equality).
+    async fn same(
+        &self,
+        client: &Client,
+        table: &ScannedRow<'_>,
+        row: &MirrorRow,
+    ) -> Result<bool, MirrorError> {
+        let Some(data) = row.data.as_ref().filter(|_| !row.deleted) else {
+            return Ok(false);
         };
-        let row = MirrorRow {
-            data: r.get(0),
-            deleted: r.get(1),
-            stream: r.get(2),
-            seq: r.get(3),
-        };
-        let equal = match (table, &row.data) {
-            (Some(t), Some(d)) if !row.deleted => client
-                .query_one(&self.sql.same, &[&t.data, d])
-                .await
-                .map_err(query("comparing an item with its row"))?
-                .get(0),
-            _ => false,
-        };
-        Ok(Some((row, equal)))
+        client
+            .query_one(&self.sql.same, &[&table.data, data])
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(query("comparing an item with its row"))
+    }
+
+    /// How the row differs from the item, if it does.
+    async fn drift(
+        &self,
+        client: &Client,
+        table: &Reread<'_>,
+        row: Option<&MirrorRow>,
+    ) -> Result<Option<DriftKind>, MirrorError> {
+        Ok(match (table, row) {
+            (Reread::CannotHold, _) => None,
+            (Reread::Absent, None) => None,
+            (Reread::Absent, Some(m)) if m.deleted => None,
+            (Reread::Absent, Some(_)) => Some(DriftKind::Extra),
+            (Reread::Item(_), None) => Some(DriftKind::Missing),
+            (Reread::Item(_), Some(m)) if m.deleted => Some(DriftKind::Tombstoned),
+            (Reread::Item(t), Some(m)) => {
+                (!self.same(client, t, m).await?).then_some(DriftKind::Stale)
+            }
+        })
     }
 
     /// One item that differed: read again, counted as drift if it still differs, repaired if
-    /// asked. The mirror's row is read first, then the table: a stream write after the row was
-    /// read moves it, so a repair's compare-and-set fails and the stream's write stands.
+    /// asked. The mirror's row is read first, then the table; if the row moved meanwhile (a
+    /// stream write), the item changed during the check and is not drift. A repair's
+    /// compare-and-set is on the row as first read: a stream write after that moved it, so
+    /// the repair changes nothing and the stream's write stands.
     async fn settle(&self, client: &Client, pk: &str, sk: &str) -> Result<(), MirrorError> {
-        let before = client
-            .query_opt(&self.sql.row, &[&pk, &sk])
-            .await
-            .map_err(query("reading a mirror row"))?
-            .map(|r| MirrorRow {
-                data: r.get(0),
-                deleted: r.get(1),
-                stream: r.get(2),
-                seq: r.get(3),
-            });
+        let before = self.row(client, pk, sk).await?;
         let now = self.reread(pk, sk).await?;
-        let equal = match (&now, &before) {
-            (
-                Some(t),
-                Some(MirrorRow {
-                    data: Some(d),
-                    deleted: false,
-                    ..
-                }),
-            ) => client
-                .query_one(&self.sql.same, &[&t.data, d])
-                .await
-                .map_err(query("comparing an item with its row"))?
-                .get::<_, bool>(0),
-            _ => false,
-        };
-        let kind = match (&now, &before) {
-            (None, None) => None,
-            (None, Some(m)) if m.deleted => None,
-            (None, Some(_)) => Some(DriftKind::Extra),
-            (Some(_), None) => Some(DriftKind::Missing),
-            (Some(_), Some(m)) if m.deleted => Some(DriftKind::Tombstoned),
-            (Some(_), Some(_)) => (!equal).then_some(DriftKind::Stale),
-        };
-        let Some(kind) = kind else {
+        let Some(kind) = self.drift(client, &now, before.as_ref()).await? else {
+            if matches!(now, Reread::CannotHold) {
+                return Ok(());
+            }
             self.found().changed += 1;
             return Ok(());
+        };
+        let after = self.row(client, pk, sk).await?;
+        let moved = |a: Option<&MirrorRow>, b: Option<&MirrorRow>| match (a, b) {
+            (Some(a), Some(b)) => (&a.stream, &a.seq) != (&b.stream, &b.seq),
+            (None, None) => false,
+            _ => true,
+        };
+        if moved(before.as_ref(), after.as_ref()) {
+            self.found().changed += 1;
+            return Ok(());
+        }
+        let table = match &now {
+            Reread::Item(t) => Some(t),
+            _ => None,
         };
         let mut drift = Drift {
             kind,
             pk: pk.to_string(),
             sk: sk.to_string(),
-            table: now.as_ref().map(|r| r.data.clone()),
+            table: table.map(|t| t.data.clone()),
             mirror: before.as_ref().and_then(|m| m.data.clone()),
             repaired: None,
         };
         if self.options.repair {
-            let fixed = self
-                .repair(client, now.as_ref(), before.as_ref(), pk, sk)
-                .await?;
+            let fixed = self.repair(client, table, before.as_ref(), pk, sk).await?;
             drift.repaired = Some(fixed);
             let mut found = self.found();
             if fixed {
@@ -612,15 +608,18 @@ impl Run<'_> {
     }
 
     /// The item as the table holds it now, as a mirror row would hold it.
-    async fn reread(&self, pk: &str, sk: &str) -> Result<Option<ScannedRow<'_>>, MirrorError> {
+    async fn reread(&self, pk: &str, sk: &str) -> Result<Reread<'_>, MirrorError> {
         let item = self
             .source
             .read_item(pk.to_string(), sk.to_string())
             .await
             .map_err(source_error("GetItem"))?;
         Ok(match item {
-            None => None,
-            Some(item) => self.mirror.scanned_row(&item, self.keys).ok(),
+            None => Reread::Absent,
+            Some(item) => match self.mirror.scanned_row(&item, self.keys) {
+                Ok(row) => Reread::Item(row),
+                Err(_) => Reread::CannotHold,
+            },
         })
     }
 
@@ -634,6 +633,10 @@ impl Run<'_> {
         pk: &str,
         sk: &str,
     ) -> Result<bool, MirrorError> {
+        let failed = |what: &str| {
+            let what = format!("{what} (pk {pk:?}, sk {sk:?})");
+            move |source| MirrorError::Query { what, source }
+        };
         let changed = match (table, at) {
             (Some(t), None) => client
                 .execute(
@@ -641,7 +644,7 @@ impl Run<'_> {
                     &[&pk, &sk, &t.entity, &t.schema_version, &t.data, &self.label],
                 )
                 .await
-                .map_err(query("repairing a missing row"))?,
+                .map_err(failed("repairing a missing row"))?,
             (Some(t), Some(m)) => client
                 .execute(
                     &self.sql.fix_update,
@@ -656,11 +659,11 @@ impl Run<'_> {
                     ],
                 )
                 .await
-                .map_err(query("repairing a row"))?,
+                .map_err(failed("repairing a row"))?,
             (None, Some(m)) => client
                 .execute(&self.sql.fix_delete, &[&pk, &sk, &m.stream, &m.seq])
                 .await
-                .map_err(query("repairing an extra row"))?,
+                .map_err(failed("repairing an extra row"))?,
             (None, None) => return Ok(true),
         };
         if changed == 0 {
@@ -668,14 +671,18 @@ impl Run<'_> {
         }
         // Checked again: the table now against the row now.
         let now = self.reread(pk, sk).await?;
-        Ok(
-            match self.row_against(client, pk, sk, now.as_ref()).await? {
-                None => now.is_none(),
-                Some((row, equal)) => match now {
-                    None => row.deleted,
-                    Some(_) => equal,
-                },
-            },
-        )
+        let row = self.row(client, pk, sk).await?;
+        Ok(self.drift(client, &now, row.as_ref()).await?.is_none())
     }
 }
+
+/// An item read again: absent, one the mirror cannot hold, or its row as the mirror would
+/// hold it.
+enum Reread<'m> {
+    Absent,
+    CannotHold,
+    Item(ScannedRow<'m>),
+}
+
+/// Throttled scan pages are retried this often (backoff from 100 ms to 20 s).
+const THROTTLE_RETRIES: u32 = 10;
