@@ -15,11 +15,16 @@ use dynastream_example_models::{
 pub enum Extra {
     /// Write example items to the store (--table TABLE): a board, tasks, a profile, a story and
     /// an order line, then close one task and delete another.
-    Seed,
+    Seed {
+        /// Also write this many generated user profiles (`user-000001`, ...), in batches: a
+        /// table worth a backfill.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        profiles: usize,
+    },
 }
 
 pub async fn run(cmd: Extra, setup: Setup) -> Result<ExitCode, BoxError> {
-    let Extra::Seed = cmd;
+    let Extra::Seed { profiles } = cmd;
     let Some(store) = setup.store else {
         return Err("seed needs a store: --table TABLE (or --store)".into());
     };
@@ -27,7 +32,29 @@ pub async fn run(cmd: Extra, setup: Setup) -> Result<ExitCode, BoxError> {
     seed(&store)
         .await
         .map_err(|e| format!("writing to {target}: {e}"))?;
+    generated(&store, profiles)
+        .await
+        .map_err(|e| format!("writing to {target}: {e}"))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `n` generated profiles, 500 per batch save.
+async fn generated(store: &AppStore, n: usize) -> Result<(), BoxError> {
+    let mut written = 0;
+    while written < n {
+        let batch: Vec<UserProfile> = (written..n.min(written + 500))
+            .map(|i| UserProfile {
+                owner: format!("user-{:06}", i + 1),
+                display_name: format!("User {}", i + 1),
+                email: format!("user{}@example.com", i + 1),
+                age: Some(18 + (i % 60) as i64),
+            })
+            .collect();
+        store.batch_save(&batch).await?;
+        written += batch.len();
+        println!("saved {written} of {n} generated UserProfiles");
+    }
+    Ok(())
 }
 
 async fn seed(store: &AppStore) -> Result<(), BoxError> {

@@ -463,9 +463,16 @@ pub(crate) async fn verify<S: Send + Sync + 'static>(
     say!("drift: {} ({})", drifted, kinds.join(", "));
     if a.repair {
         say!(
-            "repaired {} of {drifted}; {} lost to a stream write (run verify again)",
+            "repaired {} of {drifted}{}",
             report.repaired,
-            report.lost_to_stream
+            if report.lost_to_stream > 0 {
+                format!(
+                    "; {} lost to a stream write (run verify again)",
+                    report.lost_to_stream
+                )
+            } else {
+                String::new()
+            }
         );
         if report.equal() {
             return Ok(ExitCode::SUCCESS);
