@@ -17,6 +17,7 @@ mod decode;
 pub mod dynamodb_json;
 pub mod error;
 pub mod event;
+pub mod filter;
 #[cfg(feature = "fuzz")]
 mod fuzz;
 pub mod handler;

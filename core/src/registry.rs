@@ -56,6 +56,26 @@ impl ModelSpec {
         }
     }
 
+    /// The partition key attribute name (`PK` unless the model names another).
+    pub fn pk_attr(&self) -> &str {
+        &self.pk_attr
+    }
+
+    /// The sort key attribute name; `""` for a model without a sort key.
+    pub fn sk_attr(&self) -> &str {
+        &self.sk_attr
+    }
+
+    /// The partition key pattern.
+    pub fn pk(&self) -> &Pattern {
+        &self.pk
+    }
+
+    /// The sort key pattern.
+    pub fn sk(&self) -> &Pattern {
+        &self.sk
+    }
+
     /// The attribute holding the writer's schema version (`schema_version` unless the model
     /// names another).
     pub fn schema_version_attr(&self) -> &str {

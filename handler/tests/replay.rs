@@ -1226,3 +1226,41 @@ fn one_reading_shapes_give_one_outcome_in_every_mode() {
     let rows = sql("SELECT count(*)::text FROM t_one_float_size_bytes.items");
     assert_eq!(rows, [vec![Some("4".to_string())]]);
 }
+
+#[test]
+fn filter_criteria_are_the_models_prefixes_and_are_refused_with_a_mirror() {
+    let out = Command::new(env!("CARGO_BIN_EXE_handler"))
+        .arg("filter-criteria")
+        .output()
+        .expect("run handler");
+    assert_eq!(out.status.code(), Some(0));
+    let criteria: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let patterns: Vec<serde_json::Value> = criteria["Filters"]
+        .as_array()
+        .expect("Filters")
+        .iter()
+        .map(|f| {
+            serde_json::from_str(f["Pattern"].as_str().expect("Pattern")).expect("pattern JSON")
+        })
+        .collect();
+    // One filter per example model (five: Lambda's default limit).
+    assert_eq!(patterns.len(), 5, "{criteria}");
+    assert!(patterns.contains(&serde_json::json!(
+        {"dynamodb": {"Keys": {"PK": {"S": [{"prefix": "ORDER#"}]}, "SK": {"S": [{"prefix": "LINE#"}]}}}}
+    )));
+    let (url, table) = mirror_args("t_filter_criteria");
+    let out = Command::new(env!("CARGO_BIN_EXE_handler"))
+        .args([
+            "filter-criteria",
+            "--mirror",
+            &url,
+            "--mirror-table",
+            &table,
+        ])
+        .output()
+        .expect("run handler");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the mirror hook sees every record"), "{err}");
+}

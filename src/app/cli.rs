@@ -145,6 +145,11 @@ pub(crate) enum Command {
     /// drift. `--repair` rewrites drifted rows (a concurrent stream write always wins).
     #[cfg(feature = "mirror-tools")]
     Verify(VerifyArgs),
+    /// Print the event source mapping's FilterCriteria for the app's models (key prefixes
+    /// from the patterns' leading literals, and the change kinds their handlers take), so
+    /// Lambda drops records no handler wants before it bills an invocation. Refused with a
+    /// mirror (it must see every item) or a fallback handler.
+    FilterCriteria,
     /// Serve Lambda invocations (what runs under the Lambda runtime when no command is given).
     Serve,
 }

@@ -167,7 +167,27 @@ pub(crate) async fn run<S: Send + Sync + 'static>(
         Command::Backfill(a) => super::backfill::backfill(f, g, a).await,
         #[cfg(feature = "mirror-tools")]
         Command::Verify(a) => super::backfill::verify(f, g, a).await,
+        Command::FilterCriteria => filter_criteria(f, g).await,
         Command::Serve => serve(f, g).await,
+    }
+}
+
+/// `filter-criteria`: the JSON on standard output, what it means on standard error.
+async fn filter_criteria<S: Send + Sync + 'static>(
+    f: &BuildFn<S>,
+    g: &Global,
+) -> Result<ExitCode, BoxError> {
+    let built = build(f, g, None, StoreUse::Explicit).await?;
+    match built.router.filter_criteria() {
+        Ok(criteria) => {
+            println!("{}", criteria.to_json());
+            eprintln!(
+                "{} filter(s): Lambda passes a record when one matches; records no handler takes are dropped before an invocation (and are not mirrored or seen by anything else)",
+                criteria.patterns.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(refusal) => Err(doing("no FilterCriteria for this app")(refusal)),
     }
 }
 

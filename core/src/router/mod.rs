@@ -111,6 +111,32 @@ impl<S: Send + Sync + 'static> Router<S> {
         &self.registry
     }
 
+    /// The event source mapping's `FilterCriteria` for this router: one filter per model with
+    /// a handler (see [`crate::filter`]), so Lambda drops the records no handler wants before
+    /// it bills an invocation. Refused when every record must reach the function: a fallback
+    /// handler, or a batch hook (the mirror holds every item).
+    pub fn filter_criteria(
+        &self,
+    ) -> Result<crate::filter::FilterCriteria, crate::filter::FilterRefusal> {
+        use crate::filter::{filter_criteria, FilterRefusal, Handled};
+        if self.fallback.is_some() {
+            return Err(FilterRefusal::Fallback);
+        }
+        if let Some(hook) = self.hooks.first() {
+            return Err(FilterRefusal::Hook(hook.name()));
+        }
+        let handled: Vec<Handled> = self
+            .routes
+            .iter()
+            .zip(self.registry.specs())
+            .map(|(route, spec)| Handled {
+                spec: spec.clone(),
+                kinds: route.handled_kinds(),
+            })
+            .collect();
+        filter_criteria(&handled)
+    }
+
     /// Starts every hook ([`BatchHook::start`]: a mirror connects and creates its table), so
     /// a misconfiguration fails at start-up rather than on the first batch. Optional: hooks
     /// start themselves on first use.

@@ -75,6 +75,8 @@ pub(super) trait Route<S>: Send + Sync + Any {
     fn entity(&self) -> &'static str;
     /// True when (`pk`, `sk`) is a key of this model.
     fn matches(&self, pk: &str, sk: &str) -> bool;
+    /// Whether a handler takes INSERT, MODIFY, REMOVE.
+    fn handled_kinds(&self) -> [bool; 3];
     /// Decodes the image at the start of `json` into `store` (this route is model `model`)
     /// if a handler of `kind` (or, when the kind is not known yet, of any kind that carries
     /// this image) is registered. Returns the store slot and the image's length.
@@ -156,6 +158,10 @@ impl<M: Model, S: Send + Sync + 'static> Route<S> for ModelRoute<M, S> {
 
     fn matches(&self, pk: &str, sk: &str) -> bool {
         M::Key::matches(pk, sk)
+    }
+
+    fn handled_kinds(&self) -> [bool; 3] {
+        [0, 1, 2].map(|i| self.handlers[i].is_some())
     }
 
     fn predecode(
