@@ -1248,6 +1248,23 @@ fn filter_criteria_are_the_models_prefixes_and_are_refused_with_a_mirror() {
     assert!(patterns.contains(&serde_json::json!(
         {"dynamodb": {"Keys": {"PK": {"S": [{"prefix": "ORDER#"}]}, "SK": {"S": [{"prefix": "LINE#"}]}}}}
     )));
+    // The template's parameters: the same patterns, one FilterPatternN=... word each.
+    let out = Command::new(env!("CARGO_BIN_EXE_handler"))
+        .args(["filter-criteria", "--format", "sam-parameters"])
+        .output()
+        .expect("run handler");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let params: Vec<serde_json::Value> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let (name, value) = l.split_once('=').expect("Name=Value");
+            assert_eq!(name, format!("FilterPattern{}", i + 1));
+            assert!(!value.contains(char::is_whitespace));
+            serde_json::from_str(value).expect("pattern JSON")
+        })
+        .collect();
+    assert_eq!(params, patterns);
     let (url, table) = mirror_args("t_filter_criteria");
     let out = Command::new(env!("CARGO_BIN_EXE_handler"))
         .args([

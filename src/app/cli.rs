@@ -149,7 +149,7 @@ pub(crate) enum Command {
     /// from the patterns' leading literals, and the change kinds their handlers take), so
     /// Lambda drops records no handler wants before it bills an invocation. Refused with a
     /// mirror (it must see every item) or a fallback handler.
-    FilterCriteria,
+    FilterCriteria(FilterArgs),
     /// Serve Lambda invocations (what runs under the Lambda runtime when no command is given).
     Serve,
 }
@@ -218,6 +218,26 @@ pub(crate) struct BackfillArgs {
     /// Where an export read from S3 is fetched to (default `.dynastream/exports/<ExportId>`).
     #[arg(long, value_name = "DIR", requires = "from_export")]
     pub(crate) export_dir: Option<PathBuf>,
+}
+
+/// `filter-criteria`.
+#[derive(Debug, Args)]
+pub(crate) struct FilterArgs {
+    /// `json`: the mapping's FilterCriteria (`{"Filters": [...]}`, for
+    /// `aws lambda update-event-source-mapping --filter-criteria`); `sam-parameters`: one
+    /// `FilterPatternN=...` per line, for the template's parameters
+    /// (`sam deploy --parameter-overrides $(app filter-criteria --format sam-parameters)`).
+    #[arg(long, value_enum, default_value = "json")]
+    pub(crate) format: FilterFormat,
+}
+
+/// How `filter-criteria` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FilterFormat {
+    /// The event source mapping's FilterCriteria JSON.
+    Json,
+    /// The template's FilterPattern1..5 parameters.
+    SamParameters,
 }
 
 /// How records of a batch run.

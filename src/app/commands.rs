@@ -167,7 +167,7 @@ pub(crate) async fn run<S: Send + Sync + 'static>(
         Command::Backfill(a) => super::backfill::backfill(f, g, a).await,
         #[cfg(feature = "mirror-tools")]
         Command::Verify(a) => super::backfill::verify(f, g, a).await,
-        Command::FilterCriteria => filter_criteria(f, g).await,
+        Command::FilterCriteria(a) => filter_criteria(f, g, a.format).await,
         Command::Serve => serve(f, g).await,
     }
 }
@@ -176,11 +176,27 @@ pub(crate) async fn run<S: Send + Sync + 'static>(
 async fn filter_criteria<S: Send + Sync + 'static>(
     f: &BuildFn<S>,
     g: &Global,
+    format: super::cli::FilterFormat,
 ) -> Result<ExitCode, BoxError> {
     let built = build(f, g, None, StoreUse::Explicit).await?;
     match built.router.filter_criteria() {
         Ok(criteria) => {
-            println!("{}", criteria.to_json());
+            match format {
+                super::cli::FilterFormat::Json => println!("{}", criteria.to_json()),
+                super::cli::FilterFormat::SamParameters => {
+                    // One shell word each: `$(...)` splits on whitespace.
+                    if let Some(p) = criteria
+                        .patterns
+                        .iter()
+                        .find(|p| p.contains(char::is_whitespace))
+                    {
+                        return Err(format!("a pattern holds whitespace, so it cannot be one word of --parameter-overrides: {p}; use --format json").into());
+                    }
+                    for (i, p) in criteria.patterns.iter().enumerate() {
+                        println!("FilterPattern{}={p}", i + 1);
+                    }
+                }
+            }
             eprintln!(
                 "{} filter(s): Lambda passes a record when one matches; records no handler takes are dropped before an invocation (and are not mirrored or seen by anything else)",
                 criteria.patterns.len()
