@@ -326,3 +326,49 @@ async fn values_fit_follows_the_models_rust_types() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_second_mirror_table_in_the_schema_does_not_take_the_first_ones_views() {
+    let schema = pg::fresh_schema("two_mirrors").await;
+    router(&schema).start().await.unwrap();
+    let second = |prefix: Option<&str>| {
+        let mut config = MirrorConfig::new(&pg::database_url())
+            .unwrap()
+            .schema(&schema)
+            .unwrap()
+            .table("other")
+            .unwrap();
+        if let Some(p) = prefix {
+            config = config.view_prefix(p).unwrap();
+        }
+        Router::builder(())
+            .model::<UserProfile>()
+            .model::<OrderLine>()
+            .hook(Mirror::new(config))
+            .build()
+            .unwrap()
+    };
+    let err = second(None).start().await.unwrap_err().to_string();
+    assert!(
+        err.contains(&format!(
+            "shows mirror table {schema}.items, not {schema}.other"
+        )) && err.contains("--mirror-view-prefix"),
+        "{err}"
+    );
+    // The first mirror table's view still reads its own table.
+    let definition: String = pg::client()
+        .await
+        .query_one(
+            "SELECT pg_get_viewdef(to_regclass($1))",
+            &[&format!("{schema}.user_profile")],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        definition.contains(&format!("{schema}.items")),
+        "{definition}"
+    );
+    // With a prefix of its own, the second one starts, beside it.
+    second(Some("other_")).start().await.unwrap();
+}

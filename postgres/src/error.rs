@@ -135,9 +135,7 @@ impl MirrorError {
             MirrorError::Write { source, .. } | MirrorError::Refused { source, .. } => source,
             _ => return false,
         };
-        source
-            .as_db_error()
-            .is_some_and(|db| matches!(db.code().code().get(..2), Some("22" | "23" | "54")))
+        refused_for_data(source)
     }
 
     /// This refusal as the one row's ([`MirrorError::Refused`]); other errors as they are.
@@ -151,6 +149,13 @@ impl MirrorError {
             other => other,
         }
     }
+}
+
+/// Whether the server refused a statement for the data it carried: SQLSTATE class 22, 23 or
+/// 54 (see [`MirrorError::refused_for_data`]).
+pub(crate) fn refused_for_data(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error()
+        .is_some_and(|db| matches!(db.code().code().get(..2), Some("22" | "23" | "54")))
 }
 
 /// `text` cut after `max` characters, saying how long it was.

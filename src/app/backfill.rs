@@ -155,9 +155,9 @@ pub(crate) async fn backfill<S: Send + Sync + 'static>(
 ) -> Result<ExitCode, BoxError> {
     let mirror = mirror(f, g, "backfill").await?;
     let mut options = BackfillOptions::new()
-        .segments(a.segments)
-        .consistent(a.consistent)
-        .page_size(a.page_size as usize)
+        .segments(a.scan.segments)
+        .consistent(a.scan.consistent)
+        .page_size(a.scan.page_size as usize)
         .max_items_per_second(a.max_items_per_second)
         .restart(a.restart);
     let (table, source): (String, Box<dyn TableScan>) = match &a.from_export {
@@ -209,7 +209,7 @@ pub(crate) async fn backfill<S: Send + Sync + 'static>(
     println!(
         "backfilling {} from {table} ({} segments)",
         mirror.config().qualified_table(),
-        a.segments
+        a.scan.segments
     );
     let progress: std::sync::Mutex<Option<Bar>> = std::sync::Mutex::new(None);
     let on_progress = |p: BackfillProgress| {
@@ -338,14 +338,14 @@ pub(crate) async fn verify<S: Send + Sync + 'static>(
     let mirror = mirror(f, g, "verify").await?;
     let (what, source) = verify_source(g, &a).await?;
     let options = VerifyOptions::new()
-        .segments(a.segments)
-        .consistent(a.consistent)
-        .page_size(a.page_size as usize)
+        .segments(a.scan.segments)
+        .consistent(a.scan.consistent)
+        .page_size(a.scan.page_size as usize)
         .repair(a.repair);
     say!(
         "verifying {} against {what} ({} segments{})",
         mirror.config().qualified_table(),
-        a.segments,
+        a.scan.segments,
         if a.repair { ", repairing" } else { "" }
     );
     let mut jsonl: Option<Box<dyn std::io::Write + Send>> = match a.jsonl.as_deref() {

@@ -154,21 +154,30 @@ pub(crate) enum Command {
     Serve,
 }
 
-/// `verify`.
+/// How `backfill` and `verify` read the table.
 #[cfg(feature = "mirror-tools")]
-#[derive(Debug, Args)]
-pub(crate) struct VerifyArgs {
+#[derive(Debug, Clone, Copy, Args)]
+pub(crate) struct ScanArgs {
     /// Segments of the parallel Scan, read at once (each on its own Postgres connection, so
-    /// mind the server's max_connections).
+    /// mind the server's max_connections). A stopped backfill resumes only with the count it
+    /// began with.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub(crate) segments: u32,
-    /// A strongly consistent Scan (twice the read capacity; differing items are read again
-    /// consistently either way).
+    /// Strongly consistent reads (twice the read capacity; verify reads a differing item
+    /// again consistently either way).
     #[arg(long)]
     pub(crate) consistent: bool,
     /// Items per Scan page at most (DynamoDB also ends a page at 1 MB).
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub(crate) page_size: u32,
+}
+
+/// `verify`.
+#[cfg(feature = "mirror-tools")]
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    pub(crate) scan: ScanArgs,
     /// Rewrite each drifted row as the table holds it (compare-and-set on the row's position:
     /// a stream write that comes first wins), then check it again.
     #[arg(long)]
@@ -191,17 +200,8 @@ pub(crate) struct VerifyArgs {
 #[cfg(feature = "mirror-tools")]
 #[derive(Debug, Args)]
 pub(crate) struct BackfillArgs {
-    /// Segments of the parallel Scan, read at once (each on its own Postgres connection, so
-    /// mind the server's max_connections). A stopped backfill resumes only with the count it
-    /// began with.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
-    pub(crate) segments: u32,
-    /// Strongly consistent reads (twice the read capacity).
-    #[arg(long)]
-    pub(crate) consistent: bool,
-    /// Items per Scan page at most (DynamoDB also ends a page at 1 MB).
-    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    pub(crate) page_size: u32,
+    #[command(flatten)]
+    pub(crate) scan: ScanArgs,
     /// At most this many items per second over all segments (a cap on read capacity; at
     /// least 0.001).
     #[arg(long, value_name = "ITEMS", value_parser = rate)]

@@ -486,29 +486,7 @@ mod tests {
         assert_eq!(export.export_time(), Some("2026-11-30T10:00:00Z"));
         for total in [1, 2, 3, 8] {
             for page_size in [1, 4, 100] {
-                let mut seen = Vec::new();
-                for segment in 0..total {
-                    let mut start = None;
-                    loop {
-                        let page = export
-                            .scan_page(ScanRequest {
-                                segment,
-                                total_segments: total,
-                                consistent: false,
-                                page_size,
-                                start: start.take(),
-                            })
-                            .await
-                            .unwrap();
-                        seen.extend(page.items.into_iter().map(|i| (i.pk, i.sk)));
-                        // Resumed from the saved text, as a stopped backfill is.
-                        match page.next {
-                            Some(c) => start = Some(Cursor::from_text(&c.to_text()).unwrap()),
-                            None => break,
-                        }
-                    }
-                }
-                seen.sort();
+                let seen = crate::scan::scan_all(&export, total, page_size).await;
                 let mut want: Vec<(String, String)> = (0..5)
                     .flat_map(|f| (0..(f * 7)).map(move |i| (format!("P#{f}"), format!("S#{i}"))))
                     .collect();

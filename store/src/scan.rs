@@ -371,6 +371,39 @@ impl TableScan for MemoryTable {
     }
 }
 
+/// Every key `source` holds, read segment by segment in pages of `page_size`, each cursor
+/// passed through its text as a resumed backfill's is; sorted.
+#[cfg(test)]
+pub(crate) async fn scan_all(
+    source: &dyn TableScan,
+    total: u32,
+    page_size: usize,
+) -> Vec<(String, String)> {
+    let mut seen = Vec::new();
+    for segment in 0..total {
+        let mut start = None;
+        loop {
+            let page = source
+                .scan_page(ScanRequest {
+                    segment,
+                    total_segments: total,
+                    consistent: false,
+                    page_size,
+                    start: start.take(),
+                })
+                .await
+                .unwrap();
+            seen.extend(page.items.into_iter().map(|i| (i.pk, i.sk)));
+            match page.next {
+                Some(c) => start = Some(Cursor::from_text(&c.to_text()).unwrap()),
+                None => break,
+            }
+        }
+    }
+    seen.sort();
+    seen
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,33 +423,10 @@ mod tests {
             t.put(item(&format!("P#{}", i % 37), &format!("S#{i}"), i))
                 .unwrap();
         }
+        let mut all: Vec<_> = t.items.keys().cloned().collect();
+        all.sort();
         for total in [1, 3, 8] {
-            let mut seen = Vec::new();
-            for segment in 0..total {
-                let mut start = None;
-                loop {
-                    let page = t
-                        .scan_page(ScanRequest {
-                            segment,
-                            total_segments: total,
-                            consistent: false,
-                            page_size: 7,
-                            start: start.take(),
-                        })
-                        .await
-                        .unwrap();
-                    seen.extend(page.items.into_iter().map(|i| (i.pk, i.sk)));
-                    // The cursor survives a trip through its text, as a resumed backfill's does.
-                    match page.next {
-                        Some(c) => start = Some(Cursor::from_text(&c.to_text()).unwrap()),
-                        None => break,
-                    }
-                }
-            }
-            seen.sort();
-            let mut all: Vec<_> = t.items.keys().cloned().collect();
-            all.sort();
-            assert_eq!(seen, all, "{total} segments");
+            assert_eq!(scan_all(&t, total, 7).await, all, "{total} segments");
         }
     }
 

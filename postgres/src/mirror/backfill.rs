@@ -18,7 +18,7 @@ use dynastream_store::{
 };
 use tokio_postgres::Client;
 
-use crate::conn::dial;
+use crate::error::refused_for_data;
 use crate::json::image_to_json;
 use crate::{sql, MirrorError};
 
@@ -234,7 +234,11 @@ impl Mirror {
             .await
             .map_err(query("reading the saved backfill"))?;
         let mut states = Vec::with_capacity(saved.len());
-        let (mut items_before, mut label, mut resumed) = (0u64, current_label.clone(), false);
+        let (mut items_before, mut resumed) = (0u64, false);
+        // A finished backfill is finished whatever segment count is asked for now.
+        let finished = saved
+            .iter()
+            .all(|r| r.try_get::<_, bool>("done").unwrap_or(false));
         for r in &saved {
             let field = |e: tokio_postgres::Error| {
                 MirrorError::Config(format!(
@@ -244,10 +248,6 @@ impl Mirror {
             let total: i32 = r.try_get("total_segments").map_err(field)?;
             let saved_source: String = r.try_get("source_table").map_err(field)?;
             let saved_label: String = r.try_get("stream").map_err(field)?;
-            // A finished backfill is finished whatever segment count is asked for now.
-            let finished = saved
-                .iter()
-                .all(|r| r.try_get::<_, bool>("done").unwrap_or(false));
             if total as u32 != options.segments && !finished {
                 return Err(MirrorError::Config(format!(
                     "an unfinished backfill of {mirror_table} (from {saved_source}) was begun with {total} segments: resume it with --segments {total}, or start over with --restart"
@@ -264,7 +264,6 @@ impl Mirror {
             let done: bool = r.try_get("done").map_err(field)?;
             resumed |= done || cursor.is_some() || items > 0;
             items_before += items as u64;
-            label = saved_label;
             states.push(SegmentState {
                 segment: segment as u32,
                 cursor,
@@ -280,7 +279,7 @@ impl Mirror {
                 segments: states.len() as u32,
                 resumed: true,
                 already_done: true,
-                stream_label: label,
+                stream_label: current_label,
                 elapsed: started.elapsed(),
                 refused: Vec::new(),
             });
@@ -293,7 +292,6 @@ impl Mirror {
             )));
         }
         let segments = options.segments;
-        let already_done = states.iter().all(|s| s.done);
         let items = AtomicU64::new(items_before);
         let done = AtomicU64::new(states.iter().filter(|s| s.done).count() as u64);
         let written = AtomicU64::new(0);
@@ -312,7 +310,7 @@ impl Mirror {
             source,
             options,
             keys: (&keys.0, &keys.1),
-            label: &label,
+            label: &current_label,
             sql: &state_sql,
             mirror_table: &mirror_table,
             items: &items,
@@ -337,8 +335,8 @@ impl Mirror {
             rows_written: written.load(Ordering::Relaxed),
             segments,
             resumed,
-            already_done,
-            stream_label: label,
+            already_done: false,
+            stream_label: current_label,
             elapsed: started.elapsed(),
             refused: refused.into_inner().unwrap_or_else(|p| p.into_inner()),
         })
@@ -392,17 +390,6 @@ impl Mirror {
         Ok((tpk, tsk))
     }
 
-    pub(crate) async fn dial_timed(&self) -> Result<Client, MirrorError> {
-        let limit = self.config.connect_timeout;
-        match tokio::time::timeout(limit, dial(&self.config)).await {
-            Ok(r) => r,
-            Err(_) => Err(MirrorError::Timeout {
-                what: "connecting",
-                after: limit,
-            }),
-        }
-    }
-
     /// A scanned item as a row: (pk, sk, entity, schema_version, data), or why the mirror
     /// cannot take it.
     pub(crate) fn scanned_row(
@@ -421,26 +408,34 @@ impl Mirror {
         nul(sk_attr, &item.sk)?;
         let entity = self.entity_of(pk_attr, sk_attr, &item.pk, &item.sk);
         let version_attr = self.version_attr(entity);
-        let (data, schema_version) = match &item.body {
-            RawBody::Attributes(attrs) => {
-                let skip = key_columns(pk_attr, sk_attr);
-                let j = image_to_json(&to_dynamodb_json(attrs), &skip, version_attr)?;
-                (j.json, j.schema_version)
-            }
-            RawBody::DynamoDbJson(text) => {
-                let skip = key_columns(pk_attr, sk_attr);
-                let j = image_to_json(text, &skip, version_attr)?;
-                (j.json, j.schema_version)
-            }
+        // DynamoDB JSON, the keys left out (the sort key too unless there is none); or the
+        // Postgres store's data as it is.
+        let dynamodb_json = match &item.body {
+            RawBody::Attributes(attrs) => std::borrow::Cow::Owned(to_dynamodb_json(attrs)),
+            RawBody::DynamoDbJson(text) => std::borrow::Cow::Borrowed(text.as_str()),
             RawBody::Json(text) => {
                 let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
                 let sv = v
                     .get(version_attr)
                     .and_then(|s| s.as_str())
                     .map(str::to_string);
-                (text.clone(), sv)
+                return Ok(ScannedRow {
+                    pk: item.pk.clone(),
+                    sk: item.sk.clone(),
+                    entity,
+                    schema_version: sv,
+                    data: text.clone(),
+                });
             }
         };
+        let both = [pk_attr, sk_attr];
+        let skip = if sk_attr.is_empty() {
+            &both[..1]
+        } else {
+            &both[..]
+        };
+        let j = image_to_json(&dynamodb_json, skip, version_attr)?;
+        let (data, schema_version) = (j.json, j.schema_version);
         Ok(ScannedRow {
             pk: item.pk.clone(),
             sk: item.sk.clone(),
@@ -491,16 +486,6 @@ pub(crate) enum Claim {
     Record,
     /// A verify: checks only, records nothing.
     CheckOnly,
-}
-
-/// The key attributes a row's `data` leaves out: the partition key, and the sort key unless
-/// the table has none.
-pub(crate) fn key_columns<'k>(pk_attr: &'k str, sk_attr: &'k str) -> Vec<&'k str> {
-    if sk_attr.is_empty() {
-        vec![pk_attr]
-    } else {
-        vec![pk_attr, sk_attr]
-    }
 }
 
 /// One page of a scan, throttling retried `retries` times with exponential backoff from
@@ -639,7 +624,7 @@ impl<R: Fn()> Segments<'_, R> {
             for item in &page.items {
                 match self.mirror.scanned_row(item, self.keys) {
                     Ok(r) => rows.push(r),
-                    Err(reason) => self.refuse(item, reason),
+                    Err(reason) => self.refuse(&item.pk, &item.sk, reason),
                 }
             }
             let n = page.items.len() as u64;
@@ -701,12 +686,12 @@ impl<R: Fn()> Segments<'_, R> {
         page_with_backoff(self.source, request, self.options.throttle_retries).await
     }
 
-    fn refuse(&self, item: &RawItem, reason: String) {
-        tracing::warn!(pk = %item.pk, sk = %item.sk, %reason, "backfill: the mirror cannot take this item");
+    fn refuse(&self, pk: &str, sk: &str, reason: String) {
+        tracing::warn!(pk, sk, %reason, "backfill: the mirror cannot take this item");
         if let Ok(mut r) = self.refused.lock() {
             r.push(RefusedItem {
-                pk: item.pk.clone(),
-                sk: item.sk.clone(),
+                pk: pk.to_string(),
+                sk: sk.to_string(),
                 reason,
             });
         }
@@ -766,13 +751,9 @@ impl<R: Fn()> Segments<'_, R> {
             {
                 Ok(r) => written += r.get::<_, i64>(0) as u64,
                 Err(e) if refused_for_data(&e) => {
-                    let item = RawItem {
-                        pk: row.pk.clone(),
-                        sk: row.sk.clone(),
-                        body: RawBody::Json(String::new()),
-                    };
                     self.refuse(
-                        &item,
+                        &row.pk,
+                        &row.sk,
                         format!("Postgres refused its row: {}", crate::describe(&e)),
                     );
                     if last {
@@ -862,9 +843,4 @@ impl PageWrite<'_> {
         ];
         client.query_one(statement, &params).await
     }
-}
-
-fn refused_for_data(e: &tokio_postgres::Error) -> bool {
-    e.as_db_error()
-        .is_some_and(|db| matches!(db.code().code().get(..2), Some("22" | "23" | "54")))
 }

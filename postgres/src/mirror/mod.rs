@@ -41,7 +41,7 @@ pub use backfill::{BackfillOptions, BackfillProgress, BackfillSummary, RefusedIt
 pub use verify::{Drift, DriftKind, EntityCounts, VerifyOptions, VerifyProgress, VerifyReport};
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use dynastream_core::dynamodb_json::SCHEMA_VERSION_ATTR;
@@ -203,12 +203,7 @@ impl Mirror {
     /// Connects (if needed), creates the table and views, and prepares the upsert. Called by
     /// the first write; call it at start-up to fail fast.
     pub async fn connect(&self) -> Result<(), MirrorError> {
-        let mut slot = self.conn.lock().await;
-        if slot.as_ref().is_some_and(|c| !c.client.is_closed()) {
-            return Ok(());
-        }
-        *slot = Some(self.open().await?);
-        Ok(())
+        self.live().await.map(|_| ())
     }
 
     /// The DynamoDB table this mirror table holds: the one recorded for it in
@@ -223,13 +218,7 @@ impl Mirror {
         if let Some(held) = self.source.get() {
             return Ok(held);
         }
-        let mut slot = self.conn.lock().await;
-        if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
-            *slot = Some(self.open().await?);
-        }
-        let Some(c) = slot.as_ref() else {
-            return Err(MirrorError::Config("no connection".into()));
-        };
+        let c = self.live().await?;
         let what = || {
             format!(
                 "recording the source table of {}",
@@ -259,13 +248,7 @@ impl Mirror {
         if let Some(held) = self.source.get() {
             return Ok(Some(held.clone()));
         }
-        let mut slot = self.conn.lock().await;
-        if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
-            *slot = Some(self.open().await?);
-        }
-        let Some(c) = slot.as_ref() else {
-            return Err(MirrorError::Config("no connection".into()));
-        };
+        let c = self.live().await?;
         let row = c
             .client
             .query_opt(
@@ -397,7 +380,7 @@ impl Mirror {
             seq.push(r.seq.as_str());
             et.push(r.event_time.as_deref());
             deleted.push(r.deleted);
-            stream.push(r.stream.as_str());
+            stream.push(&*r.stream);
         }
         self.writes_sent.fetch_add(1, Ordering::Relaxed);
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] =
@@ -418,17 +401,30 @@ impl Mirror {
         }
     }
 
-    async fn open(&self) -> Result<Conn, MirrorError> {
+    /// A new connection with the configuration's settings, within its connect timeout.
+    pub(crate) async fn dial_timed(&self) -> Result<Client, MirrorError> {
         let limit = self.config.connect_timeout;
-        let client = match tokio::time::timeout(limit, dial(&self.config)).await {
-            Ok(r) => r?,
-            Err(_) => {
-                return Err(MirrorError::Timeout {
-                    what: "connecting",
-                    after: limit,
-                })
-            }
-        };
+        match tokio::time::timeout(limit, dial(&self.config)).await {
+            Ok(r) => r,
+            Err(_) => Err(MirrorError::Timeout {
+                what: "connecting",
+                after: limit,
+            }),
+        }
+    }
+
+    /// The mirror's connection, opened (and the table created) if there is none or it closed.
+    async fn live(&self) -> Result<tokio::sync::MappedMutexGuard<'_, Conn>, MirrorError> {
+        let mut slot = self.conn.lock().await;
+        if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
+            *slot = Some(self.open().await?);
+        }
+        tokio::sync::MutexGuard::try_map(slot, Option::as_mut)
+            .map_err(|_| MirrorError::Config("no connection".into()))
+    }
+
+    async fn open(&self) -> Result<Conn, MirrorError> {
+        let client = self.dial_timed().await?;
         if !self.ready.load(Ordering::Acquire) {
             self.create(&client).await?;
             self.ready.store(true, Ordering::Release);
@@ -532,6 +528,9 @@ impl Mirror {
     }
 }
 
+/// A record's stream label, shared by the rows of one batch, or why the mirror refuses it.
+type StreamOf = Result<Arc<str>, String>;
+
 /// The label of the stream a record comes from, or why the mirror refuses it: an ARN that is
 /// no DynamoDB stream's, or one of a table other than `held`, the one the mirror table holds.
 /// A record whose `eventSourceARN` is absent or no ARN at all (a hand-written event, a
@@ -602,15 +601,26 @@ impl BatchHook for Mirror {
                 Some(table) => Some(self.claim_source(table).await?),
                 None => self.source.get().map(String::as_str),
             };
+            // A batch's records name one stream: its label is read and shared once, not per
+            // record.
+            let mut last: Option<(Option<&str>, StreamOf)> = None;
             for r in batch.records() {
-                let stream =
-                    match stream_of(r.record.event_source_arn.as_deref(), held, &self.config) {
-                        Ok(label) => label,
-                        Err(message) => {
-                            refused.push(Refusal::new(r.index, message));
-                            continue;
-                        }
-                    };
+                let arn = r.record.event_source_arn.as_deref();
+                let known = match &last {
+                    Some((a, known)) if *a == arn => known.clone(),
+                    _ => {
+                        let known = stream_of(arn, held, &self.config).map(Arc::from);
+                        last = Some((arn, known.clone()));
+                        known
+                    }
+                };
+                let stream = match known {
+                    Ok(label) => label,
+                    Err(message) => {
+                        refused.push(Refusal::new(r.index, message));
+                        continue;
+                    }
+                };
                 // The matched model's schema-version attribute; the default for the others.
                 let version_attr = self.version_attr(r.entity);
                 match row(

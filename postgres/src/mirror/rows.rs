@@ -2,6 +2,7 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use dynastream_core::event::{ChangeKind, KeyValue, Record, StreamViewType};
 
@@ -20,7 +21,7 @@ pub(crate) struct Row {
     pub(crate) data: Option<String>,
     pub(crate) seq: String,
     /// The label of the record's stream (from `eventSourceARN`; `""` when it names none).
-    pub(crate) stream: String,
+    pub(crate) stream: Arc<str>,
     pub(crate) event_time: Option<String>,
     pub(crate) deleted: bool,
 }
@@ -52,7 +53,7 @@ pub(crate) fn row(
     entity: Option<&'static str>,
     (pk_attr, sk_attr): (&str, &str),
     version_attr: &str,
-    stream: &str,
+    stream: Arc<str>,
 ) -> Result<Row, String> {
     let seq = &rec.meta.sequence_number;
     if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
@@ -121,7 +122,7 @@ pub(crate) fn row(
         schema_version,
         data,
         seq: seq.to_string(),
-        stream: stream.to_string(),
+        stream,
         event_time: rec.meta.approximate_creation_time.map(|t| t.to_string()),
         deleted,
     })
