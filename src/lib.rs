@@ -10,7 +10,9 @@ pub use dynastream_core::{
     RecordError, RecordErrorKind, RecordMeta, RegistryError, Router, RouterBuilder, Unmatched,
 };
 
-pub use dynastream_core::{dynamodb_json, event, handler, hook, key, lambda, model, registry};
+pub use dynastream_core::{
+    dynamodb_json, event, handler, hook, key, lambda, metrics, model, registry,
+};
 
 /// Errors of a whole event, of one record and of a router's set-up ([`EventError`],
 /// [`RecordError`], [`RegistryError`]), and which image of a record ([`ImageSide`](error::ImageSide)).

@@ -140,6 +140,10 @@ pub enum RegistryError {
         #[source]
         source: std::sync::Arc<dyn std::error::Error + Send + Sync>,
     },
+    /// The EMF metrics recorder ([`RouterBuilder::metrics`](crate::RouterBuilder::metrics))
+    /// could not be installed.
+    #[error("metrics: {0}")]
+    Metrics(#[source] std::sync::Arc<crate::metrics::MetricsError>),
 }
 
 /// Two models that can match the same key, with an example key both match.

@@ -21,9 +21,17 @@ impl From<EventError> for Diagnostic {
 /// Runs `router` on the Lambda runtime: each invocation's event goes through
 /// [`Router::handle_event`] and its partial batch response is returned. Only an unreadable event
 /// fails the invocation.
+///
+/// Lambda Managed Instances run several invocations at once in one environment: when
+/// `AWS_LAMBDA_MAX_CONCURRENCY` is above 1, that many invocations are served at the same time
+/// (the runtime's `run_concurrent`), each with its own batch state; the router, its handlers'
+/// shared state and its hooks (the mirror's connections, [`crate::hook::BatchHook`] is `Sync`)
+/// are shared. Unset or 1: one invocation at a time, as on classic Lambda. A current-thread
+/// Tokio runtime interleaves the invocations on one thread; a multi-thread one spreads them
+/// over its workers (the app entry point starts one when the variable is above 1).
 pub async fn run<S: Send + Sync + 'static>(router: Router<S>) -> Result<(), lambda_runtime::Error> {
     let router = Arc::new(router);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let router = Arc::clone(&router);
         async move {
             let report = router
@@ -33,6 +41,15 @@ pub async fn run<S: Send + Sync + 'static>(router: Router<S>) -> Result<(), lamb
         }
     }))
     .await
+}
+
+/// `AWS_LAMBDA_MAX_CONCURRENCY`: how many invocations Lambda Managed Instances may run at once
+/// in this environment; `None` when unset, not a number or 0 (classic Lambda: one).
+pub fn max_concurrency() -> Option<u32> {
+    std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|&n| n > 0)
 }
 
 /// Installs a tracing subscriber the way Lambda expects: JSON lines when

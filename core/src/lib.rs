@@ -24,6 +24,7 @@ pub mod handler;
 pub mod hook;
 pub mod key;
 pub mod lambda;
+pub mod metrics;
 pub mod model;
 pub mod number;
 

@@ -20,6 +20,8 @@ fn replay(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_handler"));
     cmd.arg("replay")
         .env_remove("AWS_LAMBDA_LOG_FORMAT")
+        .env_remove("POWERTOOLS_METRICS_NAMESPACE")
+        .env_remove("POWERTOOLS_SERVICE_NAME")
         .env("RUST_LOG", "info");
     for a in args {
         if a.ends_with(".json") {
@@ -1280,4 +1282,207 @@ fn filter_criteria_are_the_models_prefixes_and_are_refused_with_a_mirror() {
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the mirror hook sees every record"), "{err}");
+}
+
+/// The EMF documents in `stdout`, each checked against the format's rules
+/// (CloudWatch_Embedded_Metric_Format_Specification): `_aws.Timestamp` an integer of
+/// milliseconds, `CloudWatchMetrics` directives with a `Namespace`, `Dimensions` sets of at most
+/// 30 names each present as a string member, `Metrics` of at most 100 with a `Name`, a `Unit`
+/// CloudWatch knows and a value (a number, or an array of at most 100 numbers) at the root.
+fn emf_documents(stdout: &str) -> Vec<serde_json::Value> {
+    const UNITS: &[&str] = &[
+        "Seconds",
+        "Microseconds",
+        "Milliseconds",
+        "Bytes",
+        "Kilobytes",
+        "Megabytes",
+        "Gigabytes",
+        "Terabytes",
+        "Bits",
+        "Kilobits",
+        "Megabits",
+        "Gigabits",
+        "Terabits",
+        "Percent",
+        "Count",
+        "Bytes/Second",
+        "Kilobytes/Second",
+        "Megabytes/Second",
+        "Gigabytes/Second",
+        "Terabytes/Second",
+        "Bits/Second",
+        "Kilobits/Second",
+        "Megabits/Second",
+        "Gigabits/Second",
+        "Terabits/Second",
+        "Count/Second",
+        "None",
+    ];
+    let mut docs = Vec::new();
+    for line in stdout.lines().filter(|l| l.starts_with("{\"_aws\"")) {
+        let doc: serde_json::Value = serde_json::from_str(line).expect("an EMF line is JSON");
+        let aws = &doc["_aws"];
+        let ts = aws["Timestamp"]
+            .as_u64()
+            .expect("_aws.Timestamp is an integer");
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        assert!(
+            ts <= now_ms && now_ms - ts < 600_000,
+            "Timestamp {ts} is not now (ms)"
+        );
+        let directives = aws["CloudWatchMetrics"]
+            .as_array()
+            .expect("CloudWatchMetrics");
+        assert!(!directives.is_empty(), "{line}");
+        for d in directives {
+            assert_eq!(d["Namespace"], "TestStream", "{line}");
+            for set in d["Dimensions"].as_array().expect("Dimensions") {
+                let set = set.as_array().expect("a dimension set is an array");
+                assert!(!set.is_empty() && set.len() <= 30, "{line}");
+                for name in set {
+                    let name = name.as_str().expect("a dimension name is a string");
+                    assert!(
+                        doc[name].is_string(),
+                        "dimension {name} has no string value: {line}"
+                    );
+                }
+            }
+            let metrics = d["Metrics"].as_array().expect("Metrics");
+            assert!(!metrics.is_empty() && metrics.len() <= 100, "{line}");
+            for m in metrics {
+                let name = m["Name"].as_str().expect("a metric has a Name");
+                let unit = m["Unit"].as_str().expect("every metric has a Unit");
+                assert!(UNITS.contains(&unit), "unit {unit}: {line}");
+                match &doc[name] {
+                    serde_json::Value::Number(_) => {}
+                    serde_json::Value::Array(values) => {
+                        assert!(!values.is_empty() && values.len() <= 100, "{line}");
+                        assert!(values.iter().all(serde_json::Value::is_number), "{line}");
+                    }
+                    other => panic!("metric {name} has value {other}: {line}"),
+                }
+            }
+        }
+        docs.push(doc);
+    }
+    docs
+}
+
+/// The value of metric `name` in the documents whose dimensions are `dims`, summed.
+fn emf_sum(docs: &[serde_json::Value], name: &str, dims: &[(&str, &str)]) -> f64 {
+    docs.iter()
+        .filter(|d| d.get(name).is_some())
+        .filter(|d| dims.iter().all(|(k, v)| d[*k] == *v))
+        .map(|d| match &d[name] {
+            serde_json::Value::Array(a) => a.iter().filter_map(serde_json::Value::as_f64).sum(),
+            v => v.as_f64().unwrap_or(0.0),
+        })
+        .sum()
+}
+
+#[test]
+fn metrics_in_embedded_metric_format_when_powertools_namespace_is_set() {
+    let env = [
+        ("POWERTOOLS_METRICS_NAMESPACE", "TestStream"),
+        ("POWERTOOLS_SERVICE_NAME", "replay-test"),
+    ];
+    let r = replay(
+        &[
+            "mixed-batch.json",
+            "bad-number.json",
+            "unmatched.json",
+            "malformed-envelope.json",
+        ],
+        &env,
+    );
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    let docs = emf_documents(&r.stdout);
+    assert!(docs.iter().all(|d| d["service"] == "replay-test"));
+    // Every record of the mixed batch, by model, kind and outcome.
+    for model in ["Task", "Board", "Story", "UserProfile", "OrderLine"] {
+        for kind in ["INSERT", "MODIFY", "REMOVE"] {
+            let dims = [("model", model), ("kind", kind), ("outcome", "ok")];
+            assert_eq!(emf_sum(&docs, "Records", &dims), 8.0, "{model} {kind}");
+        }
+    }
+    // bad-number.json: one record fails to decode, the records after it are deferred.
+    assert_eq!(
+        emf_sum(&docs, "FailedRecords", &[("reason", "decode")]),
+        1.0
+    );
+    let failed = emf_sum(
+        &docs,
+        "Records",
+        &[("model", "OrderLine"), ("outcome", "failed")],
+    );
+    assert_eq!(failed, 1.0, "{}", r.stdout);
+    let records_seen: f64 = emf_sum(&docs, "Records", &[]);
+    assert_eq!(
+        records_seen as usize,
+        r.lines.len(),
+        "one count per record replayed"
+    );
+    // The malformed envelope fails its invocation.
+    assert_eq!(emf_sum(&docs, "UnreadableEvents", &[]), 1.0);
+    // One batch figure per readable event (3), each a duration or age in milliseconds.
+    for name in [
+        "BatchDuration",
+        "HandlerDuration",
+        "OldestRecordAge",
+        "NewestRecordAge",
+    ] {
+        let batches: usize = docs
+            .iter()
+            .filter_map(|d| d.get(name)?.as_array().map(Vec::len))
+            .sum();
+        assert_eq!(batches, 3, "{name}");
+        let unit = docs
+            .iter()
+            .flat_map(|d| {
+                d["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                    .as_array()
+                    .unwrap()
+            })
+            .find(|m| m["Name"] == name)
+            .map(|m| m["Unit"].clone());
+        assert_eq!(unit, Some("Milliseconds".into()), "{name}");
+    }
+    // The events were written in 2025: their records are months old when replayed.
+    assert!(emf_sum(&docs, "OldestRecordAge", &[]) > 1e9);
+    // Bounded: one document per (model, kind, outcome) and reason seen, one of batch figures.
+    assert!(docs.len() <= 4 * (15 + 3 + 2), "{}", docs.len());
+
+    // Off without the namespace.
+    let off = replay(&["mixed-batch.json"], &[]);
+    assert!(emf_documents(&off.stdout).is_empty());
+}
+
+#[test]
+fn mirror_writes_are_metered() {
+    let schema = "t_replay_metrics";
+    sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    let url = database_url();
+    let table = format!("{schema}.items");
+    let env = [("POWERTOOLS_METRICS_NAMESPACE", "TestStream")];
+    let args = [
+        "--mirror",
+        url.as_str(),
+        "--mirror-table",
+        table.as_str(),
+        "mixed-batch.json",
+    ];
+    let r = replay(&args, &env);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let docs = emf_documents(&r.stdout);
+    assert!(docs.iter().all(|d| d["service"] == "service_undefined"));
+    assert_eq!(emf_sum(&docs, "MirrorRows", &[]), 120.0);
+    let writes = docs
+        .iter()
+        .filter_map(|d| d.get("MirrorWriteDuration")?.as_array().map(Vec::len))
+        .sum::<usize>();
+    assert_eq!(writes, 1);
 }

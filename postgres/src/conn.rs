@@ -34,6 +34,7 @@ pub struct MirrorConfig {
     pub(crate) sk_attr: Option<String>,
     pub(crate) statement_timeout: Duration,
     pub(crate) connect_timeout: Duration,
+    pub(crate) connections: usize,
     root_cert: Option<PathBuf>,
 }
 
@@ -88,6 +89,7 @@ impl MirrorConfig {
             sk_attr: None,
             statement_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
+            connections: 1,
             root_cert: std::env::var_os("PGSSLROOTCERT").map(PathBuf::from),
         })
     }
@@ -155,6 +157,15 @@ impl MirrorConfig {
     /// The longest a statement may run (default 10 s). Keep it below the function's timeout.
     pub fn statement_timeout(mut self, d: Duration) -> Self {
         self.statement_timeout = d;
+        self
+    }
+
+    /// How many connections the mirror keeps for batches written at the same time (default 1):
+    /// one per concurrent invocation, so the invocations of a Lambda Managed Instances
+    /// environment (`AWS_LAMBDA_MAX_CONCURRENCY`) do not wait for each other's writes. Each
+    /// opens on first use. At least 1.
+    pub fn connections(mut self, n: usize) -> Self {
+        self.connections = n.max(1);
         self
     }
 

@@ -89,6 +89,26 @@ pub(crate) struct Global {
     #[arg(long, global = true, env = "DYNASTREAM_SK_ATTR", value_name = "NAME")]
     pub(crate) sk_attr: Option<String>,
 
+    /// Write each batch's metrics to standard output in CloudWatch's Embedded Metric Format,
+    /// in this namespace (Powertools' variable): records by model, kind and outcome, failures
+    /// by reason, durations, record age. Unset: no metrics.
+    #[arg(
+        long,
+        global = true,
+        env = "POWERTOOLS_METRICS_NAMESPACE",
+        value_name = "NAMESPACE"
+    )]
+    pub(crate) metrics_namespace: Option<String>,
+
+    /// The metrics' `service` dimension (Powertools' variable; default `service_undefined`).
+    #[arg(
+        long,
+        global = true,
+        env = "POWERTOOLS_SERVICE_NAME",
+        value_name = "NAME"
+    )]
+    pub(crate) metrics_service: Option<String>,
+
     /// Log format (Lambda's `AWS_LAMBDA_LOG_FORMAT`).
     #[arg(
         long,

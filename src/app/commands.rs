@@ -43,6 +43,10 @@ async fn mirror_config(g: &Global) -> Result<Option<crate::postgres::MirrorConfi
 #[cfg(feature = "postgres")]
 fn pg_config(g: &Global, url: &str) -> Result<crate::postgres::MirrorConfig, BoxError> {
     let mut c = crate::postgres::MirrorConfig::new(url)?;
+    // One connection per invocation Lambda Managed Instances may run at once.
+    if let Some(n) = crate::lambda::max_concurrency() {
+        c = c.connections(n as usize);
+    }
     if let Some(t) = &g.mirror_table {
         c = c.table(t)?;
     }
@@ -137,6 +141,13 @@ pub(crate) async fn build<S: Send + Sync + 'static>(
     #[cfg(feature = "postgres")]
     if let Some(m) = &mirror {
         builder = builder.hook(std::sync::Arc::clone(m));
+    }
+    if let Some(ns) = g.metrics_namespace.as_deref().filter(|n| !n.is_empty()) {
+        let mut m = crate::metrics::Metrics::new(ns);
+        if let Some(s) = g.metrics_service.as_deref().filter(|s| !s.is_empty()) {
+            m = m.service(s);
+        }
+        builder = builder.metrics(m);
     }
     if let Some(n) = run.and_then(|r| r.concurrency) {
         builder = builder.concurrency(Concurrency::PerKey { max: n as usize });

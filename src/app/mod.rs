@@ -215,10 +215,13 @@ impl<S: Send + Sync + 'static> App<S> {
     /// exit status. Prints usage and exits with status 2 on a usage error, 0 for `--help`.
     pub fn run(self) -> ExitCode {
         let matches = self.cli_command().get_matches();
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
+        // Lambda Managed Instances serve several invocations at once: spread them over the
+        // environment's vCPUs. Otherwise (classic Lambda, the commands) one thread.
+        let mut builder = match crate::lambda::max_concurrency() {
+            Some(n) if n > 1 => tokio::runtime::Builder::new_multi_thread(),
+            _ => tokio::runtime::Builder::new_current_thread(),
+        };
+        let runtime = match builder.enable_all().build() {
             Ok(rt) => rt,
             Err(e) => {
                 eprintln!("cannot start the async runtime: {e}");

@@ -22,6 +22,7 @@ pub struct RouterBuilder<S> {
     pub(super) concurrency: Concurrency,
     pub(super) hooks: Vec<Box<dyn BatchHook>>,
     pub(super) errors: Vec<RegistryError>,
+    pub(super) metrics: Option<crate::metrics::Metrics>,
 }
 
 impl<S: Send + Sync + 'static> RouterBuilder<S> {
@@ -113,6 +114,15 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
         self
     }
 
+    /// Writes each batch's metrics to standard output in CloudWatch's Embedded Metric Format
+    /// when the batch is done (see [`crate::metrics`] for the names, units and dimensions).
+    /// [`build`](Self::build) installs the process's EMF recorder; it fails with
+    /// [`RegistryError::Metrics`] when another recorder is installed.
+    pub fn metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// Checks the set-up: duplicate handlers, duplicate entity names, overlapping models.
     pub fn build(self) -> Result<Router<S>, RegistryError> {
         if let Some(e) = self.errors.into_iter().next() {
@@ -128,7 +138,14 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
                 source: e.into(),
             })?;
         }
+        let metrics = match &self.metrics {
+            Some(m) => {
+                Some(crate::metrics::install(m).map_err(|e| RegistryError::Metrics(Arc::new(e)))?)
+            }
+            None => None,
+        };
         Ok(Router {
+            metrics,
             hooks: self.hooks,
             state: self.state,
             registry,

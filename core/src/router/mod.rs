@@ -33,7 +33,7 @@ mod run;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::change::Context;
 use crate::error::{EventError, ImageSide, RecordError, RecordErrorKind, RegistryError};
@@ -61,6 +61,8 @@ pub struct Router<S> {
     /// Decode images during the envelope pass (off only in tests, to compare with the lazy
     /// path).
     predecode: bool,
+    /// The EMF recorder to flush after each batch.
+    metrics: Option<&'static metrics_cloudwatch_embedded::Collector>,
 }
 
 /// The envelope pass asks the router which model a record's keys belong to and decodes the
@@ -98,6 +100,7 @@ impl<S: Send + Sync + 'static> Router<S> {
             concurrency: Concurrency::Sequential,
             hooks: Vec::new(),
             errors: Vec::new(),
+            metrics: None,
         }
     }
 
@@ -165,9 +168,12 @@ impl<S: Send + Sync + 'static> Router<S> {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(error = %e, "invocation failed: unreadable event");
+                crate::metrics::record_unreadable();
+                self.flush_metrics();
                 return Err(e);
             }
         };
+        let created = created_range(&entries);
         let (arn, region) = entries
             .iter()
             .find_map(|e| match e {
@@ -185,9 +191,11 @@ impl<S: Send + Sync + 'static> Router<S> {
                 tracing::error!(hook, error = %e, "batch hook failed; the whole batch is reported failed");
                 let report = self.all_failed(&entries, hook, &e);
                 log_summary(&report, started);
+                self.batch_metrics(&report, started, Duration::ZERO, created);
                 return Ok(report);
             }
         };
+        let handlers = Instant::now();
         let report = match self.concurrency {
             Concurrency::Sequential => {
                 self.run_sequential(entries, &mut store, &ctx, refused)
@@ -199,7 +207,32 @@ impl<S: Send + Sync + 'static> Router<S> {
             }
         };
         log_summary(&report, started);
+        self.batch_metrics(&report, started, handlers.elapsed(), created);
         Ok(report)
+    }
+
+    fn batch_metrics(
+        &self,
+        report: &BatchReport,
+        started: Instant,
+        handlers: Duration,
+        created: Option<(SystemTime, SystemTime)>,
+    ) {
+        crate::metrics::record_batch(
+            report,
+            &crate::metrics::BatchTimes {
+                total: started.elapsed(),
+                handlers,
+                created,
+            },
+        );
+        self.flush_metrics();
+    }
+
+    fn flush_metrics(&self) {
+        if let Some(collector) = self.metrics {
+            crate::metrics::flush(collector);
+        }
     }
 
     /// Matches the record to a model and decodes what its handler needs.
@@ -371,6 +404,23 @@ impl<S: Send + Sync + 'static> Router<S> {
             }
         }
     }
+}
+
+/// The oldest and newest `ApproximateCreationDateTime` of the batch's readable records.
+fn created_range(entries: &[Entry<'_>]) -> Option<(SystemTime, SystemTime)> {
+    let mut range: Option<(SystemTime, SystemTime)> = None;
+    for e in entries {
+        let Entry::Record(r) = e else { continue };
+        let Some(t) = r.meta.approximate_creation_time.as_ref() else {
+            continue;
+        };
+        let t = t.to_system_time();
+        range = Some(match range {
+            None => (t, t),
+            Some((lo, hi)) => (lo.min(t), hi.max(t)),
+        });
+    }
+    range
 }
 
 /// One line per batch: counts per model and kind, failures, duration.

@@ -188,35 +188,13 @@ impl<S: Send + Sync + 'static> Router<S> {
         // for the moment it is prepared (never across an await).
         let store = std::sync::Mutex::new(store);
         let (store, min_failed) = (&store, &min_failed);
-        let runs = groups.into_iter().map(|group| async move {
-            let mut out = Vec::with_capacity(group.len());
-            let mut stop = false;
-            for (i, entry, settled) in group {
-                if stop || i > min_failed.load(Ordering::SeqCst) {
-                    out.push((i, self.deferred(entry)));
-                    continue;
-                }
-                let prepared = match settled {
-                    Some(p) => p,
-                    None => {
-                        let mut images = match store.lock() {
-                            Ok(guard) => guard,
-                            // A panic while preparing is caught inside `prepare`; a poisoned
-                            // lock still guards a store whose slots are whole.
-                            Err(poisoned) => poisoned.into_inner(),
-                        };
-                        self.prepare(entry, &mut images, ctx)
-                    }
-                };
-                let report = self.finish(prepared).await;
-                if matches!(report.outcome, Outcome::Failed(_)) {
-                    min_failed.fetch_min(i, Ordering::SeqCst);
-                    stop = true;
-                }
-                out.push((i, report));
-            }
-            out
-        });
+        // The groups' futures are made first: a stream over a mapping closure would make the
+        // batch's future unprovably `Send` (a compiler limit with higher-ranked closures),
+        // which Lambda's concurrent runtime requires.
+        let runs: Vec<_> = groups
+            .into_iter()
+            .map(|group| self.run_group(group, store, min_failed, ctx))
+            .collect();
         let done: Vec<Vec<(usize, RecordReport)>> = futures_util::stream::iter(runs)
             .buffer_unordered(max)
             .collect()
@@ -228,6 +206,44 @@ impl<S: Send + Sync + 'static> Router<S> {
         BatchReport {
             records: slots.into_iter().flatten().collect(),
         }
+    }
+
+    /// One item's records in batch order, until one fails (the rest are deferred), or until
+    /// an earlier record of the batch failed.
+    async fn run_group<'r>(
+        &'r self,
+        group: Vec<(usize, &mut Entry<'_>, Option<Prepared<'r>>)>,
+        store: &std::sync::Mutex<&mut ImageStore>,
+        min_failed: &AtomicUsize,
+        ctx: &Context<S>,
+    ) -> Vec<(usize, RecordReport)> {
+        let mut out = Vec::with_capacity(group.len());
+        let mut stop = false;
+        for (i, entry, settled) in group {
+            if stop || i > min_failed.load(Ordering::SeqCst) {
+                out.push((i, self.deferred(entry)));
+                continue;
+            }
+            let prepared = match settled {
+                Some(p) => p,
+                None => {
+                    let mut images = match store.lock() {
+                        Ok(guard) => guard,
+                        // A panic while preparing is caught inside `prepare`; a poisoned
+                        // lock still guards a store whose slots are whole.
+                        Err(poisoned) => poisoned.into_inner(),
+                    };
+                    self.prepare(entry, &mut images, ctx)
+                }
+            };
+            let report = self.finish(prepared).await;
+            if matches!(report.outcome, Outcome::Failed(_)) {
+                min_failed.fetch_min(i, Ordering::SeqCst);
+                stop = true;
+            }
+            out.push((i, report));
+        }
+        out
     }
 
     /// Runs the handler, if any, catching errors and panics.

@@ -88,7 +88,11 @@ pub struct Mirror {
     custom_versions: OnceLock<Vec<(String, String)>>,
     /// The table's key attribute names: the configuration's, else the models'.
     key_attrs: OnceLock<(String, String)>,
-    conn: Mutex<Option<Conn>>,
+    /// The connections ([`MirrorConfig::connections`]); the first also serves the mirror's own
+    /// queries (its source, backfill and verify).
+    conns: Vec<Mutex<Option<Conn>>>,
+    /// Where the next write that finds every connection busy waits.
+    next_conn: std::sync::atomic::AtomicUsize,
     /// The DynamoDB table (its ARN up to `table/NAME`) the mirror table holds, once known.
     source: OnceLock<String>,
     ready: AtomicBool,
@@ -109,12 +113,15 @@ impl Mirror {
     pub fn new(config: MirrorConfig) -> Self {
         Mirror {
             upsert_sql: sql::upsert(&config.schema, &config.table),
+            conns: (0..config.connections.max(1))
+                .map(|_| Mutex::new(None))
+                .collect(),
             config,
             models: OnceLock::new(),
             registry: OnceLock::new(),
             custom_versions: OnceLock::new(),
             key_attrs: OnceLock::new(),
-            conn: Mutex::new(None),
+            next_conn: std::sync::atomic::AtomicUsize::new(0),
             source: OnceLock::new(),
             ready: AtomicBool::new(false),
             writes_sent: std::sync::atomic::AtomicU64::new(0),
@@ -281,7 +288,7 @@ impl Mirror {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let mut slot = self.conn.lock().await;
+        let mut slot = self.free_conn().await;
         let reused = slot.as_ref().is_some_and(|c| !c.client.is_closed());
         if !reused {
             *slot = Some(self.open().await?);
@@ -414,8 +421,21 @@ impl Mirror {
     }
 
     /// The mirror's connection, opened (and the table created) if there is none or it closed.
+    /// A connection slot no other write holds; when all are busy, the next in turn (waiting
+    /// for it). Rows of one item written by two batches at once converge by their positions
+    /// (the upsert's guard), whatever the order the connections commit in.
+    async fn free_conn(&self) -> tokio::sync::MutexGuard<'_, Option<Conn>> {
+        for slot in &self.conns {
+            if let Ok(guard) = slot.try_lock() {
+                return guard;
+            }
+        }
+        let i = self.next_conn.fetch_add(1, Ordering::Relaxed) % self.conns.len();
+        self.conns[i].lock().await
+    }
+
     async fn live(&self) -> Result<tokio::sync::MappedMutexGuard<'_, Conn>, MirrorError> {
-        let mut slot = self.conn.lock().await;
+        let mut slot = self.conns[0].lock().await;
         if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
             *slot = Some(self.open().await?);
         }
@@ -635,7 +655,9 @@ impl BatchHook for Mirror {
                     Err(message) => refused.push(Refusal::new(r.index, message)),
                 }
             }
+            let writing = std::time::Instant::now();
             refused.extend(self.write(&rows).await?);
+            dynastream_core::metrics::record_mirror_write(writing.elapsed(), rows.len() as u64);
             refused.sort_by_key(|r| r.index);
             Ok(refused)
         })

@@ -146,6 +146,11 @@ pub(crate) fn newest_per_key(rows: &[Row]) -> Vec<&Row> {
             }
         }
     }
+    // In key order: two batches written at once (concurrent invocations, one connection
+    // each) lock their common rows in the same order, so they cannot deadlock.
+    out.sort_unstable_by(|a, b| {
+        (a.pk.as_str(), a.sk.as_str()).cmp(&(b.pk.as_str(), b.sk.as_str()))
+    });
     out
 }
 
