@@ -405,8 +405,13 @@ fn a_failing_record_is_bisected_out_retried_and_written_to_the_on_failure_file()
         let reason = lines[0]["reason"].as_str().unwrap();
         assert!(reason.contains("cannot handle task t05"), "{reason}");
         // Bisected 12 -> [5..12) -> [5..8) -> [5] ... then 1 + 2 retries of [5] alone.
-        assert!(lines[0]["approximateInvokeCount"].as_u64().unwrap() >= 3);
-        assert!(lines[0]["streamArn"]
+        assert!(
+            lines[0]["requestContext"]["approximateInvokeCount"]
+                .as_u64()
+                .unwrap()
+                >= 3
+        );
+        assert!(lines[0]["DDBStreamBatchInfo"]["streamArn"]
             .as_str()
             .unwrap()
             .contains("t_poll_bisect"));
@@ -434,7 +439,10 @@ fn without_bisection_the_rest_of_the_batch_goes_to_the_on_failure_file_and_nothi
         let seen = router.state().take();
         let lines = on_failure_lines(&path);
         assert_eq!(task_ids(&lines), ["#TASK#t03", "#TASK#t04"]);
-        assert_eq!(lines[0]["approximateInvokeCount"], 3, "1 + 2 retries");
+        assert_eq!(
+            lines[0]["requestContext"]["approximateInvokeCount"], 3,
+            "1 + 2 retries"
+        );
         let mut all: Vec<String> = seen
             .keys()
             .map(|k| k.replace("task/bob/", "#TASK#"))

@@ -1,7 +1,8 @@
 //! DynamoDB for dynastream, through the AWS SDK: the store backend ([`DynamoStore`]), which
 //! also reads tables whole (`TableScan`: DescribeTable, parallel Scan, consistent GetItem);
 //! with feature `streams`, the stream source the local runner polls (`AwsStream`); with feature
-//! `s3-export`, a DynamoDB export to S3 fetched into a folder (`fetch_export`).
+//! `s3-export`, a DynamoDB export to S3 fetched into a folder (`fetch_export`); with feature
+//! `redrive`, the on-failure destinations redrive reads (an SQS queue, S3 objects).
 //!
 //! Apps usually reach this crate through `dynastream` with the `dynamodb` feature. Both clients
 //! take the SDK's standard configuration (environment, profiles, region, `AWS_ENDPOINT_URL`).
@@ -11,6 +12,8 @@
 
 #[cfg(feature = "streams")]
 mod record;
+#[cfg(feature = "redrive")]
+pub mod redrive;
 #[cfg(feature = "s3-export")]
 mod s3_export;
 mod scan;

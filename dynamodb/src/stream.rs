@@ -58,6 +58,13 @@ impl AwsStream {
         })
     }
 
+    /// The stream `stream_arn` names (a failure record's `streamArn`), with the standard AWS
+    /// configuration and, for a local server, `endpoint`. Nothing is checked until it is read.
+    pub async fn from_arn(stream_arn: &str, endpoint: Option<&str>) -> Self {
+        let config = crate::store::sdk_config(endpoint).await;
+        Self::new(aws_sdk_dynamodbstreams::Client::new(&config), stream_arn)
+    }
+
     /// A stream by ARN with a client you configured.
     pub fn new(client: aws_sdk_dynamodbstreams::Client, stream_arn: impl Into<String>) -> Self {
         let stream_arn = stream_arn.into();
@@ -168,6 +175,9 @@ impl StreamSource for AwsStream {
             Position::Latest => req.shard_iterator_type(ShardIteratorType::Latest),
             Position::After(seq) => req
                 .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(seq),
+            Position::At(seq) => req
+                .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
                 .sequence_number(seq),
         };
         let out = req

@@ -41,6 +41,7 @@ mod config;
 mod delivery;
 mod event;
 mod record;
+pub mod redrive;
 mod source;
 
 use std::collections::HashSet;
@@ -565,21 +566,18 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
         shard: &mut Shard,
         gave_up: &GaveUp<StreamRecord>,
     ) -> Result<(), PollError> {
-        let (Some(first), Some(last)) = (gave_up.records.first(), gave_up.records.last()) else {
+        let Some(last) = gave_up.records.last() else {
             return Ok(());
         };
         if let Some(path) = &self.config.on_failure {
-            let line = serde_json::json!({
-                "reason": gave_up.reason,
-                "condition": "RetryAttemptsExhausted",
-                "approximateInvokeCount": gave_up.invocations,
-                "streamArn": arn,
-                "shardId": shard.id,
-                "startSequenceNumber": first.sequence_number,
-                "endSequenceNumber": last.sequence_number,
-                "batchSize": gave_up.records.len(),
-                "Records": gave_up.records.iter().map(|r| &r.json).collect::<Vec<_>>(),
-            });
+            let line = redrive::failure_record(
+                arn,
+                &shard.id,
+                &gave_up.records,
+                "RetryAttemptsExhausted",
+                gave_up.invocations,
+                &gave_up.reason,
+            );
             append_line(path, &line.to_string()).map_err(|source| PollError::OnFailure {
                 path: path.clone(),
                 source,

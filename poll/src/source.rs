@@ -24,6 +24,9 @@ pub enum Position {
     Latest,
     /// Right after this sequence number (a checkpoint).
     After(String),
+    /// At this sequence number, the record included (`AT_SEQUENCE_NUMBER`: a redrive's
+    /// start).
+    At(String),
 }
 
 /// One `GetRecords` answer.

@@ -116,6 +116,15 @@ impl StreamSource for Arc<Fake> {
                 }
                 i
             }
+            Position::At(seq) => {
+                let Some(i) = s.records.iter().position(|r| &r.sequence_number == seq) else {
+                    return Err(SourceError::Trimmed);
+                };
+                if i < s.trimmed_before {
+                    return Err(SourceError::Trimmed);
+                }
+                i
+            }
         };
         Ok(format!("{shard}|{index}"))
     }
@@ -363,9 +372,19 @@ fn a_poison_record_is_bisected_out_and_written_with_its_reason() {
         line["reason"].as_str().unwrap().contains("poison i5"),
         "{line}"
     );
-    assert_eq!(line["startSequenceNumber"], format!("{:010}", 5));
+    // Lambda's invocation record (DDBStreamBatchInfo), which redrive reads.
+    let info = &line["DDBStreamBatchInfo"];
+    assert_eq!(info["startSequenceNumber"], format!("{:010}", 5));
+    assert_eq!(info["endSequenceNumber"], format!("{:010}", 5));
+    assert_eq!(info["batchSize"], 1);
+    assert_eq!(
+        line["requestContext"]["condition"],
+        "RetryAttemptsExhausted"
+    );
     assert_eq!(line["Records"].as_array().unwrap().len(), 1);
-    assert_eq!(line["approximateInvokeCount"], 3);
+    assert_eq!(line["requestContext"]["approximateInvokeCount"], 3);
+    let parsed = crate::redrive::FailureRecord::parse(text.lines().next().unwrap()).unwrap();
+    assert_eq!(parsed.records.map(|r| r.len()), Some(1));
     // The line is itself an event the router can read.
     let report = block_on(
         router().handle_event(text.lines().next().unwrap().as_bytes(), Default::default()),

@@ -165,6 +165,13 @@ pub(crate) enum Command {
     /// drift. `--repair` rewrites drifted rows (a concurrent stream write always wins).
     #[cfg(feature = "mirror-tools")]
     Verify(VerifyArgs),
+    /// Deliver again the records an on-failure destination names: Lambda's failure records
+    /// (DDBStreamBatchInfo) from an SQS queue, S3 objects, a file or a folder. Records are
+    /// read back from the stream (or from the record, when it carries the batch) and run
+    /// through the router and mirror with Lambda's batch rules; a queue's message is deleted
+    /// only when every one of its records was acknowledged.
+    #[cfg(feature = "redrive")]
+    Redrive(RedriveArgs),
     /// Print the event source mapping's FilterCriteria for the app's models (key prefixes
     /// from the patterns' leading literals, and the change kinds their handlers take), so
     /// Lambda drops records no handler wants before it bills an invocation. Refused with a
@@ -238,6 +245,36 @@ pub(crate) struct BackfillArgs {
     /// Where an export read from S3 is fetched to (default `.dynastream/exports/<ExportId>`).
     #[arg(long, value_name = "DIR", requires = "from_export")]
     pub(crate) export_dir: Option<PathBuf>,
+}
+
+/// `redrive`.
+#[cfg(feature = "redrive")]
+#[derive(Debug, Args)]
+pub(crate) struct RedriveArgs {
+    /// Where the failure records are: an SQS queue URL (`https://sqs.REGION.amazonaws.com/
+    /// ACCOUNT/QUEUE`, or a local server's `http://...`), `s3://BUCKET/PREFIX` (an S3
+    /// destination's objects), a folder of such objects, or a file of records (JSON lines, as
+    /// `poll` writes them and as saved queue messages are).
+    #[arg(value_name = "SOURCE")]
+    pub(crate) source: String,
+    /// List what would be delivered (and what is lost) without delivering or deleting anything.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Write the records to this event file (for `replay`) instead of delivering them; nothing
+    /// is deleted.
+    #[arg(long, value_name = "FILE", conflicts_with = "dry_run")]
+    pub(crate) out: Option<PathBuf>,
+    /// At most this many failure records (queue messages, objects, lines).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_messages: Option<u64>,
+    /// Retries of a failing batch before redrive stops at its records (they stay to be
+    /// redriven).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub(crate) max_retries: u32,
+    /// How long a received queue message stays hidden from other readers while it is
+    /// redriven, in seconds. Kept messages are made visible again when redrive ends.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(i32).range(1..=43_200))]
+    pub(crate) visibility_timeout: i32,
 }
 
 /// `filter-criteria`.

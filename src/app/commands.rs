@@ -178,6 +178,8 @@ pub(crate) async fn run<S: Send + Sync + 'static>(
         Command::Backfill(a) => super::backfill::backfill(f, g, a).await,
         #[cfg(feature = "mirror-tools")]
         Command::Verify(a) => super::backfill::verify(f, g, a).await,
+        #[cfg(feature = "redrive")]
+        Command::Redrive(a) => super::redrive::redrive(f, g, a).await,
         Command::FilterCriteria(a) => filter_criteria(f, g, a.format).await,
         Command::Serve => serve(f, g).await,
     }

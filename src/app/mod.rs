@@ -41,6 +41,8 @@ mod backfill;
 mod cli;
 mod commands;
 mod print;
+#[cfg(feature = "redrive")]
+mod redrive;
 #[cfg(feature = "secrets-manager")]
 mod secret;
 mod store;

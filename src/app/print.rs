@@ -46,6 +46,7 @@ pub(crate) fn print_event(e: &PollEvent<'_>, quiet: bool, until_idle: bool) {
                 Position::TrimHorizon => "the oldest record".to_string(),
                 Position::Latest => "new records only".to_string(),
                 Position::After(seq) => format!("after {seq} (checkpoint)"),
+                Position::At(seq) => format!("at {seq}"),
             };
             println!("shard {shard_id}: reading from {from}");
         }
