@@ -66,6 +66,8 @@ mod docs {
     struct Poll;
     #[doc = include_str!("../docs/deploy.md")]
     struct Deploy;
+    #[doc = include_str!("../docs/operate.md")]
+    struct Operate;
     #[doc = include_str!("../docs/performance.md")]
     struct Performance;
 }

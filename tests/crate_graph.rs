@@ -127,3 +127,23 @@ fn the_front_door_brings_only_the_features_asked_for() {
         "poll alone needs no Postgres: {poll:?}"
     );
 }
+
+#[test]
+fn the_deployed_lambda_build_holds_no_developer_command_client() {
+    // The example handler as `cargo lambda build` builds it (its default features).
+    let lambda = graph("dynastream-example-handler", "", false);
+    assert!(has(&lambda, "aws-sdk-dynamodb"), "{lambda:?}");
+    for other in [
+        "aws-sdk-sqs",
+        "aws-sdk-s3",
+        "aws-sdk-dynamodbstreams",
+        "dynastream-poll",
+    ] {
+        assert!(
+            !has(&lambda, other),
+            "the Lambda build depends on {other}, which only developer commands need"
+        );
+    }
+    let redrive = graph("dynastream", "redrive", true);
+    assert!(has(&redrive, "aws-sdk-sqs") && has(&redrive, "dynastream-poll"));
+}

@@ -17,6 +17,7 @@
 //! |---|---|---|---|
 //! | [`RECORDS`] | Count | `model`, `kind`, `outcome` | records by the model their keys matched (`-`: none), change kind (`INSERT`/`MODIFY`/`REMOVE`, `-` unreadable) and outcome (`ok`, `skipped`, `failed`, `deferred`) |
 //! | [`FAILED_RECORDS`] | Count | `reason` | failed records by [`RecordErrorKind`](crate::RecordErrorKind) (`envelope`, `unmatched`, `decode`, `handler`, `panic`, or the refusing hook's name, `mirror`) |
+//! | [`FAILED_RECORDS`] | Count | | all failed records (what an alarm watches) |
 //! | [`BATCH_DURATION`] | Milliseconds | | the whole batch: reading, hooks, handlers |
 //! | [`HANDLER_DURATION`] | Milliseconds | | the handlers' part of it |
 //! | [`OLDEST_RECORD_AGE`], [`NEWEST_RECORD_AGE`] | Milliseconds | | now − `ApproximateCreationDateTime` of the batch's oldest and newest record when the batch is done: the end-to-end lag (Lambda's `IteratorAge` is the newest's) |
@@ -24,8 +25,8 @@
 //! | [`MIRROR_WRITE_DURATION`], [`MIRROR_ROWS`] | Milliseconds, Count | | the Postgres mirror's write of the batch (dynastream-postgres) |
 //!
 //! Bounded: a batch writes one document per (model, kind, outcome) that occurs, one per failure
-//! reason that occurs and one with the batch's figures: at most (models + 1) × 4 × 4 +
-//! (5 + hooks) + 1 documents, and a CloudWatch metric per combination, never one per key or
+//! reason that occurs, one with the batch's figures and one with the failure total: at most
+//! (models + 1) × 4 × 4 + (5 + hooks) + 2 documents, and a CloudWatch metric per combination, never one per key or
 //! record.
 //!
 //! ```no_run
@@ -230,8 +231,13 @@ pub(crate) fn record_batch(report: &BatchReport, times: &BatchTimes) {
         metrics::counter!(RECORDS, "model" => model, "kind" => kind, "outcome" => outcome)
             .increment(n);
     }
+    let failed: u64 = reasons.values().sum();
     for (reason, n) in reasons {
         metrics::counter!(FAILED_RECORDS, "reason" => reason).increment(n);
+    }
+    // Also by `service` alone: what an alarm on every failure watches.
+    if failed > 0 {
+        metrics::counter!(FAILED_RECORDS).increment(failed);
     }
     metrics::histogram!(BATCH_DURATION).record(millis(times.total));
     metrics::histogram!(HANDLER_DURATION).record(millis(times.handlers));

@@ -83,6 +83,15 @@ pub struct PollConfig {
     /// Return once every shard is caught up (a round read no records) instead of waiting for
     /// more. Default off.
     pub stop_when_idle: bool,
+    /// Records older than this (`ApproximateCreationDateTime`) when they would be invoked are
+    /// given up on, unprocessed, with the condition `RecordAgeExceeded`
+    /// (`MaximumRecordAgeInSeconds`; `None`, Lambda's `-1`: never). Default `None`.
+    pub max_record_age: Option<Duration>,
+    /// Batches of one shard invoked at once (`ParallelizationFactor`, 1 to 10): a shard's
+    /// records go to one of this many batches by their item's keys, so each item's records
+    /// stay in order, and the shard's checkpoint moves only past records every batch is
+    /// through with. Default 1.
+    pub parallelization_factor: usize,
 }
 
 impl Default for PollConfig {
@@ -96,6 +105,8 @@ impl Default for PollConfig {
             poll_interval: Duration::from_millis(500),
             shard_refresh: Duration::from_secs(10),
             stop_when_idle: false,
+            max_record_age: None,
+            parallelization_factor: 1,
         }
     }
 }
@@ -146,6 +157,18 @@ impl PollConfig {
     /// This configuration with [`stop_when_idle`](PollConfig::stop_when_idle) set: stop once every shard is caught up.
     pub fn stop_when_idle(mut self, stop_when_idle: bool) -> Self {
         self.stop_when_idle = stop_when_idle;
+        self
+    }
+
+    /// This configuration with [`max_record_age`](PollConfig::max_record_age) set: older records are given up on unprocessed (`None`: never).
+    pub fn max_record_age(mut self, max_record_age: Option<Duration>) -> Self {
+        self.max_record_age = max_record_age;
+        self
+    }
+
+    /// This configuration with [`parallelization_factor`](PollConfig::parallelization_factor) set: batches of one shard at once (clamped to 1..=10).
+    pub fn parallelization_factor(mut self, factor: usize) -> Self {
+        self.parallelization_factor = factor.clamp(1, 10);
         self
     }
 }

@@ -141,6 +141,20 @@ impl<R> Delivery<R> {
         self.units.front().map(|u| (&u.records[..], u.failures))
     }
 
+    /// Takes the leading records of the next unit that `expired` says are too old to invoke
+    /// (`MaximumRecordAgeInSeconds`): they are given up on without an invocation.
+    pub fn expire_front(&mut self, expired: impl Fn(&R) -> bool) -> Vec<R> {
+        let Some(unit) = self.units.front_mut() else {
+            return Vec::new();
+        };
+        let n = unit.records.iter().take_while(|r| expired(r)).count();
+        let taken: Vec<R> = unit.records.drain(..n).collect();
+        if unit.records.is_empty() {
+            self.units.pop_front();
+        }
+        taken
+    }
+
     /// Applies the verdict of invoking [`Delivery::current`].
     pub fn apply(&mut self, verdict: Verdict, policy: &RetryPolicy) -> Step<R> {
         let mut step = Step {
@@ -301,6 +315,16 @@ mod tests {
         let ms: Vec<u128> = delays.iter().map(Duration::as_millis).collect();
         assert_eq!(ms, vec![100, 200, 350, 350]);
         assert!(d.current().is_some(), "unlimited retries never give up");
+    }
+
+    #[test]
+    fn expired_records_leave_the_front_of_the_next_unit_only() {
+        let mut d = Delivery::new(vec![1, 2, 3, 10, 4]);
+        assert_eq!(d.expire_front(|r| *r < 3), [1, 2]);
+        assert_eq!(d.current().map(|(u, _)| u.to_vec()), Some(vec![3, 10, 4]));
+        assert_eq!(d.expire_front(|r| *r < 100), [3, 10, 4]);
+        assert!(d.current().is_none());
+        assert!(d.expire_front(|_| true).is_empty());
     }
 
     #[test]

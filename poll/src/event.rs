@@ -26,6 +26,19 @@ pub struct ShardStats {
     pub lag: Option<Duration>,
     /// Closed and fully acknowledged.
     pub finished: bool,
+    /// Records read from the stream (the event source mapping's `PolledEventCount`).
+    pub polled: u64,
+    /// Records in invocations that failed (`FailedInvokeEventCount`).
+    pub failed_invoke_events: u64,
+    /// Records given up on with no on-failure file (`DroppedEventCount`).
+    pub dropped: u64,
+    /// Records given up on and written to the on-failure file
+    /// (`OnFailureDestinationDeliveredEventCount`).
+    pub on_failure_delivered: u64,
+    /// Records given up on unprocessed because they were older than
+    /// [`PollConfig::max_record_age`](crate::PollConfig::max_record_age) (counted in
+    /// `given_up` too).
+    pub expired: u64,
 }
 
 /// Counts for the whole run.
@@ -39,6 +52,17 @@ pub struct PollStats {
     pub invocations: u64,
     /// Invocations that reported a failure.
     pub failed_invocations: u64,
+    /// Records read (`PolledEventCount`).
+    pub polled: u64,
+    /// Records in failed invocations (`FailedInvokeEventCount`).
+    pub failed_invoke_events: u64,
+    /// Records given up on and dropped (`DroppedEventCount`).
+    pub dropped: u64,
+    /// Records given up on and written to the on-failure file
+    /// (`OnFailureDestinationDeliveredEventCount`).
+    pub on_failure_delivered: u64,
+    /// Records given up on for their age.
+    pub expired: u64,
     /// Per shard, by shard ID.
     pub shards: BTreeMap<String, ShardStats>,
 }

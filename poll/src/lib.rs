@@ -62,7 +62,7 @@ pub use record::{event_json, event_json_pretty, StreamRecord};
 use source::parents_first;
 pub use source::{Page, Position, ShardInfo, SourceError, StreamSource};
 
-use delivery::{Delivery, GaveUp, Verdict};
+use delivery::{Delivery, Verdict};
 use dynastream_core::report::{BatchReport, Outcome};
 use dynastream_core::Router;
 
@@ -349,7 +349,16 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
         if read == 0 && !shard.exhausted && shard.leftover.is_empty() {
             shard.stats.lag = Some(Duration::ZERO);
         }
-        if read > 0 {
+        if read > 0 && self.config.parallelization_factor > 1 {
+            if let Delivered::Stopped = self.deliver_parallel(arn, shard, batch, stop).await? {
+                return Ok(StepResult {
+                    read,
+                    error: false,
+                    finished: false,
+                    retry_due: None,
+                });
+            }
+        } else if read > 0 {
             match self.deliver(arn, shard, Delivery::new(batch), stop).await? {
                 Delivered::Done => {}
                 Delivered::Stopped => {
@@ -396,7 +405,7 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
         stop: watch::Receiver<bool>,
     ) -> Result<Vec<StreamRecord>, SourceError> {
         let mut batch = std::mem::take(&mut shard.leftover);
-        if batch.len() < self.config.batch_size.max(1) && !shard.exhausted {
+        if batch.len() < self.read_size() && !shard.exhausted {
             if let Err(e) = self.fill(shard, &mut batch, stop).await {
                 // What was read is delivered; the error comes back on the next read.
                 if batch.is_empty() {
@@ -404,7 +413,9 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
                 }
             }
         }
-        shard.leftover = batch.split_off(payload_cut(&batch, MAX_PAYLOAD_BYTES));
+        if self.config.parallelization_factor <= 1 {
+            shard.leftover = batch.split_off(payload_cut(&batch, MAX_PAYLOAD_BYTES));
+        }
         Ok(batch)
     }
 
@@ -415,7 +426,7 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
         stop: watch::Receiver<bool>,
     ) -> Result<(), SourceError> {
         let deadline = Instant::now() + self.config.batching_window;
-        let want = self.config.batch_size.max(1);
+        let want = self.read_size();
         let mut expired = 0;
         loop {
             let iterator = match shard.iterator.take() {
@@ -433,6 +444,7 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
             if let Some(last) = page.records.last() {
                 shard.position = Position::After(last.sequence_number.clone());
             }
+            shard.stats.polled += page.records.len() as u64;
             let empty = page.records.is_empty();
             batch.extend(page.records);
             match page.next {
@@ -482,41 +494,36 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
         mut delivery: Delivery<StreamRecord>,
         stop: watch::Receiver<bool>,
     ) -> Result<Delivered, PollError> {
-        while let Some((unit, failures)) = delivery.current() {
+        loop {
+            let expired = self.expire(&mut delivery);
+            if let Some(last) = expired.last() {
+                let last = last.sequence_number.clone();
+                self.give_up(
+                    arn,
+                    shard,
+                    &expired,
+                    RECORD_AGE_EXCEEDED,
+                    0,
+                    &self.age_reason(),
+                )
+                .await?;
+                shard.stats.expired += expired.len() as u64;
+                shard.stats.last_sequence_number = Some(last);
+                self.save(arn, shard).await?;
+                continue;
+            }
+            let Some((unit, failures)) = delivery.current() else {
+                break;
+            };
             if *stop.borrow() {
                 return Ok(Delivered::Stopped);
             }
-            let event = event_json(unit);
             shard.stats.invocations += 1;
-            let verdict = match self
-                .router
-                .handle_event(event.as_bytes(), lambda_runtime::Context::default())
-                .await
-            {
-                Ok(report) => {
-                    self.emit(PollEvent::Invoked {
-                        shard_id: &shard.id,
-                        records: unit,
-                        report: &report,
-                        attempt: failures + 1,
-                    });
-                    verdict(unit, &report)
-                }
-                Err(e) => {
-                    let error = e.to_string();
-                    self.emit(PollEvent::InvocationError {
-                        shard_id: &shard.id,
-                        error: &error,
-                    });
-                    Verdict::FailedAt {
-                        index: 0,
-                        reason: format!("invocation error: {error}"),
-                    }
-                }
-            };
+            let verdict = self.invoke(&shard.id, unit, failures + 1).await;
             let reason = match &verdict {
                 Verdict::FailedAt { reason, .. } => {
                     shard.stats.failed_invocations += 1;
+                    shard.stats.failed_invoke_events += unit.len() as u64;
                     reason.clone()
                 }
                 Verdict::Done => String::new(),
@@ -533,7 +540,19 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
                 self.save(arn, shard).await?;
             }
             if let Some(gave_up) = step.gave_up {
-                self.give_up(arn, shard, &gave_up).await?;
+                self.give_up(
+                    arn,
+                    shard,
+                    &gave_up.records,
+                    RETRY_ATTEMPTS_EXHAUSTED,
+                    gave_up.invocations,
+                    &gave_up.reason,
+                )
+                .await?;
+                if let Some(last) = gave_up.records.last() {
+                    shard.stats.last_sequence_number = Some(last.sequence_number.clone());
+                }
+                self.save(arn, shard).await?;
             }
             if let Some((left, right)) = step.bisected {
                 self.emit(PollEvent::Bisected {
@@ -560,38 +579,248 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
         Ok(Delivered::Done)
     }
 
+    /// Records given up on: written to the on-failure file (Lambda's failure record, with
+    /// `condition`) or dropped, and counted. The caller moves the checkpoint.
     async fn give_up(
         &self,
         arn: &str,
         shard: &mut Shard,
-        gave_up: &GaveUp<StreamRecord>,
+        records: &[StreamRecord],
+        condition: &str,
+        invocations: u32,
+        reason: &str,
     ) -> Result<(), PollError> {
-        let Some(last) = gave_up.records.last() else {
+        if records.is_empty() {
             return Ok(());
-        };
+        }
         if let Some(path) = &self.config.on_failure {
-            let line = redrive::failure_record(
-                arn,
-                &shard.id,
-                &gave_up.records,
-                "RetryAttemptsExhausted",
-                gave_up.invocations,
-                &gave_up.reason,
-            );
+            let line =
+                redrive::failure_record(arn, &shard.id, records, condition, invocations, reason);
             append_line(path, &line.to_string()).map_err(|source| PollError::OnFailure {
                 path: path.clone(),
                 source,
             })?;
+            shard.stats.on_failure_delivered += records.len() as u64;
+        } else {
+            shard.stats.dropped += records.len() as u64;
         }
         self.emit(PollEvent::GaveUp {
             shard_id: &shard.id,
-            records: &gave_up.records,
-            reason: &gave_up.reason,
+            records,
+            reason,
             written_to: self.config.on_failure.as_deref(),
         });
-        shard.stats.given_up += gave_up.records.len() as u64;
-        shard.stats.last_sequence_number = Some(last.sequence_number.clone());
-        self.save(arn, shard).await
+        shard.stats.given_up += records.len() as u64;
+        Ok(())
+    }
+
+    /// Records a shard reads at a time: a batch for each of the parallel batches.
+    fn read_size(&self) -> usize {
+        self.config.batch_size.max(1) * self.config.parallelization_factor.clamp(1, 10)
+    }
+
+    /// The leading records of the next unit older than [`PollConfig::max_record_age`].
+    fn expire(&self, delivery: &mut Delivery<StreamRecord>) -> Vec<StreamRecord> {
+        let Some(max) = self.config.max_record_age else {
+            return Vec::new();
+        };
+        let now = SystemTime::now();
+        delivery.expire_front(|r| {
+            r.created.is_some_and(|t| {
+                now.duration_since(t.to_system_time())
+                    .is_ok_and(|age| age > max)
+            })
+        })
+    }
+
+    fn age_reason(&self) -> String {
+        format!(
+            "older than the maximum record age ({} s) when it would have been invoked",
+            self.config.max_record_age.map_or(0, |d| d.as_secs())
+        )
+    }
+
+    /// One invocation of the router over `unit`, and the verdict Lambda would draw.
+    async fn invoke(&self, shard_id: &str, unit: &[StreamRecord], attempt: u32) -> Verdict {
+        let event = event_json(unit);
+        match self
+            .router
+            .handle_event(event.as_bytes(), lambda_runtime::Context::default())
+            .await
+        {
+            Ok(report) => {
+                self.emit(PollEvent::Invoked {
+                    shard_id,
+                    records: unit,
+                    report: &report,
+                    attempt,
+                });
+                verdict(unit, &report)
+            }
+            Err(e) => {
+                let error = e.to_string();
+                self.emit(PollEvent::InvocationError {
+                    shard_id,
+                    error: &error,
+                });
+                Verdict::FailedAt {
+                    index: 0,
+                    reason: format!("invocation error: {error}"),
+                }
+            }
+        }
+    }
+
+    /// `ParallelizationFactor` above 1: the batch split by item into that many batches,
+    /// delivered at once (each item's records in order within its batch, each batch cut at
+    /// the batch size and the payload limit, retried and bisected on its own, its retry
+    /// delays waited out in place). The checkpoint moves past the records every batch is
+    /// through with (acknowledged or given up on); on a stop, to just before the first record
+    /// not through.
+    async fn deliver_parallel(
+        &self,
+        arn: &str,
+        shard: &mut Shard,
+        batch: Vec<StreamRecord>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Delivered, PollError> {
+        let n = self.config.parallelization_factor.clamp(1, 10);
+        let total = batch.len();
+        let mut groups: Vec<Vec<(usize, StreamRecord)>> = (0..n).map(|_| Vec::new()).collect();
+        for (i, r) in batch.into_iter().enumerate() {
+            groups[item_slot(&r, n)].push((i, r));
+        }
+        let shard_id = shard.id.clone();
+        let runs = groups
+            .into_iter()
+            .filter(|g| !g.is_empty())
+            .map(|g| self.run_parallel_batch(&shard_id, g, stop.clone()));
+        let results = futures_util::future::join_all(runs).await;
+        let mut through = vec![false; total];
+        let mut records: Vec<Option<StreamRecord>> = (0..total).map(|_| None).collect();
+        for r in results {
+            shard.stats.invocations += u64::from(r.invocations);
+            shard.stats.failed_invocations += u64::from(r.failed_invocations);
+            shard.stats.failed_invoke_events += r.failed_invoke_events;
+            shard.stats.records += r.acked.len() as u64;
+            for (i, rec) in r.acked {
+                through[i] = true;
+                records[i] = Some(rec);
+            }
+            for g in r.gave_up {
+                let list: Vec<StreamRecord> = g.records.iter().map(|(_, r)| r.clone()).collect();
+                self.give_up(arn, shard, &list, g.condition, g.invocations, &g.reason)
+                    .await?;
+                if g.condition == RECORD_AGE_EXCEEDED {
+                    shard.stats.expired += list.len() as u64;
+                }
+                for (i, rec) in g.records {
+                    through[i] = true;
+                    records[i] = Some(rec);
+                }
+            }
+        }
+        let done = through.iter().take_while(|t| **t).count();
+        if let Some(last) = done.checked_sub(1).and_then(|i| records[i].as_ref()) {
+            shard.stats.last_sequence_number = Some(last.sequence_number.clone());
+            shard.stats.lag = last.created.map(|t| {
+                SystemTime::now()
+                    .duration_since(t.to_system_time())
+                    .unwrap_or_default()
+            });
+            self.save(arn, shard).await?;
+        }
+        Ok(if done < total {
+            Delivered::Stopped
+        } else {
+            Delivered::Done
+        })
+    }
+
+    /// One of the parallel batches: its records in order, in invocations of at most the batch
+    /// size (and the payload limit), until through or stopped.
+    async fn run_parallel_batch(
+        &self,
+        shard_id: &str,
+        mut records: Vec<(usize, StreamRecord)>,
+        stop: watch::Receiver<bool>,
+    ) -> ParallelOutcome {
+        let mut out = ParallelOutcome::default();
+        while !records.is_empty() {
+            let plain: Vec<StreamRecord> = records
+                .iter()
+                .take(self.config.batch_size.max(1))
+                .map(|(_, r)| r.clone())
+                .collect();
+            let n = payload_cut(&plain, MAX_PAYLOAD_BYTES);
+            let rest = records.split_off(n);
+            let mut delivery = Delivery::new(std::mem::replace(&mut records, rest));
+            loop {
+                let now = SystemTime::now();
+                if let Some(max) = self.config.max_record_age {
+                    let expired = delivery.expire_front(|(_, r)| {
+                        r.created.is_some_and(|t| {
+                            now.duration_since(t.to_system_time())
+                                .is_ok_and(|age| age > max)
+                        })
+                    });
+                    if !expired.is_empty() {
+                        out.gave_up.push(ParallelGaveUp {
+                            records: expired,
+                            reason: self.age_reason(),
+                            condition: RECORD_AGE_EXCEEDED,
+                            invocations: 0,
+                        });
+                        continue;
+                    }
+                }
+                let Some((unit, failures)) = delivery.current() else {
+                    break;
+                };
+                if *stop.borrow() {
+                    return out;
+                }
+                let plain: Vec<StreamRecord> = unit.iter().map(|(_, r)| r.clone()).collect();
+                out.invocations += 1;
+                let verdict = self.invoke(shard_id, &plain, failures + 1).await;
+                let reason = match &verdict {
+                    Verdict::FailedAt { reason, .. } => {
+                        out.failed_invocations += 1;
+                        out.failed_invoke_events += plain.len() as u64;
+                        reason.clone()
+                    }
+                    Verdict::Done => String::new(),
+                };
+                let step = delivery.apply(verdict, &self.config.retry);
+                out.acked.extend(step.acked);
+                if let Some(g) = step.gave_up {
+                    out.gave_up.push(ParallelGaveUp {
+                        records: g.records,
+                        reason: g.reason,
+                        condition: RETRY_ATTEMPTS_EXHAUSTED,
+                        invocations: g.invocations,
+                    });
+                }
+                if let Some((left, right)) = step.bisected {
+                    self.emit(PollEvent::Bisected {
+                        shard_id,
+                        left,
+                        right,
+                    });
+                }
+                if let (Some(delay), Some((next, retry))) = (step.retry_after, delivery.current()) {
+                    self.emit(PollEvent::Retrying {
+                        shard_id,
+                        records: next.len(),
+                        retry,
+                        delay,
+                        reason: &reason,
+                    });
+                    pause(stop.clone(), delay).await;
+                }
+            }
+        }
+        out
     }
 
     async fn save(&self, arn: &str, shard: &Shard) -> Result<(), PollError> {
@@ -608,6 +837,54 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
             )
             .await
     }
+}
+
+/// Lambda's `condition` for records given up on after their retries.
+const RETRY_ATTEMPTS_EXHAUSTED: &str = "RetryAttemptsExhausted";
+/// Lambda's `condition` for records older than `MaximumRecordAgeInSeconds`.
+const RECORD_AGE_EXCEEDED: &str = "RecordAgeExceeded";
+
+/// What one of the parallel batches did; records with their place in the shard's batch.
+#[derive(Default)]
+struct ParallelOutcome {
+    acked: Vec<(usize, StreamRecord)>,
+    gave_up: Vec<ParallelGaveUp>,
+    invocations: u32,
+    failed_invocations: u32,
+    failed_invoke_events: u64,
+}
+
+struct ParallelGaveUp {
+    records: Vec<(usize, StreamRecord)>,
+    reason: String,
+    condition: &'static str,
+    invocations: u32,
+}
+
+/// Which of `n` parallel batches a record goes to: by its item's keys (`dynamodb.Keys`, in
+/// name order), so one item's records always share a batch. A record whose keys cannot be
+/// read goes to the first.
+fn item_slot(r: &StreamRecord, n: usize) -> usize {
+    use std::hash::{Hash as _, Hasher as _};
+    #[derive(serde::Deserialize)]
+    struct Dynamodb<'a> {
+        #[serde(rename = "Keys", borrow)]
+        keys: std::collections::BTreeMap<&'a str, &'a serde_json::value::RawValue>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        dynamodb: Dynamodb<'a>,
+    }
+    let Ok(e) = serde_json::from_str::<Envelope<'_>>(r.json.get()) else {
+        return 0;
+    };
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for (name, value) in e.dynamodb.keys {
+        name.hash(&mut h);
+        value.get().hash(&mut h);
+    }
+    (h.finish() % n as u64) as usize
 }
 
 /// Lambda's limit on an invocation's payload: a batch is cut before it would pass it.
@@ -683,6 +960,11 @@ fn totals(shards: &[Shard]) -> PollStats {
         t.given_up += s.stats.given_up;
         t.invocations += s.stats.invocations;
         t.failed_invocations += s.stats.failed_invocations;
+        t.polled += s.stats.polled;
+        t.failed_invoke_events += s.stats.failed_invoke_events;
+        t.dropped += s.stats.dropped;
+        t.on_failure_delivered += s.stats.on_failure_delivered;
+        t.expired += s.stats.expired;
         t.shards.insert(s.id.clone(), s.stats.clone());
     }
     t

@@ -595,3 +595,163 @@ fn a_shard_waiting_for_a_retry_does_not_hold_up_the_other_shards() {
     // Three batches of `busy` (batch size 4) while `stuck` waits an hour for its retry.
     assert_eq!(seen(&p), seqs(10..22));
 }
+
+fn record_created(seq: u64, id: &str, created: SystemTime) -> StreamRecord {
+    let secs = created
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let json = format!(
+        r#"{{"eventID":"{seq}","eventName":"INSERT","dynamodb":{{"ApproximateCreationDateTime":{secs},"Keys":{{"PK":{{"S":"ITEM#{id}"}},"SK":{{"S":"ITEM"}}}},"NewImage":{{"PK":{{"S":"ITEM#{id}"}},"SK":{{"S":"ITEM"}},"id":{{"S":"{id}"}},"poison":{{"BOOL":{}}}}},"SequenceNumber":"{seq:010}","SizeBytes":50,"StreamViewType":"NEW_AND_OLD_IMAGES"}},"eventSourceARN":"arn:fake"}}"#,
+        id.starts_with("poison")
+    );
+    StreamRecord::from_lambda_json(serde_json::value::RawValue::from_string(json).unwrap()).unwrap()
+}
+
+#[test]
+fn records_older_than_the_maximum_age_are_given_up_unprocessed_with_lambdas_condition() {
+    let fake = Arc::new(Fake::default());
+    let old = SystemTime::now() - Duration::from_secs(7200);
+    let now = SystemTime::now();
+    let mut records: Vec<StreamRecord> = (0..3)
+        .map(|s| record_created(s, &format!("o{s}"), old))
+        .collect();
+    records.extend((3..6).map(|s| record_created(s, &format!("n{s}"), now)));
+    fake.add_shard("s", None, records, false);
+    let dir = std::env::temp_dir().join(format!("dynastream-age-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("failed.jsonl");
+    let p = Poller::new(router(), Arc::clone(&fake), Checkpoints::memory()).config(
+        config()
+            .batch_size(10)
+            .max_record_age(Some(Duration::from_secs(3600)))
+            .on_failure(Some(path.clone())),
+    );
+    let stats = block_on(p.run(std::future::pending())).unwrap();
+    assert_eq!(
+        seen(&p),
+        seqs(3..6),
+        "only the records younger than an hour are handled"
+    );
+    assert_eq!((stats.expired, stats.given_up, stats.records), (3, 3, 3));
+    assert_eq!(
+        (stats.polled, stats.on_failure_delivered, stats.dropped),
+        (6, 3, 0)
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(line["requestContext"]["condition"], "RecordAgeExceeded");
+    assert_eq!(line["requestContext"]["approximateInvokeCount"], 0);
+    assert_eq!(line["DDBStreamBatchInfo"]["batchSize"], 3);
+    assert_eq!(
+        line["DDBStreamBatchInfo"]["startSequenceNumber"],
+        format!("{:010}", 0)
+    );
+    assert_eq!(
+        stats.shards["s"].last_sequence_number.as_deref(),
+        Some(format!("{:010}", 5).as_str())
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What the parallel batches' handler saw, and how many ran at once.
+#[derive(Default)]
+struct Parallel {
+    seen: StdMutex<Vec<(String, String)>>,
+    running: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+async fn on_parallel(change: Change<Item>, ctx: Context<Parallel>) -> Result<(), std::io::Error> {
+    use std::sync::atomic::Ordering::SeqCst;
+    let p = ctx.state();
+    let now = p.running.fetch_add(1, SeqCst) + 1;
+    p.most.fetch_max(now, SeqCst);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    p.running.fetch_sub(1, SeqCst);
+    if change.key.id.starts_with("poison") {
+        return Err(std::io::Error::other("poison"));
+    }
+    p.seen.lock().unwrap().push((
+        change.key.id.clone(),
+        change.meta.sequence_number.to_string(),
+    ));
+    Ok(())
+}
+
+#[test]
+fn parallel_batches_run_at_once_and_keep_each_items_records_in_order() {
+    let fake = Arc::new(Fake::default());
+    let now = SystemTime::now();
+    // 8 items, 4 changes each, interleaved in the shard; one poison record.
+    let mut records = Vec::new();
+    for round in 0..4u64 {
+        for item in 0..8u64 {
+            let seq = round * 8 + item;
+            let id = if seq == 13 {
+                "poison".to_string()
+            } else {
+                format!("i{item}")
+            };
+            records.push(record_created(seq, &id, now));
+        }
+    }
+    fake.add_shard("s", None, records, false);
+    let router = Router::builder(Parallel::default())
+        .on::<Item, _>(on_parallel)
+        .build()
+        .unwrap();
+    let p = Poller::new(router, Arc::clone(&fake), Checkpoints::memory())
+        .config(config().batch_size(4).parallelization_factor(4));
+    let stats = block_on(p.run(std::future::pending())).unwrap();
+    let state = p.router().state();
+    let seen = state.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 31, "every record but the poison one");
+    assert_eq!(stats.given_up, 1);
+    assert_eq!(stats.dropped, 1, "no on-failure file: dropped");
+    for item in 0..8 {
+        let id = format!("i{item}");
+        let order: Vec<&String> = seen
+            .iter()
+            .filter(|(i, _)| *i == id)
+            .map(|(_, s)| s)
+            .collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(order, sorted, "{id}'s changes in stream order");
+    }
+    let most = state.most.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        most > 1 && most <= 4,
+        "at most 4 batches at once, more than one: {most}"
+    );
+    assert_eq!(
+        stats.shards["s"].last_sequence_number.as_deref(),
+        Some(format!("{:010}", 31).as_str()),
+        "the checkpoint is past every record"
+    );
+    assert!(stats.failed_invoke_events >= 1);
+}
+
+#[test]
+fn with_one_batch_per_shard_records_run_one_batch_at_a_time() {
+    let fake = Arc::new(Fake::default());
+    let now = SystemTime::now();
+    let records = (0..16)
+        .map(|s| record_created(s, &format!("i{}", s % 8), now))
+        .collect();
+    fake.add_shard("s", None, records, false);
+    let router = Router::builder(Parallel::default())
+        .on::<Item, _>(on_parallel)
+        .build()
+        .unwrap();
+    let p = Poller::new(router, Arc::clone(&fake), Checkpoints::memory())
+        .config(config().batch_size(4));
+    block_on(p.run(std::future::pending())).unwrap();
+    let most = p
+        .router()
+        .state()
+        .most
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(most, 1);
+}

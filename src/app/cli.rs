@@ -345,6 +345,15 @@ pub(crate) struct PollArgs {
     /// Do not split a failing batch in two to isolate the failing record.
     #[arg(long)]
     pub(crate) no_bisect: bool,
+    /// Records older than this many seconds when they would be invoked are given up on
+    /// unprocessed, with the condition RecordAgeExceeded (MaximumRecordAgeInSeconds; -1:
+    /// never, Lambda's default).
+    #[arg(long, value_name = "SECONDS", default_value_t = -1, allow_negative_numbers = true, value_parser = record_age)]
+    pub(crate) max_record_age: i64,
+    /// Batches of one shard invoked at once (ParallelizationFactor): records go to a batch by
+    /// their item's keys, so each item's records stay in order.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub(crate) parallelization_factor: u32,
     /// Where a shard without a checkpoint starts.
     #[arg(long, value_enum, default_value = "trim-horizon")]
     pub(crate) from: StartFrom,
@@ -376,6 +385,19 @@ fn rate(s: &str) -> Result<f64, String> {
         Ok(v)
     } else {
         Err("takes a number of items per second, at least 0.001".into())
+    }
+}
+
+/// Lambda's MaximumRecordAgeInSeconds: -1, or 60 to 604,800.
+#[cfg(feature = "poll")]
+fn record_age(s: &str) -> Result<i64, String> {
+    let v: i64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if v == -1 || (60..=604_800).contains(&v) {
+        Ok(v)
+    } else {
+        Err("takes -1 (never) or 60 to 604800 seconds, as Lambda does".into())
     }
 }
 

@@ -400,7 +400,13 @@ pub(crate) mod stream {
             .on_failure(Some(a.on_failure.clone().unwrap_or_else(|| {
                 format!(".dynastream/{table}.failed.jsonl").into()
             })))
-            .stop_when_idle(a.until_idle);
+            .stop_when_idle(a.until_idle)
+            .max_record_age(
+                u64::try_from(a.max_record_age)
+                    .ok()
+                    .map(Duration::from_secs),
+            )
+            .parallelization_factor(a.parallelization_factor as usize);
         let built = build(f, g, Some(a.run), StoreUse::Default).await?;
         #[cfg(feature = "postgres")]
         let checkpoints = if a.checkpoint_in_mirror {

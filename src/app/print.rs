@@ -117,18 +117,36 @@ pub(crate) fn print_event(e: &PollEvent<'_>, quiet: bool, until_idle: bool) {
                 .filter(|(_, s)| !s.finished)
                 .map(|(id, s)| format!("{id} lag {}", lag_text(s.lag)))
                 .collect();
+            let iterator_age = stats
+                .shards
+                .values()
+                .filter(|s| !s.finished)
+                .filter_map(|s| s.lag)
+                .max()
+                .map_or("-".to_string(), |d| d.as_millis().to_string());
             println!(
-                "progress: {} records handled, {} given up, {} failed invocations; {}",
+                "progress: {} records handled, {} given up, {} failed invocations; {} \
+                 (PolledEventCount {}, FailedInvokeEventCount {}, DroppedEventCount {}, \
+                 OnFailureDestinationDeliveredEventCount {}, IteratorAge {iterator_age} ms)",
                 stats.records,
                 stats.given_up,
                 stats.failed_invocations,
-                lags.join(", ")
+                lags.join(", "),
+                stats.polled,
+                stats.failed_invoke_events,
+                stats.dropped,
+                stats.on_failure_delivered,
             );
         }
         PollEvent::Idle { stats } => println!(
-            "caught up: {} records handled, {} given up{}",
+            "caught up: {} records handled, {} given up{}{}",
             stats.records,
             stats.given_up,
+            if stats.expired > 0 {
+                format!(" ({} older than --max-record-age)", stats.expired)
+            } else {
+                String::new()
+            },
             if until_idle {
                 ""
             } else {
