@@ -44,11 +44,12 @@ pub async fn run<S: Send + Sync + 'static>(router: Router<S>) -> Result<(), lamb
 }
 
 /// `AWS_LAMBDA_MAX_CONCURRENCY`: how many invocations Lambda Managed Instances may run at once
-/// in this environment; `None` when unset, not a number or 0 (classic Lambda: one).
+/// in this environment; `None` when unset, not a number or 0 (classic Lambda: one). Read as
+/// the runtime reads it.
 pub fn max_concurrency() -> Option<u32> {
     std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
         .ok()
-        .and_then(|v| v.trim().parse::<u32>().ok())
+        .and_then(|v| v.parse::<u32>().ok())
         .filter(|&n| n > 0)
 }
 

@@ -16,7 +16,7 @@
 //! | metric | unit | more dimensions | what |
 //! |---|---|---|---|
 //! | [`RECORDS`] | Count | `model`, `kind`, `outcome` | records by the model their keys matched (`-`: none), change kind (`INSERT`/`MODIFY`/`REMOVE`, `-` unreadable) and outcome (`ok`, `skipped`, `failed`, `deferred`) |
-//! | [`FAILED_RECORDS`] | Count | `reason` | failed records by [`RecordErrorKind`](crate::RecordErrorKind) (`envelope`, `unmatched`, `decode`, `handler`, `panic`, or the refusing hook's name, `mirror`) |
+//! | [`FAILED_RECORDS`] | Count | `reason` | failed records by [`RecordErrorKind`] (`envelope`, `unmatched`, `decode`, `handler`, `panic`, or the refusing hook's name, `mirror`) |
 //! | [`FAILED_RECORDS`] | Count | | all failed records (what an alarm watches) |
 //! | [`BATCH_DURATION`] | Milliseconds | | the whole batch: reading, hooks, handlers |
 //! | [`HANDLER_DURATION`] | Milliseconds | | the handlers' part of it |
@@ -25,9 +25,11 @@
 //! | [`MIRROR_WRITE_DURATION`], [`MIRROR_ROWS`] | Milliseconds, Count | | the Postgres mirror's write of the batch (dynastream-postgres) |
 //!
 //! Bounded: a batch writes one document per (model, kind, outcome) that occurs, one per failure
-//! reason that occurs, one with the batch's figures and one with the failure total: at most
-//! (models + 1) × 4 × 4 + (5 + hooks) + 2 documents, and a CloudWatch metric per combination, never one per key or
-//! record.
+//! reason that occurs and one with the batch's figures (the failure total among them): at most
+//! (models + 1) × 4 × 4 + (5 + hooks) + 1 documents, and a CloudWatch metric per combination,
+//! never one per key or record. The recorder is the process's: when invocations run at once
+//! (Lambda Managed Instances), a flush writes what every batch recorded since the last one, so
+//! a document may sum several batches; totals are exact.
 //!
 //! ```no_run
 //! # extern crate dynastream_core as dynastream;

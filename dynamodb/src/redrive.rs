@@ -66,11 +66,18 @@ pub struct QueuedFailure {
 impl FailureQueue {
     /// The queue at `url` (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`, or a local server's),
     /// with the standard AWS configuration and, for a local server, `endpoint`.
+    /// The region is the one the URL names (`sqs.REGION.amazonaws.com`,
+    /// `REGION.queue.amazonaws.com`), else the configuration's.
     pub async fn connect(url: impl Into<String>, endpoint: Option<&str>) -> Self {
+        let url = url.into();
         let config = crate::sdk_config(endpoint).await;
+        let mut builder = aws_sdk_sqs::config::Builder::from(&config);
+        if let Some(region) = queue_region(&url) {
+            builder = builder.region(aws_sdk_sqs::config::Region::new(region));
+        }
         FailureQueue {
-            client: aws_sdk_sqs::Client::new(&config),
-            url: url.into(),
+            client: aws_sdk_sqs::Client::from_conf(builder.build()),
+            url,
         }
     }
 
@@ -150,13 +157,13 @@ impl FailureQueue {
     }
 }
 
-/// Every object under `s3://bucket/prefix` (keys in S3's order) with its body: an S3
-/// on-failure destination's invocation records.
-pub async fn failure_objects(
+/// The keys of the objects under `s3://bucket/prefix`, in S3's order: an S3 on-failure
+/// destination's invocation records.
+pub async fn failure_object_keys(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     prefix: &str,
-) -> Result<Vec<(String, Vec<u8>)>, DestinationError> {
+) -> Result<Vec<String>, DestinationError> {
     let mut keys = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -179,22 +186,57 @@ pub async fn failure_objects(
             _ => break,
         }
     }
-    let mut objects = Vec::with_capacity(keys.len());
-    for key in keys {
-        let what = format!("reading s3://{bucket}/{key}");
-        let out = client
-            .get_object()
-            .bucket(bucket)
-            .key(&key)
-            .send()
-            .await
-            .map_err(sdk_error(what.clone()))?;
-        let body = out.body.collect().await.map_err(|e| DestinationError {
-            what,
-            message: e.to_string(),
-            source: Some(Box::new(e)),
-        })?;
-        objects.push((key, body.into_bytes().to_vec()));
+    Ok(keys)
+}
+
+/// One object's body.
+pub async fn failure_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Vec<u8>, DestinationError> {
+    let what = format!("reading s3://{bucket}/{key}");
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(sdk_error(what.clone()))?;
+    let body = out.body.collect().await.map_err(|e| DestinationError {
+        what,
+        message: e.to_string(),
+        source: Some(Box::new(e)),
+    })?;
+    Ok(body.into_bytes().to_vec())
+}
+
+/// The region in an SQS queue URL's host: `sqs.REGION.amazonaws.com[.cn]`,
+/// `REGION.queue.amazonaws.com`.
+fn queue_region(url: &str) -> Option<String> {
+    let host = url.split("://").nth(1)?.split('/').next()?;
+    let parts: Vec<&str> = host.split('.').collect();
+    match parts.as_slice() {
+        ["sqs", region, "amazonaws", ..] => Some((*region).to_string()),
+        [region, "queue", "amazonaws", ..] => Some((*region).to_string()),
+        _ => None,
     }
-    Ok(objects)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::queue_region;
+
+    #[test]
+    fn the_region_is_read_from_a_queue_url() {
+        assert_eq!(
+            queue_region("https://sqs.eu-west-1.amazonaws.com/123456789012/q").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            queue_region("https://us-east-2.queue.amazonaws.com/123456789012/q").as_deref(),
+            Some("us-east-2")
+        );
+        assert_eq!(queue_region("http://127.0.0.1:5005/123456789012/q"), None);
+    }
 }

@@ -60,9 +60,20 @@ impl AwsStream {
 
     /// The stream `stream_arn` names (a failure record's `streamArn`), with the standard AWS
     /// configuration and, for a local server, `endpoint`. Nothing is checked until it is read.
+    /// The client's region is the ARN's (`arn:aws:dynamodb:REGION:...`), else the
+    /// configuration's.
     pub async fn from_arn(stream_arn: &str, endpoint: Option<&str>) -> Self {
         let config = crate::store::sdk_config(endpoint).await;
-        Self::new(aws_sdk_dynamodbstreams::Client::new(&config), stream_arn)
+        let mut builder = aws_sdk_dynamodbstreams::config::Builder::from(&config);
+        if let Some(region) = stream_arn.split(':').nth(3).filter(|r| !r.is_empty()) {
+            builder = builder.region(aws_sdk_dynamodbstreams::config::Region::new(
+                region.to_string(),
+            ));
+        }
+        Self::new(
+            aws_sdk_dynamodbstreams::Client::from_conf(builder.build()),
+            stream_arn,
+        )
     }
 
     /// A stream by ARN with a client you configured.

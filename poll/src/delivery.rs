@@ -143,16 +143,19 @@ impl<R> Delivery<R> {
 
     /// Takes the leading records of the next unit that `expired` says are too old to invoke
     /// (`MaximumRecordAgeInSeconds`): they are given up on without an invocation.
-    pub fn expire_front(&mut self, expired: impl Fn(&R) -> bool) -> Vec<R> {
+    /// Also returns how many times those records were invoked before (for the on-failure
+    /// record's `approximateInvokeCount`).
+    pub fn expire_front(&mut self, expired: impl Fn(&R) -> bool) -> (Vec<R>, u32) {
         let Some(unit) = self.units.front_mut() else {
-            return Vec::new();
+            return (Vec::new(), 0);
         };
         let n = unit.records.iter().take_while(|r| expired(r)).count();
         let taken: Vec<R> = unit.records.drain(..n).collect();
+        let invocations = unit.invocations;
         if unit.records.is_empty() {
             self.units.pop_front();
         }
-        taken
+        (taken, invocations)
     }
 
     /// Applies the verdict of invoking [`Delivery::current`].
@@ -320,11 +323,19 @@ mod tests {
     #[test]
     fn expired_records_leave_the_front_of_the_next_unit_only() {
         let mut d = Delivery::new(vec![1, 2, 3, 10, 4]);
-        assert_eq!(d.expire_front(|r| *r < 3), [1, 2]);
+        assert_eq!(d.expire_front(|r| *r < 3), (vec![1, 2], 0));
         assert_eq!(d.current().map(|(u, _)| u.to_vec()), Some(vec![3, 10, 4]));
-        assert_eq!(d.expire_front(|r| *r < 100), [3, 10, 4]);
+        // Invoked and failed once (no bisection): the count goes with the expired records.
+        let _ = d.apply(
+            Verdict::FailedAt {
+                index: 0,
+                reason: "x".into(),
+            },
+            &policy(Some(5), false),
+        );
+        assert_eq!(d.expire_front(|r| *r < 100), (vec![3, 10, 4], 1));
         assert!(d.current().is_none());
-        assert!(d.expire_front(|_| true).is_empty());
+        assert!(d.expire_front(|_| true).0.is_empty());
     }
 
     #[test]

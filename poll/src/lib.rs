@@ -495,16 +495,17 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
         stop: watch::Receiver<bool>,
     ) -> Result<Delivered, PollError> {
         loop {
-            let expired = self.expire(&mut delivery);
+            let (expired, invocations) = self.expire(&mut delivery);
             if let Some(last) = expired.last() {
                 let last = last.sequence_number.clone();
+                let reason = self.age_reason();
                 self.give_up(
                     arn,
                     shard,
                     &expired,
                     RECORD_AGE_EXCEEDED,
-                    0,
-                    &self.age_reason(),
+                    invocations,
+                    &reason,
                 )
                 .await?;
                 shard.stats.expired += expired.len() as u64;
@@ -620,9 +621,9 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
     }
 
     /// The leading records of the next unit older than [`PollConfig::max_record_age`].
-    fn expire(&self, delivery: &mut Delivery<StreamRecord>) -> Vec<StreamRecord> {
+    fn expire(&self, delivery: &mut Delivery<StreamRecord>) -> (Vec<StreamRecord>, u32) {
         let Some(max) = self.config.max_record_age else {
-            return Vec::new();
+            return (Vec::new(), 0);
         };
         let now = SystemTime::now();
         delivery.expire_front(|r| {
@@ -674,7 +675,7 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
     /// `ParallelizationFactor` above 1: the batch split by item into that many batches,
     /// delivered at once (each item's records in order within its batch, each batch cut at
     /// the batch size and the payload limit, retried and bisected on its own, its retry
-    /// delays waited out in place). The checkpoint moves past the records every batch is
+    /// delays waited out in place: unlike the one-batch path, the round waits for them). The checkpoint moves past the records every batch is
     /// through with (acknowledged or given up on); on a stop, to just before the first record
     /// not through.
     async fn deliver_parallel(
@@ -758,7 +759,7 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
             loop {
                 let now = SystemTime::now();
                 if let Some(max) = self.config.max_record_age {
-                    let expired = delivery.expire_front(|(_, r)| {
+                    let (expired, invocations) = delivery.expire_front(|(_, r)| {
                         r.created.is_some_and(|t| {
                             now.duration_since(t.to_system_time())
                                 .is_ok_and(|age| age > max)
@@ -769,7 +770,7 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
                             records: expired,
                             reason: self.age_reason(),
                             condition: RECORD_AGE_EXCEEDED,
-                            invocations: 0,
+                            invocations,
                         });
                         continue;
                     }

@@ -19,7 +19,7 @@
 //! most) and [`fetch`] reads them back by shard iterator (`AT_SEQUENCE_NUMBER` the start, up to
 //! the end). An S3 destination gets the batch too, as `payload` (the event, as JSON text or
 //! as an object): no stream is needed. The poller's on-failure file writes the same record
-//! with the batch as `Records` ([`failure_record`]), so each line is also an event `replay`
+//! with the batch as `Records`, so each line is also an event `replay`
 //! delivers. [`FailureRecord::parse`] reads all three, and an SNS notification wrapping one
 //! (an SQS queue subscribed to the topic).
 //!
@@ -250,21 +250,41 @@ pub fn compare_sequence_numbers(a: &str, b: &str) -> Ordering {
 pub struct Fetched {
     /// The records of the range still in the stream, in order.
     pub records: Vec<StreamRecord>,
-    /// How many of the batch's records were not found (trimmed: older than the stream's 24
-    /// hours), `batchSize` minus the records found.
+    /// How many fewer records than `batchSize` were found: at least that many are not in the
+    /// stream any more (trimmed after 24 hours) or could not be reached.
     pub missing: u64,
-    /// The start of the range was trimmed: the records found begin later.
+    /// The start of the range was trimmed: the records found begin later, and records before
+    /// them (how many is unknown when the range held more than the batch) are lost.
     pub start_trimmed: bool,
+    /// The last record of the range was not reached: the shard is open and gave no record up
+    /// to it within the read's time limit.
+    pub end_not_reached: bool,
 }
 
-/// How many empty reads in a row end a fetch whose range is not yet through: the end of what
-/// the shard holds now.
-const EMPTY_READS: usize = 5;
+impl Fetched {
+    /// Some record of the range is not among [`records`](Self::records).
+    pub fn lost_some(&self) -> bool {
+        self.missing > 0 || self.start_trimmed || self.end_not_reached
+    }
+
+    /// More records than the batch held were found in the range: a batch of a filtered
+    /// event source mapping, or one of several parallel batches of a shard
+    /// (`ParallelizationFactor`), spans records Lambda did not put in it. They are delivered
+    /// too (handlers see them again, as on a retry).
+    pub fn extra(&self, batch_size: u64) -> u64 {
+        (self.records.len() as u64).saturating_sub(batch_size)
+    }
+}
+
+/// How long [`fetch`] keeps reading an open shard that returns no records before the range's
+/// end: DynamoDB Streams may need several `GetRecords` calls to reach records.
+pub const EMPTY_READ_LIMIT: Duration = Duration::from_secs(10);
 
 /// Reads the records `info` names back from the stream: an iterator at the start sequence
 /// number (`TRIM_HORIZON` when that was trimmed: the records found then begin later), then
-/// `GetRecords` until a record past the end, the shard's end, or [`EMPTY_READS`] empty reads.
-/// A stream or shard that no longer exists is [`SourceError::NotFound`]: every record is lost.
+/// `GetRecords` until the range's last record, a record past it, the shard's end, or
+/// [`EMPTY_READ_LIMIT`] of empty reads in a row (pausing 200 ms between them). A stream or
+/// shard that no longer exists is [`SourceError::NotFound`]: every record is lost.
 pub async fn fetch<Src: StreamSource>(
     source: &Src,
     info: &BatchInfo,
@@ -285,8 +305,9 @@ pub async fn fetch<Src: StreamSource>(
         Err(e) => return Err(e),
     };
     let mut records: Vec<StreamRecord> = Vec::new();
-    let mut empty = 0;
+    let mut empty_since: Option<std::time::Instant> = None;
     let mut expired = 0;
+    let mut reached_end = false;
     'read: loop {
         let page = match source.read(&iterator, 1000).await {
             Ok(p) => p,
@@ -294,6 +315,7 @@ pub async fn fetch<Src: StreamSource>(
                 expired += 1;
                 let from = match records.last() {
                     Some(r) => Position::After(r.sequence_number.clone()),
+                    None if start_trimmed => Position::TrimHorizon,
                     None => Position::At(start.clone()),
                 };
                 iterator = source.iterator(&info.shard_id, &from).await?;
@@ -301,27 +323,39 @@ pub async fn fetch<Src: StreamSource>(
             }
             Err(e) => return Err(e),
         };
-        empty = if page.records.is_empty() {
-            empty + 1
-        } else {
-            0
-        };
+        let empty = page.records.is_empty();
         for r in page.records {
-            if compare_sequence_numbers(&r.sequence_number, start) == Ordering::Less {
-                continue;
-            }
-            if compare_sequence_numbers(&r.sequence_number, end) == Ordering::Greater {
-                break 'read;
-            }
-            let last = compare_sequence_numbers(&r.sequence_number, end) == Ordering::Equal;
-            records.push(r);
-            if last {
-                break 'read;
+            match compare_sequence_numbers(&r.sequence_number, end) {
+                Ordering::Greater => {
+                    reached_end = true;
+                    break 'read;
+                }
+                Ordering::Equal => {
+                    records.push(r);
+                    reached_end = true;
+                    break 'read;
+                }
+                Ordering::Less => {
+                    if compare_sequence_numbers(&r.sequence_number, start) != Ordering::Less {
+                        records.push(r);
+                    }
+                }
             }
         }
-        match page.next {
-            Some(next) if empty < EMPTY_READS => iterator = next,
-            _ => break,
+        let Some(next) = page.next else {
+            // The shard is closed and read to its end.
+            reached_end = true;
+            break;
+        };
+        iterator = next;
+        if empty {
+            let since = *empty_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() >= EMPTY_READ_LIMIT {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        } else {
+            empty_since = None;
         }
     }
     let missing = info.batch_size.saturating_sub(records.len() as u64);
@@ -329,6 +363,7 @@ pub async fn fetch<Src: StreamSource>(
         records,
         missing,
         start_trimmed,
+        end_not_reached: !reached_end,
     })
 }
 

@@ -755,3 +755,73 @@ fn with_one_batch_per_shard_records_run_one_batch_at_a_time() {
         .load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(most, 1);
 }
+
+fn batch_info(start: u64, end: u64, size: u64) -> redrive::BatchInfo {
+    serde_json::from_value(serde_json::json!({
+        "shardId": "s",
+        "startSequenceNumber": format!("{start:010}"),
+        "endSequenceNumber": format!("{end:010}"),
+        "batchSize": size,
+        "streamArn": "arn:fake",
+    }))
+    .unwrap()
+}
+
+#[test]
+fn redrive_fetches_the_named_range_and_says_what_is_missing() {
+    let fake = Arc::new(Fake::default());
+    let records = (0..10)
+        .map(|s| record(s, &format!("i{s}"), false))
+        .collect();
+    fake.add_shard("s", None, records, true);
+    let seq_of = |f: &redrive::Fetched| -> Vec<String> {
+        f.records
+            .iter()
+            .map(|r| r.sequence_number.clone())
+            .collect()
+    };
+    // The whole range is there.
+    let f = block_on(redrive::fetch(&fake, &batch_info(3, 6, 4))).unwrap();
+    assert_eq!(seq_of(&f), seqs(3..7));
+    assert!(!f.lost_some() && f.extra(4) == 0);
+    // A parallel or filtered batch: the range holds more than the batch did.
+    let f = block_on(redrive::fetch(&fake, &batch_info(3, 6, 2))).unwrap();
+    assert_eq!((f.records.len(), f.extra(2), f.lost_some()), (4, 2, false));
+    // The range runs past the shard's end: what is there, and the missing count.
+    let f = block_on(redrive::fetch(&fake, &batch_info(8, 12, 5))).unwrap();
+    assert_eq!(seq_of(&f), seqs(8..10));
+    assert_eq!(f.missing, 3);
+    assert!(!f.end_not_reached, "a closed shard read to its end");
+    // The start was trimmed: read from the oldest record left, and say so.
+    fake.shards.lock().unwrap()[0].1.trimmed_before = 5;
+    let f = block_on(redrive::fetch(&fake, &batch_info(3, 6, 4))).unwrap();
+    assert_eq!(seq_of(&f), seqs(5..7));
+    assert!(f.start_trimmed && f.lost_some());
+    assert_eq!(f.missing, 2);
+}
+
+#[test]
+fn redrive_delivery_stops_at_records_given_up_and_leaves_the_rest() {
+    let records: Vec<StreamRecord> = (0..5)
+        .map(|s| record(s, &format!("i{s}"), s == 2))
+        .collect();
+    let router = router();
+    let retry = RetryPolicy {
+        max_retry_attempts: Some(1),
+        bisect_on_error: false,
+        retry_delay: Duration::ZERO,
+        max_retry_delay: Duration::ZERO,
+    };
+    let d = block_on(redrive::deliver(&router, records, &retry));
+    assert_eq!(d.acknowledged, 2);
+    let left: Vec<&str> = d
+        .not_acknowledged
+        .iter()
+        .map(|r| r.sequence_number.as_str())
+        .collect();
+    assert_eq!(left, seqs(2..5));
+    assert!(d.reason.unwrap().contains("poison i2"));
+    assert_eq!(d.invocations, 2, "the batch, then its one retry");
+    assert_eq!(router.state().0.lock().unwrap().clone(), seqs(0..2));
+    assert!(!d.not_acknowledged.is_empty());
+}

@@ -13,7 +13,7 @@ use dynastream_poll::{event_json_pretty, RetryPolicy, SourceError, StreamRecord}
 use super::cli::{Global, RedriveArgs};
 use super::commands::{build, Built, StoreUse};
 use super::{doing, BuildFn};
-use crate::dynamodb::redrive::{failure_objects, FailureQueue, QueuedFailure};
+use crate::dynamodb::redrive::{failure_object, failure_object_keys, FailureQueue, QueuedFailure};
 use crate::dynamodb::AwsStream;
 
 /// What was done with one failure record.
@@ -90,15 +90,23 @@ pub(crate) async fn redrive<S: Send + Sync + 'static>(
             return Err("redrive s3://BUCKET/PREFIX needs a bucket".into());
         }
         let client = crate::dynamodb::s3_client(g.endpoint_url.as_deref()).await;
-        let objects = failure_objects(&client, bucket, prefix)
+        let keys = failure_object_keys(&client, bucket, prefix)
             .await
-            .map_err(doing("reading the S3 on-failure destination"))?;
-        if objects.is_empty() {
+            .map_err(doing("listing the S3 on-failure destination"))?;
+        if keys.is_empty() {
             println!("no objects under {source}");
         }
-        for (key, body) in objects.into_iter().take(clamp(limit)) {
+        for key in keys.into_iter().take(clamp(limit)) {
             let name = format!("s3://{bucket}/{key}");
-            run.item(&name, &String::from_utf8_lossy(&body)).await;
+            match failure_object(&client, bucket, &key).await {
+                Ok(body) => {
+                    run.item(&name, &String::from_utf8_lossy(&body)).await;
+                }
+                Err(e) => {
+                    println!("{name}: {e}");
+                    run.service_errors += 1;
+                }
+            }
         }
     } else {
         let path = Path::new(source);
@@ -124,7 +132,10 @@ pub(crate) async fn redrive<S: Send + Sync + 'static>(
         );
     }
     let lost = if run.records_lost > 0 {
-        format!("; {} record(s) no longer in the stream", run.records_lost)
+        format!(
+            "; at least {} record(s) not found in the stream",
+            run.records_lost
+        )
     } else {
         String::new()
     };
@@ -217,8 +228,10 @@ fn describe(r: &StreamRecord) -> String {
 
 impl<S: Send + Sync + 'static> Run<'_, S> {
     async fn queue(&mut self, queue: &FailureQueue, limit: u64) -> Result<(), BoxError> {
+        // Message ids taken, and the latest receipt handle of each kept one (a message seen
+        // again after its visibility timeout has a new handle; only that one releases it).
         let mut seen = std::collections::HashSet::new();
-        let mut kept: Vec<QueuedFailure> = Vec::new();
+        let mut kept: HashMap<String, QueuedFailure> = HashMap::new();
         let mut taken = 0u64;
         let result = async {
             while taken < limit {
@@ -227,13 +240,16 @@ impl<S: Send + Sync + 'static> Run<'_, S> {
                     .receive(want, self.args.visibility_timeout, 1)
                     .await
                     .map_err(doing("reading the on-failure queue"))?;
-                if messages.is_empty() {
-                    break;
-                }
+                let mut new = 0;
                 for m in messages {
                     if !seen.insert(m.message_id.clone()) {
+                        // Back after its visibility timeout: keep the newer handle.
+                        if let Some(k) = kept.get_mut(&m.message_id) {
+                            *k = m;
+                        }
                         continue;
                     }
+                    new += 1;
                     taken += 1;
                     let name = format!("message {}", m.message_id);
                     match self.item(&name, &m.body).await {
@@ -245,8 +261,14 @@ impl<S: Send + Sync + 'static> Run<'_, S> {
                                 println!("{name}: deleted from the queue");
                             }
                         }
-                        Done::Listed | Done::Kept => kept.push(m),
+                        Done::Listed | Done::Kept => {
+                            kept.insert(m.message_id.clone(), m);
+                        }
                     }
+                }
+                // Nothing new (an empty queue, or only kept messages coming back): done.
+                if new == 0 {
+                    break;
                 }
             }
             if taken == 0 {
@@ -256,7 +278,7 @@ impl<S: Send + Sync + 'static> Run<'_, S> {
         }
         .await;
         // Kept messages go back on the queue now, not after their visibility timeout.
-        for m in &kept {
+        for m in kept.values() {
             if let Err(e) = queue.release(m).await {
                 println!("message {}: kept, but {e}", m.message_id);
             }
@@ -291,16 +313,44 @@ impl<S: Send + Sync + 'static> Run<'_, S> {
                 };
                 match fetch(&stream, info).await {
                     Ok(fetched) => {
-                        if fetched.missing > 0 {
+                        let first = info
+                            .approximate_arrival_of_first_record
+                            .as_deref()
+                            .unwrap_or("at an unknown time");
+                        if fetched.start_trimmed {
                             println!(
-                                "{name}: {} of the {} record(s) of {info} are no longer in the stream (DynamoDB keeps records 24 hours){}: lost; the first arrived {}",
-                                fetched.missing,
-                                info.batch_size,
-                                if fetched.start_trimmed { ", from the start on" } else { "" },
-                                info.approximate_arrival_of_first_record.as_deref().unwrap_or("at an unknown time"),
+                                "{name}: the start of {info} was trimmed from the stream (DynamoDB keeps records 24 hours; the first arrived {first}): the records before {} are lost",
+                                fetched.records.first().map_or("its end", |r| r.sequence_number.as_str()),
                             );
                         }
-                        (fetched.records, fetched.missing)
+                        if fetched.end_not_reached {
+                            println!(
+                                "{name}: the stream gave no record up to {} within {} s of reading: the records after {} were not found",
+                                info.end_sequence_number,
+                                dynastream_poll::redrive::EMPTY_READ_LIMIT.as_secs(),
+                                fetched.records.last().map_or(info.start_sequence_number.as_str(), |r| r.sequence_number.as_str()),
+                            );
+                        }
+                        if fetched.missing > 0 {
+                            println!(
+                                "{name}: {} of the {} record(s) of {info} are not in the stream: lost",
+                                fetched.missing, info.batch_size,
+                            );
+                        }
+                        let extra = fetched.extra(info.batch_size);
+                        if extra > 0 {
+                            println!(
+                                "{name}: the range holds {} record(s), the batch held {}: records the batch did not hold (a filtered or parallel batch) are delivered too, as on a retry",
+                                fetched.records.len(),
+                                info.batch_size
+                            );
+                        }
+                        let lost = if fetched.lost_some() {
+                            fetched.missing.max(1)
+                        } else {
+                            0
+                        };
+                        (fetched.records, lost)
                     }
                     Err(e @ SourceError::NotFound { .. }) => {
                         println!(
@@ -360,7 +410,7 @@ impl<S: Send + Sync + 'static> Run<'_, S> {
             return Done::Kept;
         }
         if lost > 0 {
-            println!("{name}: the {n} record(s) still in the stream were redriven; kept for the {lost} lost");
+            println!("{name}: the {n} record(s) found in the stream were redriven; kept: records of it were not found (above)");
             self.kept += 1;
             return Done::Kept;
         }

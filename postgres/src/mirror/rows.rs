@@ -128,8 +128,8 @@ pub(crate) fn row(
     })
 }
 
-/// The newest row per item key (the upsert may touch each key once per statement), in
-/// first-seen order of the keys.
+/// The newest row per item key (the upsert may touch each key once per statement), in key
+/// order.
 pub(crate) fn newest_per_key(rows: &[Row]) -> Vec<&Row> {
     let mut at: HashMap<(&str, &str), usize> = HashMap::with_capacity(rows.len());
     let mut out: Vec<&Row> = Vec::with_capacity(rows.len());
