@@ -247,7 +247,7 @@ fn tls(
                 .map_err(|e| (said("root certificate in", &e), e.into()))?;
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| (e.to_string(), e.into()))?
