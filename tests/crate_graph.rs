@@ -36,8 +36,24 @@ fn graph(package: &str, features: &str, no_default: bool) -> BTreeSet<String> {
         .collect()
 }
 
-/// Whether a package of the graph is one of the kind `prefix` names (`aws-` for the AWS SDK).
+/// Whether a package of the graph is one of the kind `prefix` names ([`AWS`] for the AWS SDK).
 fn has(g: &BTreeSet<String>, prefix: &str) -> bool {
+    if prefix == AWS {
+        // The SDK's crates, not aws-lc-rs (the TLS crypto provider rustls uses, the mirror's
+        // too).
+        return g.iter().any(|p| {
+            [
+                "aws-sdk-",
+                "aws-smithy-",
+                "aws-config",
+                "aws-runtime",
+                "aws-types",
+                "aws-sigv4",
+            ]
+            .iter()
+            .any(|sdk| p.starts_with(sdk))
+        });
+    }
     g.iter().any(|p| p == prefix || p.starts_with(prefix))
 }
 

@@ -241,19 +241,22 @@ const FILES: [&str; 4] = [
     "bad-base64.json",
 ];
 
+/// Hands the Runtime API one invocation per file of [`FILES`], `req-0` to `req-3`.
+fn invoke_all(rt: &Runtime) {
+    let (lock, cv) = &*rt.shared;
+    let mut s = lock.lock().unwrap();
+    for (i, f) in FILES.iter().enumerate() {
+        s.queue.push_back((format!("req-{i}"), event(f)));
+    }
+    cv.notify_all();
+}
+
 #[test]
 fn managed_instances_serve_invocations_at_once_each_with_its_own_response() {
     let rt = start(Some("4"));
     // Four workers, each waiting for an invocation at the same time.
     wait_for(&rt, 60, "4 concurrent /next requests", |s| s.waiting == 4);
-    {
-        let (lock, cv) = &*rt.shared;
-        let mut s = lock.lock().unwrap();
-        for (i, f) in FILES.iter().enumerate() {
-            s.queue.push_back((format!("req-{i}"), event(f)));
-        }
-        cv.notify_all();
-    }
+    invoke_all(&rt);
     wait_for(&rt, 60, "4 responses", |s| answered(s) == 4);
     let s = rt.shared.0.lock().unwrap();
     assert_eq!(
@@ -275,14 +278,7 @@ fn managed_instances_serve_invocations_at_once_each_with_its_own_response() {
 fn classic_lambda_serves_one_invocation_at_a_time() {
     let rt = start(None);
     wait_for(&rt, 60, "a /next request", |s| s.waiting == 1);
-    {
-        let (lock, cv) = &*rt.shared;
-        let mut s = lock.lock().unwrap();
-        for (i, f) in FILES.iter().enumerate() {
-            s.queue.push_back((format!("req-{i}"), event(f)));
-        }
-        cv.notify_all();
-    }
+    invoke_all(&rt);
     wait_for(&rt, 60, "4 responses", |s| answered(s) == 4);
     let s = rt.shared.0.lock().unwrap();
     assert_eq!(s.most_waiting, 1, "one /next at a time");

@@ -3,42 +3,11 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const ENV: [(&str, &str); 3] = [
-    ("AWS_ACCESS_KEY_ID", "test"),
-    ("AWS_SECRET_ACCESS_KEY", "test"),
-    ("AWS_REGION", "us-east-1"),
-];
-
-fn endpoint() -> String {
-    std::env::var("DYNAMODB_ENDPOINT")
-        .expect("DYNAMODB_ENDPOINT: run scripts/test, which starts moto's server")
-}
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
-}
-
-fn handler(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_handler"))
-        .args(args)
-        .envs(ENV)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run handler")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod support;
+use support::{database_url, endpoint, handler, runtime, text, ENV};
 
 fn dynamodb() -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::Config::builder()
@@ -50,13 +19,6 @@ fn dynamodb() -> aws_sdk_dynamodb::Client {
         ))
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// A new table (via `handler create-table`) and an empty scratch directory.

@@ -3,51 +3,11 @@
 //! an on-failure destination, redriven through the router and the mirror.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 
-const ENV: [(&str, &str); 3] = [
-    ("AWS_ACCESS_KEY_ID", "test"),
-    ("AWS_SECRET_ACCESS_KEY", "test"),
-    ("AWS_REGION", "us-east-1"),
-];
-
-fn endpoint() -> String {
-    std::env::var("DYNAMODB_ENDPOINT")
-        .expect("DYNAMODB_ENDPOINT: run scripts/test, which starts moto's server")
-}
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
-}
-
-fn handler(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_handler"))
-        .args(args)
-        .envs(ENV)
-        .env("RUST_LOG", "warn")
-        .env_remove("POWERTOOLS_METRICS_NAMESPACE")
-        .output()
-        .expect("run handler")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
+mod support;
+use support::{database_url, endpoint, handler, runtime, text};
 
 async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())

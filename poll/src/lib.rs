@@ -532,13 +532,7 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
             let step = delivery.apply(verdict, &self.config.retry);
             if let Some(last) = step.acked.last() {
                 shard.stats.records += step.acked.len() as u64;
-                shard.stats.last_sequence_number = Some(last.sequence_number.clone());
-                shard.stats.lag = last.created.map(|t| {
-                    SystemTime::now()
-                        .duration_since(t.to_system_time())
-                        .unwrap_or_default()
-                });
-                self.save(arn, shard).await?;
+                self.acknowledged(arn, shard, last).await?;
             }
             if let Some(gave_up) = step.gave_up {
                 self.give_up(
@@ -723,13 +717,7 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
         }
         let done = through.iter().take_while(|t| **t).count();
         if let Some(last) = done.checked_sub(1).and_then(|i| records[i].as_ref()) {
-            shard.stats.last_sequence_number = Some(last.sequence_number.clone());
-            shard.stats.lag = last.created.map(|t| {
-                SystemTime::now()
-                    .duration_since(t.to_system_time())
-                    .unwrap_or_default()
-            });
-            self.save(arn, shard).await?;
+            self.acknowledged(arn, shard, last).await?;
         }
         Ok(if done < total {
             Delivered::Stopped
@@ -822,6 +810,23 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
             }
         }
         out
+    }
+
+    /// The shard is through with every record up to `last`: the checkpoint moves there, and
+    /// the lag is `last`'s age.
+    async fn acknowledged(
+        &self,
+        arn: &str,
+        shard: &mut Shard,
+        last: &StreamRecord,
+    ) -> Result<(), PollError> {
+        shard.stats.last_sequence_number = Some(last.sequence_number.clone());
+        shard.stats.lag = last.created.map(|t| {
+            SystemTime::now()
+                .duration_since(t.to_system_time())
+                .unwrap_or_default()
+        });
+        self.save(arn, shard).await
     }
 
     async fn save(&self, arn: &str, shard: &Shard) -> Result<(), PollError> {
