@@ -67,10 +67,13 @@ impl FailureQueue {
     /// The queue at `url` (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`, or a local server's),
     /// with the standard AWS configuration and, for a local server, `endpoint`.
     /// The region is the one the URL names (`sqs.REGION.amazonaws.com`,
-    /// `REGION.queue.amazonaws.com`), else the configuration's.
+    /// `REGION.queue.amazonaws.com`), else the configuration's. A URL on a host that is not
+    /// AWS's (a local server, `http://127.0.0.1:5005/ACCOUNT/QUEUE`) is its own endpoint;
+    /// otherwise `endpoint`, if given, is.
     pub async fn connect(url: impl Into<String>, endpoint: Option<&str>) -> Self {
         let url = url.into();
-        let config = crate::sdk_config(endpoint).await;
+        let own = queue_origin(&url);
+        let config = crate::sdk_config(own.as_deref().or(endpoint)).await;
         let mut builder = aws_sdk_sqs::config::Builder::from(&config);
         if let Some(region) = queue_region(&url) {
             builder = builder.region(aws_sdk_sqs::config::Region::new(region));
@@ -211,6 +214,17 @@ pub async fn failure_object(
     Ok(body.into_bytes().to_vec())
 }
 
+/// `scheme://host[:port]` of a queue URL whose host is not AWS's.
+fn queue_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split('/').next()?;
+    let name = host.split(':').next()?;
+    if name.ends_with(".amazonaws.com") || name.ends_with(".amazonaws.com.cn") || host.is_empty() {
+        return None;
+    }
+    Some(format!("{scheme}://{host}"))
+}
+
 /// The region in an SQS queue URL's host: `sqs.REGION.amazonaws.com[.cn]`,
 /// `REGION.queue.amazonaws.com`.
 fn queue_region(url: &str) -> Option<String> {
@@ -238,5 +252,18 @@ mod tests {
             Some("us-east-2")
         );
         assert_eq!(queue_region("http://127.0.0.1:5005/123456789012/q"), None);
+    }
+
+    #[test]
+    fn a_local_queue_url_is_its_own_endpoint() {
+        use super::queue_origin;
+        assert_eq!(
+            queue_origin("http://127.0.0.1:5005/123456789012/q").as_deref(),
+            Some("http://127.0.0.1:5005")
+        );
+        assert_eq!(
+            queue_origin("https://sqs.eu-west-1.amazonaws.com/1/q"),
+            None
+        );
     }
 }

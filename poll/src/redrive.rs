@@ -114,7 +114,7 @@ pub struct FailureRecord {
 #[non_exhaustive]
 pub enum RedriveError {
     /// Not JSON, or not an object.
-    #[error("not a failure record: {0}")]
+    #[error("not a failure record: not JSON ({0})")]
     NotJson(#[source] serde_json::Error),
     /// A Kinesis stream's failure record (`KinesisBatchInfo`).
     #[error("a Kinesis failure record (KinesisBatchInfo): redrive reads DynamoDB stream failure records (DDBStreamBatchInfo)")]

@@ -72,8 +72,9 @@ pub(crate) struct Global {
     #[arg(long, global = true, env = "DYNASTREAM_STORE", value_name = "STORE")]
     pub(crate) store: Option<String>,
 
-    /// A DynamoDB-compatible endpoint (a local server); otherwise the AWS SDK's own settings
-    /// apply (`AWS_ENDPOINT_URL`, profile, region).
+    /// A local AWS-compatible endpoint (moto's server) for DynamoDB, DynamoDB Streams, S3 and
+    /// SQS; otherwise the AWS SDK's own settings apply (`AWS_ENDPOINT_URL`, profile, region).
+    /// A queue URL on a local host is its own endpoint.
     #[cfg(feature = "dynamodb")]
     #[arg(long, global = true, value_name = "URL")]
     pub(crate) endpoint_url: Option<String>,
@@ -346,8 +347,8 @@ pub(crate) struct PollArgs {
     #[arg(long)]
     pub(crate) no_bisect: bool,
     /// Records older than this many seconds when they would be invoked are given up on
-    /// unprocessed, with the condition RecordAgeExceeded (MaximumRecordAgeInSeconds; -1:
-    /// never, Lambda's default).
+    /// unprocessed, with the condition RecordAgeExceeded (MaximumRecordAgeInSeconds: 60 to
+    /// 604800, or -1: never, Lambda's default).
     #[arg(long, value_name = "SECONDS", default_value_t = -1, allow_negative_numbers = true, value_parser = record_age)]
     pub(crate) max_record_age: i64,
     /// Batches of one shard invoked at once (ParallelizationFactor): records go to a batch by

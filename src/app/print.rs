@@ -123,11 +123,11 @@ pub(crate) fn print_event(e: &PollEvent<'_>, quiet: bool, until_idle: bool) {
                 .filter(|s| !s.finished)
                 .filter_map(|s| s.lag)
                 .max()
-                .map_or("-".to_string(), |d| d.as_millis().to_string());
+                .map_or("-".to_string(), |d| format!("{} ms", d.as_millis()));
             println!(
                 "progress: {} records handled, {} given up, {} failed invocations; {} \
                  (PolledEventCount {}, FailedInvokeEventCount {}, DroppedEventCount {}, \
-                 OnFailureDestinationDeliveredEventCount {}, IteratorAge {iterator_age} ms)",
+                 OnFailureDestinationDeliveredEventCount {}, IteratorAge {iterator_age})",
                 stats.records,
                 stats.given_up,
                 stats.failed_invocations,

@@ -118,7 +118,9 @@ pub(crate) async fn redrive<S: Send + Sync + 'static>(
             run.item(&name, &body).await;
         }
     }
-    if let Some(out) = &a.out {
+    if let Some(out) = a.out.as_ref().filter(|_| run.collected.is_empty()) {
+        println!("no records to write: {} not written", out.display());
+    } else if let Some(out) = &a.out {
         if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(doing(dir.display().to_string()))?;
         }
@@ -155,7 +157,7 @@ pub(crate) async fn redrive<S: Send + Sync + 'static>(
     }
     Ok(if run.service_errors > 0 {
         ExitCode::from(2)
-    } else if run.kept > 0 && delivering || run.records_lost > 0 {
+    } else if run.kept > 0 || run.records_lost > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
