@@ -8,6 +8,9 @@ mod support;
 #[path = "support/decode.rs"]
 mod decode;
 
+#[path = "support/nested.rs"]
+mod nested;
+
 fn main() {
     decode::main("system");
 }
