@@ -6,6 +6,8 @@
 //! - `scan`: the scan floor (`serde_json` into `IgnoredAny`);
 //! - `route`: every model registered without handlers, so records are read, matched and
 //!   acknowledged but no image is decoded (the envelope, lookup and routing alone);
+//! - `nested`: the decoding router over the benchmark's second batch (`nested_1000`,
+//!   `benches/support/nested.rs`: nested maps, lists of maps, floats);
 //! - `sequential` or `per-key` with a third argument, the records per batch or a file holding
 //!   an event: the decoding router over that batch, records one at a time or
 //!   `Concurrency::PerKey { max: 64 }`. For peak memory, write the batch in one process and
@@ -15,6 +17,9 @@
 
 #[path = "../benches/support/mod.rs"]
 mod support;
+
+#[path = "../benches/support/nested.rs"]
+mod nested;
 
 fn main() {
     if std::env::args().nth(1).as_deref() == Some("write") {
@@ -33,14 +38,16 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(100);
     let mode = std::env::args().nth(2);
-    let bytes = match std::env::args().nth(3) {
-        Some(a) => match a.parse() {
+    let bytes = match (mode.as_deref(), std::env::args().nth(3)) {
+        (Some("nested"), _) => nested::batch(1000, 7),
+        (_, Some(a)) => match a.parse() {
             Ok(records) => support::batch_of(records),
             Err(_) => std::fs::read(&a).expect("the event file"),
         },
-        None => support::batch(),
+        (_, None) => support::batch(),
     };
     let router = match mode.as_deref() {
+        Some("nested") => nested::router(),
         Some("route") => support::route_only(),
         Some("per-key") => support::router_with(dynastream::Concurrency::PerKey { max: 64 }),
         _ => support::router(),
