@@ -15,7 +15,8 @@ pub fn batch_of(records: usize) -> Vec<u8> {
     serde_json::to_vec(&sample::mixed_batch(records, 42)).expect("a JSON value serializes")
 }
 
-fn noop<M: Model>(
+/// A handler that does nothing with its change (the benchmarks measure decoding and routing).
+pub fn noop<M: Model>(
 ) -> impl Fn(Change<M>, Context<()>) -> std::future::Ready<Result<(), std::convert::Infallible>>
        + Send
        + Sync

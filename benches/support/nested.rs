@@ -15,7 +15,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use dynastream::{Change, Context, Model, Router};
+use dynastream::{Model, Router};
+
+use crate::support::noop;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -339,17 +341,6 @@ pub fn batch(records: usize, seed: u64) -> Vec<u8> {
         }));
     }
     serde_json::to_vec(&json!({ "Records": out })).expect("a JSON value serializes")
-}
-
-fn noop<M: Model>(
-) -> impl Fn(Change<M>, Context<()>) -> std::future::Ready<Result<(), std::convert::Infallible>>
-       + Send
-       + Sync
-       + 'static {
-    |change, _ctx| {
-        std::hint::black_box(&change);
-        std::future::ready(Ok(()))
-    }
 }
 
 /// A router with a no-op handler for each of the four models.

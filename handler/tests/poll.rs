@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{database_url, endpoint, handler, runtime, text, ENV};
+use support::{create_table, database_url, endpoint, handler, runtime, text, ENV};
 
 fn dynamodb() -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::Config::builder()
@@ -24,14 +24,7 @@ fn dynamodb() -> aws_sdk_dynamodb::Client {
 /// A new table (via `handler create-table`) and an empty scratch directory.
 fn fresh(table: &str) -> PathBuf {
     let _ = runtime().block_on(dynamodb().delete_table().table_name(table).send());
-    let o = handler(&[
-        "create-table",
-        "--table",
-        table,
-        "--endpoint-url",
-        &endpoint(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    create_table(table);
     let dir = std::env::temp_dir().join(format!("dynastream-cli-{table}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

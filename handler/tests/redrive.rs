@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 
 mod support;
-use support::{database_url, endpoint, handler, runtime, text};
+use support::{create_table, database_url, endpoint, handler, runtime, text};
 
 async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -39,14 +39,7 @@ async fn table_with_tasks(table: &str, tasks: &[(&str, &str)]) -> aws_config::Sd
     let config = sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let _ = dynamodb.delete_table().table_name(table).send().await;
-    let o = handler(&[
-        "create-table",
-        "--table",
-        table,
-        "--endpoint-url",
-        &endpoint(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    create_table(table);
     for (id, status) in tasks {
         dynamodb
             .put_item()

@@ -49,3 +49,15 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// `handler create-table --table TABLE` against moto; fails the test if it fails.
+pub fn create_table(table: &str) {
+    let o = handler(&[
+        "create-table",
+        "--table",
+        table,
+        "--endpoint-url",
+        &endpoint(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+}
