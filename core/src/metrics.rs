@@ -40,15 +40,13 @@
 //!     .unwrap();
 //! ```
 
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use metrics_cloudwatch_embedded::Collector;
 
 use crate::error::RecordErrorKind;
-use crate::event::ChangeKind;
-use crate::report::{BatchReport, Outcome};
+use crate::report::Tally;
 
 /// `Records`: records by `model`, `kind` and `outcome` (Count).
 pub const RECORDS: &str = "Records";
@@ -214,30 +212,16 @@ fn millis(d: Duration) -> f64 {
 }
 
 /// Records one batch's metrics through the facade.
-pub(crate) fn record_batch(report: &BatchReport, times: &BatchTimes) {
-    let mut counts: BTreeMap<(&'static str, &'static str, &'static str), u64> = BTreeMap::new();
-    let mut reasons: BTreeMap<&'static str, u64> = BTreeMap::new();
-    for r in &report.records {
-        *counts
-            .entry((
-                r.model.unwrap_or("-"),
-                r.kind.map_or("-", ChangeKind::as_str),
-                r.outcome.label(),
-            ))
-            .or_default() += 1;
-        if let Outcome::Failed(e) = &r.outcome {
-            *reasons.entry(reason(&e.kind)).or_default() += 1;
-        }
-    }
-    for ((model, kind, outcome), n) in counts {
+pub(crate) fn record_batch(tally: &Tally, times: &BatchTimes) {
+    for &((model, kind, outcome), n) in &tally.counts {
         metrics::counter!(RECORDS, "model" => model, "kind" => kind, "outcome" => outcome)
             .increment(n);
     }
-    let failed: u64 = reasons.values().sum();
-    for (reason, n) in reasons {
+    for &(reason, n) in &tally.reasons {
         metrics::counter!(FAILED_RECORDS, "reason" => reason).increment(n);
     }
     // Also by `service` alone: what an alarm on every failure watches.
+    let failed: u64 = tally.reasons.iter().map(|(_, n)| n).sum();
     if failed > 0 {
         metrics::counter!(FAILED_RECORDS).increment(failed);
     }

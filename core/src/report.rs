@@ -79,6 +79,56 @@ impl BatchReport {
     }
 }
 
+/// A batch's records counted by (model, change kind, outcome), and its failures by reason:
+/// what the summary log line and the metrics are made of, counted once per batch.
+pub(crate) struct Tally {
+    /// ((model or `-`, kind or `-`, outcome label), records), in first-seen order.
+    pub(crate) counts: Vec<((&'static str, &'static str, &'static str), u64)>,
+    /// (reason, failed records): [`crate::metrics::reason`] of each failure.
+    pub(crate) reasons: Vec<(&'static str, u64)>,
+}
+
+impl Tally {
+    pub(crate) fn of(report: &BatchReport) -> Self {
+        fn add<K: PartialEq + Copy>(list: &mut Vec<(K, u64)>, key: K) {
+            // A batch has a handful of distinct keys: a scan beats a map.
+            match list.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => list.push((key, 1)),
+            }
+        }
+        let mut t = Tally {
+            counts: Vec::new(),
+            reasons: Vec::new(),
+        };
+        for r in &report.records {
+            let key = (
+                r.model.unwrap_or("-"),
+                r.kind.map_or("-", ChangeKind::as_str),
+                r.outcome.label(),
+            );
+            match t.counts.last_mut() {
+                // Runs of one model and kind are common: no scan for them.
+                Some((k, n)) if *k == key => *n += 1,
+                _ => add(&mut t.counts, key),
+            }
+            if let Outcome::Failed(e) = &r.outcome {
+                add(&mut t.reasons, crate::metrics::reason(&e.kind));
+            }
+        }
+        t
+    }
+
+    /// Records with `outcome` (a label: `ok`, `skipped`, `failed`, `deferred`).
+    pub(crate) fn with_outcome(&self, outcome: &str) -> u64 {
+        self.counts
+            .iter()
+            .filter(|((_, _, o), _)| *o == outcome)
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
 /// Lambda's partial batch response (`ReportBatchItemFailures`): an empty list acknowledges the
 /// whole batch.
 ///
@@ -100,4 +150,53 @@ pub struct ItemFailure {
     /// The record's sequence number.
     #[serde(rename = "itemIdentifier")]
     pub item_identifier: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::RecordErrorKind;
+
+    fn line(model: Option<&'static str>, kind: ChangeKind, outcome: Outcome) -> RecordReport {
+        RecordReport {
+            sequence_number: "1".into(),
+            model,
+            kind: Some(kind),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn a_tally_counts_each_model_kind_and_outcome_once_and_failures_by_reason() {
+        let failed = || {
+            Outcome::Failed(RecordError::new(
+                "1",
+                RecordErrorKind::Envelope {
+                    message: "x".into(),
+                },
+            ))
+        };
+        let report = BatchReport {
+            records: vec![
+                line(Some("Task"), ChangeKind::Insert, Outcome::Ok),
+                line(Some("Task"), ChangeKind::Insert, Outcome::Ok),
+                line(Some("Board"), ChangeKind::Insert, Outcome::Ok),
+                line(Some("Task"), ChangeKind::Insert, Outcome::Ok),
+                line(None, ChangeKind::Modify, failed()),
+                line(Some("Task"), ChangeKind::Remove, Outcome::Deferred),
+            ],
+        };
+        let t = Tally::of(&report);
+        assert_eq!(
+            t.counts,
+            [
+                (("Task", "INSERT", "ok"), 3),
+                (("Board", "INSERT", "ok"), 1),
+                (("-", "MODIFY", "failed"), 1),
+                (("Task", "REMOVE", "deferred"), 1)
+            ]
+        );
+        assert_eq!(t.reasons, [("envelope", 1)]);
+        assert_eq!((t.with_outcome("ok"), t.with_outcome("failed")), (4, 1));
+    }
 }

@@ -141,6 +141,11 @@ impl<R> Delivery<R> {
         self.units.front().map(|u| (&u.records[..], u.failures))
     }
 
+    /// The records not yet through, in order (the batch abandoned).
+    pub fn into_remaining(self) -> impl Iterator<Item = R> {
+        self.units.into_iter().flat_map(|u| u.records)
+    }
+
     /// Takes the leading records of the next unit that `expired` says are too old to invoke
     /// (`MaximumRecordAgeInSeconds`): they are given up on without an invocation.
     /// Also returns how many times those records were invoked before (for the on-failure

@@ -63,6 +63,7 @@ use source::parents_first;
 pub use source::{Page, Position, ShardInfo, SourceError, StreamSource};
 
 use delivery::{Delivery, Verdict};
+use dynastream_core::event::Timestamp;
 use dynastream_core::report::{BatchReport, Outcome};
 use dynastream_core::Router;
 
@@ -496,10 +497,9 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
     ) -> Result<Delivered, PollError> {
         loop {
             let (expired, invocations) = self.expire(&mut delivery);
-            if let Some(last) = expired.last() {
-                let last = last.sequence_number.clone();
+            if !expired.is_empty() {
                 let reason = self.age_reason();
-                self.give_up(
+                self.skip_past(
                     arn,
                     shard,
                     &expired,
@@ -509,8 +509,6 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
                 )
                 .await?;
                 shard.stats.expired += expired.len() as u64;
-                shard.stats.last_sequence_number = Some(last);
-                self.save(arn, shard).await?;
                 continue;
             }
             let Some((unit, failures)) = delivery.current() else {
@@ -532,10 +530,11 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
             let step = delivery.apply(verdict, &self.config.retry);
             if let Some(last) = step.acked.last() {
                 shard.stats.records += step.acked.len() as u64;
-                self.acknowledged(arn, shard, last).await?;
+                self.acknowledged(arn, shard, &last.sequence_number, last.created)
+                    .await?;
             }
             if let Some(gave_up) = step.gave_up {
-                self.give_up(
+                self.skip_past(
                     arn,
                     shard,
                     &gave_up.records,
@@ -544,10 +543,6 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
                     &gave_up.reason,
                 )
                 .await?;
-                if let Some(last) = gave_up.records.last() {
-                    shard.stats.last_sequence_number = Some(last.sequence_number.clone());
-                }
-                self.save(arn, shard).await?;
             }
             if let Some((left, right)) = step.bisected {
                 self.emit(PollEvent::Bisected {
@@ -609,6 +604,26 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
         Ok(())
     }
 
+    /// [`give_up`](Self::give_up) on `records`, then the checkpoint moves past them (the
+    /// one-batch path: a shard's records are through strictly in order).
+    async fn skip_past(
+        &self,
+        arn: &str,
+        shard: &mut Shard,
+        records: &[StreamRecord],
+        condition: &str,
+        invocations: u32,
+        reason: &str,
+    ) -> Result<(), PollError> {
+        self.give_up(arn, shard, records, condition, invocations, reason)
+            .await?;
+        if let Some(last) = records.last() {
+            shard.stats.last_sequence_number = Some(last.sequence_number.clone());
+            self.save(arn, shard).await?;
+        }
+        Ok(())
+    }
+
     /// Records a shard reads at a time: a batch for each of the parallel batches.
     fn read_size(&self) -> usize {
         self.config.batch_size.max(1) * self.config.parallelization_factor.clamp(1, 10)
@@ -637,41 +652,28 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
 
     /// One invocation of the router over `unit`, and the verdict Lambda would draw.
     async fn invoke(&self, shard_id: &str, unit: &[StreamRecord], attempt: u32) -> Verdict {
-        let event = event_json(unit);
-        match self
-            .router
-            .handle_event(event.as_bytes(), lambda_runtime::Context::default())
-            .await
-        {
-            Ok(report) => {
-                self.emit(PollEvent::Invoked {
-                    shard_id,
-                    records: unit,
-                    report: &report,
-                    attempt,
-                });
-                verdict(unit, &report)
-            }
-            Err(e) => {
-                let error = e.to_string();
-                self.emit(PollEvent::InvocationError {
-                    shard_id,
-                    error: &error,
-                });
-                Verdict::FailedAt {
-                    index: 0,
-                    reason: format!("invocation error: {error}"),
-                }
-            }
+        let result = invoke(&self.router, unit).await;
+        match &result {
+            Ok(report) => self.emit(PollEvent::Invoked {
+                shard_id,
+                records: unit,
+                report,
+                attempt,
+            }),
+            Err(e) => self.emit(PollEvent::InvocationError {
+                shard_id,
+                error: &e.to_string(),
+            }),
         }
+        verdict_of(unit, &result)
     }
 
     /// `ParallelizationFactor` above 1: the batch split by item into that many batches,
     /// delivered at once (each item's records in order within its batch, each batch cut at
     /// the batch size and the payload limit, retried and bisected on its own, its retry
-    /// delays waited out in place: unlike the one-batch path, the round waits for them). The checkpoint moves past the records every batch is
-    /// through with (acknowledged or given up on); on a stop, to just before the first record
-    /// not through.
+    /// delays waited out in place: unlike the one-batch path, the round waits for them). The
+    /// checkpoint moves past the records every batch is through with (acknowledged or given
+    /// up on); on a stop, to just before the first record not through.
     async fn deliver_parallel(
         &self,
         arn: &str,
@@ -681,43 +683,49 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
     ) -> Result<Delivered, PollError> {
         let n = self.config.parallelization_factor.clamp(1, 10);
         let total = batch.len();
-        let mut groups: Vec<Vec<(usize, StreamRecord)>> = (0..n).map(|_| Vec::new()).collect();
+        // Each parallel batch: its records, and where each stands in the shard's batch.
+        let mut groups: Vec<(Vec<usize>, Vec<StreamRecord>)> =
+            (0..n).map(|_| (Vec::new(), Vec::new())).collect();
+        let mut marks = Vec::with_capacity(total);
         for (i, r) in batch.into_iter().enumerate() {
-            groups[item_slot(&r, n)].push((i, r));
+            marks.push((r.sequence_number.clone(), r.created));
+            let g = &mut groups[item_slot(&r, n)];
+            g.0.push(i);
+            g.1.push(r);
         }
-        let shard_id = shard.id.clone();
-        let runs = groups
-            .into_iter()
-            .filter(|g| !g.is_empty())
-            .map(|g| self.run_parallel_batch(&shard_id, g, stop.clone()));
+        groups.retain(|(at, _)| !at.is_empty());
+        let runs = groups.iter_mut().map(|(_, records)| {
+            self.run_parallel_batch(&shard.id, std::mem::take(records), stop.clone())
+        });
         let results = futures_util::future::join_all(runs).await;
         let mut through = vec![false; total];
-        let mut records: Vec<Option<StreamRecord>> = (0..total).map(|_| None).collect();
-        for r in results {
+        for ((at, _), r) in groups.iter().zip(results) {
             shard.stats.invocations += u64::from(r.invocations);
             shard.stats.failed_invocations += u64::from(r.failed_invocations);
             shard.stats.failed_invoke_events += r.failed_invoke_events;
-            shard.stats.records += r.acked.len() as u64;
-            for (i, rec) in r.acked {
+            shard.stats.records += r.acked;
+            // A batch is through with its records strictly in order: a prefix of them.
+            for &i in &at[..r.through] {
                 through[i] = true;
-                records[i] = Some(rec);
             }
             for g in r.gave_up {
-                let list: Vec<StreamRecord> = g.records.iter().map(|(_, r)| r.clone()).collect();
-                self.give_up(arn, shard, &list, g.condition, g.invocations, &g.reason)
-                    .await?;
+                self.give_up(
+                    arn,
+                    shard,
+                    &g.records,
+                    g.condition,
+                    g.invocations,
+                    &g.reason,
+                )
+                .await?;
                 if g.condition == RECORD_AGE_EXCEEDED {
-                    shard.stats.expired += list.len() as u64;
-                }
-                for (i, rec) in g.records {
-                    through[i] = true;
-                    records[i] = Some(rec);
+                    shard.stats.expired += g.records.len() as u64;
                 }
             }
         }
         let done = through.iter().take_while(|t| **t).count();
-        if let Some(last) = done.checked_sub(1).and_then(|i| records[i].as_ref()) {
-            self.acknowledged(arn, shard, last).await?;
+        if let Some((seq, created)) = done.checked_sub(1).map(|i| &marks[i]) {
+            self.acknowledged(arn, shard, seq, *created).await?;
         }
         Ok(if done < total {
             Delivered::Stopped
@@ -731,37 +739,25 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
     async fn run_parallel_batch(
         &self,
         shard_id: &str,
-        mut records: Vec<(usize, StreamRecord)>,
+        mut records: Vec<StreamRecord>,
         stop: watch::Receiver<bool>,
     ) -> ParallelOutcome {
         let mut out = ParallelOutcome::default();
         while !records.is_empty() {
-            let plain: Vec<StreamRecord> = records
-                .iter()
-                .take(self.config.batch_size.max(1))
-                .map(|(_, r)| r.clone())
-                .collect();
-            let n = payload_cut(&plain, MAX_PAYLOAD_BYTES);
-            let rest = records.split_off(n);
+            let size = records.len().min(self.config.batch_size.max(1));
+            let rest = records.split_off(payload_cut(&records[..size], MAX_PAYLOAD_BYTES));
             let mut delivery = Delivery::new(std::mem::replace(&mut records, rest));
             loop {
-                let now = SystemTime::now();
-                if let Some(max) = self.config.max_record_age {
-                    let (expired, invocations) = delivery.expire_front(|(_, r)| {
-                        r.created.is_some_and(|t| {
-                            now.duration_since(t.to_system_time())
-                                .is_ok_and(|age| age > max)
-                        })
+                let (expired, invocations) = self.expire(&mut delivery);
+                if !expired.is_empty() {
+                    out.through += expired.len();
+                    out.gave_up.push(ParallelGaveUp {
+                        records: expired,
+                        reason: self.age_reason(),
+                        condition: RECORD_AGE_EXCEEDED,
+                        invocations,
                     });
-                    if !expired.is_empty() {
-                        out.gave_up.push(ParallelGaveUp {
-                            records: expired,
-                            reason: self.age_reason(),
-                            condition: RECORD_AGE_EXCEEDED,
-                            invocations,
-                        });
-                        continue;
-                    }
+                    continue;
                 }
                 let Some((unit, failures)) = delivery.current() else {
                     break;
@@ -769,20 +765,21 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
                 if *stop.borrow() {
                     return out;
                 }
-                let plain: Vec<StreamRecord> = unit.iter().map(|(_, r)| r.clone()).collect();
                 out.invocations += 1;
-                let verdict = self.invoke(shard_id, &plain, failures + 1).await;
+                let verdict = self.invoke(shard_id, unit, failures + 1).await;
                 let reason = match &verdict {
                     Verdict::FailedAt { reason, .. } => {
                         out.failed_invocations += 1;
-                        out.failed_invoke_events += plain.len() as u64;
+                        out.failed_invoke_events += unit.len() as u64;
                         reason.clone()
                     }
                     Verdict::Done => String::new(),
                 };
                 let step = delivery.apply(verdict, &self.config.retry);
-                out.acked.extend(step.acked);
+                out.acked += step.acked.len() as u64;
+                out.through += step.acked.len();
                 if let Some(g) = step.gave_up {
+                    out.through += g.records.len();
                     out.gave_up.push(ParallelGaveUp {
                         records: g.records,
                         reason: g.reason,
@@ -812,16 +809,17 @@ impl<S: Send + Sync + 'static, Src: StreamSource> Poller<S, Src> {
         out
     }
 
-    /// The shard is through with every record up to `last`: the checkpoint moves there, and
-    /// the lag is `last`'s age.
+    /// The shard is through with every record up to `sequence_number`: the checkpoint moves
+    /// there, and the lag is that record's age (`created`).
     async fn acknowledged(
         &self,
         arn: &str,
         shard: &mut Shard,
-        last: &StreamRecord,
+        sequence_number: &str,
+        created: Option<Timestamp>,
     ) -> Result<(), PollError> {
-        shard.stats.last_sequence_number = Some(last.sequence_number.clone());
-        shard.stats.lag = last.created.map(|t| {
+        shard.stats.last_sequence_number = Some(sequence_number.to_string());
+        shard.stats.lag = created.map(|t| {
             SystemTime::now()
                 .duration_since(t.to_system_time())
                 .unwrap_or_default()
@@ -850,10 +848,14 @@ const RETRY_ATTEMPTS_EXHAUSTED: &str = "RetryAttemptsExhausted";
 /// Lambda's `condition` for records older than `MaximumRecordAgeInSeconds`.
 const RECORD_AGE_EXCEEDED: &str = "RecordAgeExceeded";
 
-/// What one of the parallel batches did; records with their place in the shard's batch.
+/// What one of the parallel batches did.
 #[derive(Default)]
 struct ParallelOutcome {
-    acked: Vec<(usize, StreamRecord)>,
+    /// Records acknowledged.
+    acked: u64,
+    /// How many of the batch's records, from its start, are through (acknowledged or given
+    /// up on).
+    through: usize,
     gave_up: Vec<ParallelGaveUp>,
     invocations: u32,
     failed_invocations: u32,
@@ -861,7 +863,7 @@ struct ParallelOutcome {
 }
 
 struct ParallelGaveUp {
-    records: Vec<(usize, StreamRecord)>,
+    records: Vec<StreamRecord>,
     reason: String,
     condition: &'static str,
     invocations: u32,
@@ -921,6 +923,31 @@ enum Delivered {
     Done,
     Stopped,
     Waiting(Instant),
+}
+
+/// `unit` delivered to `router` as the event Lambda would send.
+async fn invoke<S: Send + Sync + 'static>(
+    router: &Router<S>,
+    unit: &[StreamRecord],
+) -> Result<BatchReport, dynastream_core::EventError> {
+    let event = event_json(unit);
+    router
+        .handle_event(event.as_bytes(), lambda_runtime::Context::default())
+        .await
+}
+
+/// The verdict Lambda would draw from an invocation: an unreadable event fails all of it.
+fn verdict_of(
+    unit: &[StreamRecord],
+    result: &Result<BatchReport, dynastream_core::EventError>,
+) -> Verdict {
+    match result {
+        Ok(report) => verdict(unit, report),
+        Err(e) => Verdict::FailedAt {
+            index: 0,
+            reason: format!("invocation error: {e}"),
+        },
+    }
 }
 
 /// The verdict Lambda would draw from the batch response: the lowest failed sequence number

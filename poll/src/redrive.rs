@@ -36,10 +36,10 @@ use serde_json::value::RawValue;
 
 use dynastream_core::Router;
 
-use crate::delivery::{Delivery, Verdict};
-use crate::record::{event_json, StreamRecord};
+use crate::delivery::Delivery;
+use crate::record::StreamRecord;
 use crate::source::{Position, SourceError, StreamSource};
-use crate::{payload_cut, verdict, RetryPolicy, MAX_PAYLOAD_BYTES};
+use crate::{invoke, payload_cut, verdict_of, RetryPolicy, MAX_PAYLOAD_BYTES};
 
 /// `DDBStreamBatchInfo`: which records of which shard of which stream a failure record names.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -403,33 +403,20 @@ pub async fn deliver<S: Send + Sync + 'static>(
         let rest = records.split_off(payload_cut(&records, MAX_PAYLOAD_BYTES));
         let mut delivery = Delivery::new(std::mem::replace(&mut records, rest));
         while let Some((unit, _)) = delivery.current() {
-            let event = event_json(unit);
             out.invocations += 1;
-            let v = match router
-                .handle_event(event.as_bytes(), lambda_runtime::Context::default())
-                .await
-            {
-                Ok(report) => verdict(unit, &report),
-                Err(e) => Verdict::FailedAt {
-                    index: 0,
-                    reason: format!("invocation error: {e}"),
-                },
-            };
+            let v = verdict_of(unit, &invoke(router, unit).await);
             let step = delivery.apply(v, retry);
             out.acknowledged += step.acked.len();
             if let Some(gave_up) = step.gave_up {
                 out.reason = Some(gave_up.reason);
                 out.not_acknowledged = gave_up.records;
                 // The rest of this event, and every later one, is not attempted.
-                while let Some((unit, _)) = delivery.current() {
-                    out.not_acknowledged.extend(unit.iter().cloned());
-                    let _ = delivery.apply(Verdict::Done, retry);
-                }
+                out.not_acknowledged.extend(delivery.into_remaining());
                 out.not_acknowledged.append(&mut records);
                 return out;
             }
             if let Some(delay) = step.retry_after.filter(|d| !d.is_zero()) {
-                tokio::time::sleep(delay.min(Duration::from_secs(300))).await;
+                tokio::time::sleep(delay).await;
             }
         }
     }

@@ -825,3 +825,29 @@ fn redrive_delivery_stops_at_records_given_up_and_leaves_the_rest() {
     assert_eq!(router.state().0.lock().unwrap().clone(), seqs(0..2));
     assert!(!d.not_acknowledged.is_empty());
 }
+
+#[test]
+fn parallel_batches_give_up_old_records_and_the_checkpoint_passes_them() {
+    let fake = Arc::new(Fake::default());
+    let old = SystemTime::now() - Duration::from_secs(7200);
+    let now = SystemTime::now();
+    let records = (0..12)
+        .map(|s| record_created(s, &format!("i{}", s % 6), if s < 6 { old } else { now }))
+        .collect();
+    fake.add_shard("s", None, records, false);
+    let p = Poller::new(router(), Arc::clone(&fake), Checkpoints::memory()).config(
+        config()
+            .batch_size(10)
+            .parallelization_factor(3)
+            .max_record_age(Some(Duration::from_secs(3600))),
+    );
+    let stats = block_on(p.run(std::future::pending())).unwrap();
+    let mut handled = seen(&p);
+    handled.sort();
+    assert_eq!(handled, seqs(6..12));
+    assert_eq!((stats.expired, stats.dropped, stats.records), (6, 6, 6));
+    assert_eq!(
+        stats.shards["s"].last_sequence_number.as_deref(),
+        Some(format!("{:010}", 11).as_str())
+    );
+}

@@ -491,11 +491,7 @@ pub(crate) mod stream {
             return Ok(ExitCode::from(1));
         };
         let out = &a.out;
-        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(doing(dir.display().to_string()))?;
-        }
-        std::fs::write(out, event_json_pretty(&records))
-            .map_err(doing(out.display().to_string()))?;
+        write_event_file(out, &records)?;
         let bin = std::env::args()
             .next()
             .map(|a| {
@@ -513,6 +509,18 @@ pub(crate) mod stream {
             out.display()
         );
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// `records` as one event file (one record per line) at `out`, its folder made if needed.
+    #[cfg(feature = "poll")]
+    pub(crate) fn write_event_file(
+        out: &std::path::Path,
+        records: &[dynastream_poll::StreamRecord],
+    ) -> Result<(), BoxError> {
+        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(doing(dir.display().to_string()))?;
+        }
+        std::fs::write(out, event_json_pretty(records)).map_err(doing(out.display().to_string()))
     }
 
     pub(crate) async fn create_table<S: Send + Sync + 'static>(

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use dynastream_core::BoxError;
 use dynastream_poll::redrive::{deliver, fetch, FailureRecord};
-use dynastream_poll::{event_json_pretty, RetryPolicy, SourceError, StreamRecord};
+use dynastream_poll::{RetryPolicy, SourceError, StreamRecord};
 
 use super::cli::{Global, RedriveArgs};
+use super::commands::stream::write_event_file;
 use super::commands::{build, Built, StoreUse};
 use super::{doing, BuildFn};
 use crate::dynamodb::redrive::{failure_object, failure_object_keys, FailureQueue, QueuedFailure};
@@ -121,11 +122,7 @@ pub(crate) async fn redrive<S: Send + Sync + 'static>(
     if let Some(out) = a.out.as_ref().filter(|_| run.collected.is_empty()) {
         println!("no records to write: {} not written", out.display());
     } else if let Some(out) = &a.out {
-        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(doing(dir.display().to_string()))?;
-        }
-        std::fs::write(out, event_json_pretty(&run.collected))
-            .map_err(doing(out.display().to_string()))?;
+        write_event_file(out, &run.collected)?;
         println!(
             "wrote {} record(s) to {}; deliver them with: replay {}",
             run.collected.len(),

@@ -41,7 +41,7 @@ use crate::event::{parse_batch_with, ChangeKind, Entry, ImageHook, ImageStore, K
 use crate::handler::Unmatched;
 use crate::hook::BatchHook;
 use crate::registry::Registry;
-use crate::report::{BatchReport, Outcome, RecordReport};
+use crate::report::{BatchReport, Outcome, RecordReport, Tally};
 
 pub use builder::RouterBuilder;
 use policy::apply;
@@ -190,8 +190,7 @@ impl<S: Send + Sync + 'static> Router<S> {
             Err((hook, e)) => {
                 tracing::error!(hook, error = %e, "batch hook failed; the whole batch is reported failed");
                 let report = self.all_failed(&entries, hook, &e);
-                log_summary(&report, started);
-                self.batch_metrics(&report, started, Duration::ZERO, created);
+                self.batch_done(&report, started, Duration::ZERO, created);
                 return Ok(report);
             }
         };
@@ -206,20 +205,22 @@ impl<S: Send + Sync + 'static> Router<S> {
                     .await
             }
         };
-        log_summary(&report, started);
-        self.batch_metrics(&report, started, handlers.elapsed(), created);
+        self.batch_done(&report, started, handlers.elapsed(), created);
         Ok(report)
     }
 
-    fn batch_metrics(
+    /// The batch's summary log line and metrics, from one count of its records.
+    fn batch_done(
         &self,
         report: &BatchReport,
         started: Instant,
         handlers: Duration,
         created: Option<(SystemTime, SystemTime)>,
     ) {
+        let tally = Tally::of(report);
+        log_summary(report, &tally, started);
         crate::metrics::record_batch(
-            report,
+            &tally,
             &crate::metrics::BatchTimes {
                 total: started.elapsed(),
                 handlers,
@@ -424,25 +425,13 @@ fn created_range(entries: &[Entry<'_>]) -> Option<(SystemTime, SystemTime)> {
 }
 
 /// One line per batch: counts per model and kind, failures, duration.
-fn log_summary(report: &BatchReport, started: Instant) {
+fn log_summary(report: &BatchReport, tally: &Tally, started: Instant) {
     if !tracing::enabled!(tracing::Level::INFO) {
         return;
     }
-    let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    let (mut failed, mut skipped, mut deferred) = (0, 0, 0);
-    for r in &report.records {
-        *counts
-            .entry((
-                r.model.unwrap_or("-"),
-                r.kind.map_or("-", ChangeKind::as_str),
-            ))
-            .or_default() += 1;
-        match r.outcome {
-            Outcome::Failed(_) => failed += 1,
-            Outcome::Skipped(_) => skipped += 1,
-            Outcome::Deferred => deferred += 1,
-            Outcome::Ok => {}
-        }
+    let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for &((model, kind, _), n) in &tally.counts {
+        *counts.entry((model, kind)).or_default() += n;
     }
     let counts: Vec<String> = counts
         .into_iter()
@@ -450,9 +439,9 @@ fn log_summary(report: &BatchReport, started: Instant) {
         .collect();
     tracing::info!(
         records = report.records.len(),
-        failed,
-        skipped,
-        deferred,
+        failed = tally.with_outcome("failed"),
+        skipped = tally.with_outcome("skipped"),
+        deferred = tally.with_outcome("deferred"),
         counts = %counts.join(" "),
         reported = report.first_failure().map(|r| r.sequence_number.as_str()).unwrap_or(""),
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
