@@ -8,6 +8,8 @@
 //!   acknowledged but no image is decoded (the envelope, lookup and routing alone);
 //! - `nested`: the decoding router over the benchmark's second batch (`nested_1000`,
 //!   `benches/support/nested.rs`: nested maps, lists of maps, floats);
+//! - `kinesis`: the decoding router over the first batch's changes as a Kinesis event
+//!   (Kinesis Data Streams for DynamoDB, `support::kinesis_event`);
 //! - `sequential` or `per-key` with a third argument, the records per batch or a file holding
 //!   an event: the decoding router over that batch, records one at a time or
 //!   `Concurrency::PerKey { max: 64 }`. For peak memory, write the batch in one process and
@@ -40,6 +42,7 @@ fn main() {
     let mode = std::env::args().nth(2);
     let bytes = match (mode.as_deref(), std::env::args().nth(3)) {
         (Some("nested"), _) => nested::batch(1000, 7),
+        (Some("kinesis"), _) => support::kinesis_event(&support::batch()),
         (_, Some(a)) => match a.parse() {
             Ok(records) => support::batch_of(records),
             Err(_) => std::fs::read(&a).expect("the event file"),

@@ -139,6 +139,10 @@ fn the_front_door_brings_only_the_features_asked_for() {
     let poll = graph("dynastream", "poll", true);
     assert!(has(&poll, "dynastream-poll") && has(&poll, "aws-sdk-dynamodbstreams"));
     assert!(
+        has(&poll, "aws-sdk-kinesis"),
+        "poll reads Kinesis streams too: {poll:?}"
+    );
+    assert!(
         !has(&poll, POSTGRES),
         "poll alone needs no Postgres: {poll:?}"
     );
@@ -153,6 +157,7 @@ fn the_deployed_lambda_build_holds_no_developer_command_client() {
         "aws-sdk-sqs",
         "aws-sdk-s3",
         "aws-sdk-dynamodbstreams",
+        "aws-sdk-kinesis",
         "dynastream-poll",
     ] {
         assert!(

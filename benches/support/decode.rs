@@ -202,6 +202,7 @@ pub fn main(allocator: &str) {
         interleaved(&rt, batch, allocator);
         summary(batch, &group_of(batch.name), allocator);
     }
+    kinesis_beside_streams(&rt, &batches[0], allocator);
     if let (true, Some(l1), Some(l200)) = (
         allocator == "system",
         mean_ns("lookup", "models_1"),
@@ -268,6 +269,65 @@ fn interleaved(rt: &tokio::runtime::Runtime, batch: &Batch, allocator: &str) {
     println!(
         "(c)/(a) = {:.2}x the scan floor (goal <= 1.5x with mimalloc)",
         median(&mut ca)
+    );
+}
+
+/// (k) the same 1000 changes as a Kinesis event, timed back to back with (c) on the DynamoDB
+/// Streams event, by the same router: the cost of the second transport (base64, the Kinesis
+/// envelope, the per-item order). Goal: within 1.5x of the Streams path.
+fn kinesis_beside_streams(rt: &tokio::runtime::Runtime, batch: &Batch, allocator: &str) {
+    let kinesis = support::kinesis_event(&batch.bytes);
+    let (bytes, router) = (&batch.bytes, &batch.router);
+    let report = rt
+        .block_on(router.handle_event(&kinesis, Default::default()))
+        .expect("Kinesis event");
+    assert!(
+        report.records.iter().all(|r| r.outcome.label() == "ok"),
+        "every Kinesis record routed"
+    );
+    let time = |f: &mut dyn FnMut()| {
+        let start = std::time::Instant::now();
+        for _ in 0..5 {
+            f();
+        }
+        start.elapsed().as_secs_f64() / 5.0
+    };
+    let rounds = 41;
+    let (mut kc, mut tcs, mut tks) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let tc = time(&mut || {
+            black_box(
+                rt.block_on(router.handle_event(black_box(bytes), Default::default()))
+                    .expect("event"),
+            );
+        });
+        let tk = time(&mut || {
+            black_box(
+                rt.block_on(router.handle_event(black_box(&kinesis), Default::default()))
+                    .expect("event"),
+            );
+        });
+        kc.push(tk / tc);
+        tcs.push(tc);
+        tks.push(tk);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "\n== {} as a Kinesis event ({} bytes): interleaved, {rounds} rounds ({allocator} allocator) ==",
+        batch.name,
+        kinesis.len()
+    );
+    println!(
+        "(c) DynamoDB Streams {:>9.3} ms, (k) Kinesis {:>9.3} ms (medians)",
+        median(&mut tcs) * 1e3,
+        median(&mut tks) * 1e3
+    );
+    println!(
+        "(k)/(c) = {:.2}x the DynamoDB Streams path (goal <= 1.5x)",
+        median(&mut kc)
     );
 }
 

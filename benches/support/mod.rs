@@ -93,3 +93,51 @@ pub fn mean_ns(group: &str, id: &str) -> Option<f64> {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     v["mean"]["point_estimate"].as_f64()
 }
+
+#[allow(dead_code)] // not used by every bench or example that includes this module
+/// The same changes as `batch` (a DynamoDB Streams event) as Kinesis Data Streams for
+/// DynamoDB delivers them: each change record (no `SequenceNumber`, its time in
+/// microseconds, `tableName`) base64 in a Kinesis record with its own sequence number.
+pub fn kinesis_event(batch: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let event: serde_json::Value = serde_json::from_slice(batch).expect("batch");
+    let records: Vec<serde_json::Value> = event["Records"]
+        .as_array()
+        .expect("Records")
+        .iter()
+        .enumerate()
+        .map(|(n, r)| {
+            let mut c = r.clone();
+            let o = c.as_object_mut().expect("record");
+            o.remove("eventSourceARN");
+            o.insert("tableName".into(), "bench".into());
+            o.insert("recordFormat".into(), "application/json".into());
+            let d = o["dynamodb"].as_object_mut().expect("dynamodb");
+            d.remove("SequenceNumber");
+            d.remove("StreamViewType");
+            let secs = d
+                .get("ApproximateCreationDateTime")
+                .and_then(serde_json::Value::as_f64)
+                .unwrap_or(1_763_200_000.0);
+            d.insert(
+                "ApproximateCreationDateTime".into(),
+                ((secs * 1e6).round() as u64 + n as u64).into(),
+            );
+            d.insert(
+                "ApproximateCreationDateTimePrecision".into(),
+                "MICROSECOND".into(),
+            );
+            let data = base64::engine::general_purpose::STANDARD.encode(c.to_string());
+            serde_json::json!({
+                "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": format!("{n:032X}"),
+                    "sequenceNumber": format!("496578284091877015200199952425083901199533583251{n:08}"),
+                    "data": data, "approximateArrivalTimestamp": 1763200000.5},
+                "eventSource": "aws:kinesis", "eventVersion": "1.0",
+                "eventID": format!("shardId-000000000000:{n}"), "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/bench", "awsRegion": "eu-west-1",
+                "eventSourceARN": "arn:aws:kinesis:eu-west-1:123456789012:stream/bench"
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({ "Records": records })).expect("event")
+}

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 
 use crate::decode;
-use crate::event::{read_batch_by, BatchText, ImageStore};
+use crate::event::{read_batch_by, BatchText, EventError, ImageStore, KinesisEvent};
 use crate::key::Pattern;
 use crate::Number;
 
@@ -49,6 +49,9 @@ pub fn pattern(text: &str, key: &str) -> Result<(), String> {
 /// The envelope: the fast scan and the serde paths read every event the same (the same
 /// records, the same broken records and messages, the same invocation error).
 pub fn envelope(json: &[u8]) -> Result<(), String> {
+    if KinesisEvent::is_kinesis(json) {
+        return kinesis_envelope(json);
+    }
     let read = |fast: bool| {
         let mut store = ImageStore::default();
         let mut texts = BatchText::new();
@@ -62,6 +65,31 @@ pub fn envelope(json: &[u8]) -> Result<(), String> {
     if fast != slow {
         return Err(format!(
             "scan and serde disagree on {:?}:\n scan:  {fast}\n serde: {slow}",
+            String::from_utf8_lossy(json)
+        ));
+    }
+    Ok(())
+}
+
+/// A Kinesis event: the envelope scan and serde read it the same (the same records, the same
+/// broken records and messages; an unreadable event unreadable either way, the messages being
+/// each reader's), and so do the change readers.
+fn kinesis_envelope(json: &[u8]) -> Result<(), String> {
+    let read = |fast: bool| match KinesisEvent::decode_by(json, fast) {
+        Err(EventError::Unreadable { .. }) => "unreadable".to_string(),
+        Err(EventError::NoSequenceNumber { index, .. }) => format!("no sequence number {index}"),
+        Err(e) => format!("{e:?}"),
+        Ok(k) => {
+            let mut texts = BatchText::new();
+            let mut entries = k.read(None, &mut ImageStore::default(), &mut texts, fast);
+            texts.finish(&mut entries);
+            format!("{entries:?}")
+        }
+    };
+    let (fast, slow) = (read(true), read(false));
+    if fast != slow {
+        return Err(format!(
+            "scan and serde disagree on the Kinesis event {:?}:\n scan:  {fast}\n serde: {slow}",
             String::from_utf8_lossy(json)
         ));
     }

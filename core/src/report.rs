@@ -65,11 +65,27 @@ impl BatchReport {
         self.first_failure().is_some()
     }
 
-    /// The response for Lambda.
+    /// The first record in delivery order that is not acknowledged: failed, or deferred
+    /// behind a failure. On DynamoDB Streams it is the first failure; in a Kinesis batch whose
+    /// changes ran in another order (docs/semantics.md, "Kinesis Data Streams for DynamoDB") a
+    /// change that did not run may have been delivered before the one that failed, and Lambda
+    /// must deliver again from there.
+    pub fn first_unacknowledged(&self) -> Option<&RecordReport> {
+        self.has_failures()
+            .then(|| {
+                self.records
+                    .iter()
+                    .find(|r| matches!(r.outcome, Outcome::Failed(_) | Outcome::Deferred))
+            })
+            .flatten()
+    }
+
+    /// The response for Lambda: the first unacknowledged record, whose sequence number
+    /// Lambda restarts the shard at.
     pub fn response(&self) -> BatchResponse {
         BatchResponse {
             batch_item_failures: self
-                .first_failure()
+                .first_unacknowledged()
                 .map(|r| ItemFailure {
                     item_identifier: r.sequence_number.to_string(),
                 })

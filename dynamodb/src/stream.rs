@@ -98,7 +98,13 @@ impl AwsStream {
     }
 }
 
-fn error_text<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+/// An SDK error's code and message, or its chain of sources (the SDK's Display says only
+/// "dispatch failure" and the like). Shared by the DynamoDB Streams and Kinesis sources (one
+/// `SdkError` type under both SDKs).
+pub(crate) fn error_text<
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+>(
     e: &SdkError<E, R>,
 ) -> String {
     match (e.code(), e.message()) {
@@ -118,7 +124,10 @@ fn error_text<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt
     }
 }
 
-fn classify<E, R>(operation: &'static str, e: SdkError<E, R>) -> SourceError
+/// An SDK error as the poller's [`SourceError`]: the codes both DynamoDB Streams and Kinesis
+/// use for an expired iterator and a missing stream or shard, and DynamoDB Streams' trimmed
+/// data.
+pub(crate) fn classify<E, R>(operation: &'static str, e: SdkError<E, R>) -> SourceError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,

@@ -120,6 +120,35 @@ fn insert() {
     );
 }
 
+/// A Kinesis Data Streams for DynamoDB event: the Story's INSERT, delivered after its MODIFY,
+/// runs first; the MODIFY sent twice runs once; the response names Kinesis sequence numbers.
+#[test]
+fn kinesis_sample_runs_each_items_changes_in_time_order_and_a_duplicate_once() {
+    let seq = |n: &str| format!("496599123456789012345678901234567890123456789012345600{n}");
+    let (s02, s18, s34, s50) = (seq("02"), seq("18"), seq("34"), seq("50"));
+    let dup = format!("skipped: duplicate of record {s02}");
+    let r = check(
+        "kinesis.json",
+        &[
+            (&s02, "Story", "MODIFY", "ok"),
+            (&s18, "Task", "INSERT", "ok"),
+            (&s34, "Story", "INSERT", "ok"),
+            (&s50, "Story", "MODIFY", &dup),
+        ],
+        &[],
+        0,
+    );
+    let insert = r.stderr.find("story kind=INSERT").expect("the INSERT ran");
+    let modify = r.stderr.find("story kind=MODIFY").expect("the MODIFY ran");
+    assert!(insert < modify, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("story kind=MODIFY").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn modify() {
     let r = check(
@@ -836,21 +865,85 @@ fn peer_fixture_null_padded_type_tags_name_the_attribute_and_the_place_in_the_fi
     );
 }
 
+/// Powertools' own Kinesis Data Streams for DynamoDB sample: a Kinesis event, each change
+/// base64 in `kinesis.data`, milliseconds without a precision. It replays into changes
+/// answered by their Kinesis sequence numbers, and mirrors into rows at the Kinesis
+/// position, claimed for the table its records name.
 #[test]
-fn peer_fixture_kinesis_event_is_recognised() {
-    for f in [
+fn peer_fixture_kinesis_event_replays_into_changes_and_the_mirror() {
+    let f = fixture(
         "peer-fixtures/powertools-lambda-typescript__packages__parser__tests__events__kinesis__dynamodb-stream.json",
-        "peer-fixtures/derived/rust-record-with-optional-fields.wrapped.json",
-    ] {
-        let r = run(&[&fixture(f)]);
-        assert_eq!(r.code, 2, "{f}: {}", r.stdout);
-        assert!(
-            r.stdout.contains("not a DynamoDB Streams event")
-                && r.stdout.contains("Kinesis Data Streams"),
-            "{f}: {}",
-            r.stdout
-        );
+    );
+    let r = run(&[&f]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let seqs = [
+        "49657828409187701520019995242508390119953358325192589314",
+        "49657828409187701520019995242509599045772972954367295490",
+    ];
+    for seq in seqs {
+        let line = outcome(&r, seq);
+        assert_eq!(line.2, "INSERT", "{}", r.stdout);
+        // No example model has a key `id`: the change is skipped as unmatched.
+        assert!(line.3.starts_with("skipped"), "{}", r.stdout);
     }
+    let (url, table) = mirror_args("t_pf_kinesis");
+    let r = run(&[
+        "--mirror",
+        &url,
+        "--mirror-table",
+        &table,
+        "--pk-attr",
+        "id",
+        "--sk-attr",
+        "",
+        &f,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let rows = sql(&format!(
+        "SELECT pk, sk, data::text, stream, event_time::text, deleted::text FROM {table} ORDER BY pk"
+    ));
+    assert_eq!(
+        rows,
+        [
+            [
+                "record-1qit2y819gi",
+                "",
+                r#"{"data": "data-x6aq7ckdpgk"}"#,
+                "kinesis",
+                "2024-11-18 10:09:15.37+00",
+                "false"
+            ],
+            [
+                "record-fvxn3q4q5jw",
+                "",
+                r#"{"data": "data-4eompjs89n5"}"#,
+                "kinesis",
+                "2024-11-18 10:09:15.37+00",
+                "false"
+            ],
+        ]
+        .map(|row| row.map(|c| Some(c.to_string())).to_vec())
+    );
+    let held = sql("SELECT source_table FROM t_pf_kinesis.dynastream_sources");
+    assert_eq!(
+        held,
+        [[Some("arn:aws:dynamodb:eu-west-1:1234567789012:table/PowertoolsEventsStack-DynamoDBTable59784FC0-8NKAMTERTAXY".to_string())]]
+    );
+}
+
+#[test]
+fn a_kinesis_change_record_outside_its_kinesis_record_is_named_as_such() {
+    let r = run(&[&fixture(
+        "peer-fixtures/derived/rust-record-with-optional-fields.wrapped.json",
+    )]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("not a DynamoDB Streams event")
+            && r.stdout.contains("Kinesis Data Streams for DynamoDB")
+            && r.stdout.contains("kinesis.data"),
+        "{}",
+        r.stdout
+    );
     let r = run(&[&fixture(
         "peer-fixtures/aws-lambda-go__events__testdata__dynamodb-event-malformed.2.json",
     )]);

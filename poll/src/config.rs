@@ -12,10 +12,10 @@ use super::{Position, RetryPolicy, SourceError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PollError {
-    /// The table or its stream cannot be used.
-    #[error("stream of table {table}: {message}")]
+    /// The table or its stream cannot be used (or the Kinesis stream its changes go to).
+    #[error("{}: {message}", if table.starts_with("Kinesis stream ") { table.clone() } else { format!("stream of table {table}") })]
     Stream {
-        /// The table.
+        /// The table (`Kinesis stream NAME` for a Kinesis data stream).
         table: String,
         /// Why.
         message: String,

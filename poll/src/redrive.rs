@@ -117,7 +117,7 @@ pub enum RedriveError {
     #[error("not a failure record: not JSON ({0})")]
     NotJson(#[source] serde_json::Error),
     /// A Kinesis stream's failure record (`KinesisBatchInfo`).
-    #[error("a Kinesis failure record (KinesisBatchInfo): redrive reads DynamoDB stream failure records (DDBStreamBatchInfo)")]
+    #[error("a Kinesis failure record (KinesisBatchInfo): redrive fetches DynamoDB stream records only (DDBStreamBatchInfo), not Kinesis records yet; read the range with `record --kinesis-stream` and replay it")]
     Kinesis,
     /// No `DDBStreamBatchInfo`, or one missing a member.
     #[error("not a DynamoDB stream failure record: {0}")]

@@ -72,8 +72,8 @@ pub(crate) struct Global {
     #[arg(long, global = true, env = "DYNASTREAM_STORE", value_name = "STORE")]
     pub(crate) store: Option<String>,
 
-    /// A local AWS-compatible endpoint (moto's server) for DynamoDB, DynamoDB Streams, S3 and
-    /// SQS; otherwise the AWS SDK's own settings apply (`AWS_ENDPOINT_URL`, profile, region).
+    /// A local AWS-compatible endpoint (moto's server) for DynamoDB, DynamoDB Streams, Kinesis,
+    /// S3 and SQS; otherwise the AWS SDK's own settings apply (`AWS_ENDPOINT_URL`, profile, region).
     /// A queue URL on a local host is its own endpoint.
     #[cfg(feature = "dynamodb")]
     #[arg(long, global = true, value_name = "URL")]
@@ -145,11 +145,12 @@ pub(crate) enum LogFormat {
 pub(crate) enum Command {
     /// Run the router over event files and print each record's outcome and the batch response.
     Replay(ReplayArgs),
-    /// Read the table's DynamoDB stream the way Lambda's event source mapping does and run the
-    /// router over it.
+    /// Read the table's DynamoDB stream (or, with --kinesis-stream, the Kinesis data stream its
+    /// changes go to) the way Lambda's event source mapping does and run the router over it.
     #[cfg(feature = "poll")]
     Poll(PollArgs),
-    /// Write the records the table's stream holds to an event file for `replay` and tests.
+    /// Write the records the table's stream (or --kinesis-stream) holds to an event file for
+    /// `replay` and tests.
     #[cfg(feature = "poll")]
     Record(RecordArgs),
     /// Create the DynamoDB table the router's models need (key attributes, their secondary
@@ -334,6 +335,10 @@ pub(crate) enum StartFrom {
 pub(crate) struct PollArgs {
     #[command(flatten)]
     pub(crate) run: RunArgs,
+    /// Read this Kinesis data stream (name or ARN) instead of the table's DynamoDB stream:
+    /// the table's Kinesis Data Streams for DynamoDB destination. --table is then optional.
+    #[arg(long, value_name = "STREAM")]
+    pub(crate) kinesis_stream: Option<String>,
     /// Most records per invocation.
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub(crate) batch_size: u32,
@@ -418,6 +423,11 @@ fn window(s: &str) -> Result<f64, String> {
 #[cfg(feature = "poll")]
 #[derive(Debug, Args)]
 pub(crate) struct RecordArgs {
+    /// Record this Kinesis data stream (name or ARN; the table's Kinesis Data Streams for
+    /// DynamoDB destination) instead of the table's DynamoDB stream: the file is a Kinesis
+    /// event, as Lambda delivers it. --table is then optional.
+    #[arg(long, value_name = "STREAM")]
+    pub(crate) kinesis_stream: Option<String>,
     /// The event file to write.
     #[arg(long, value_name = "FILE")]
     pub(crate) out: PathBuf,

@@ -375,7 +375,9 @@ pub(crate) mod stream {
         g.table
             .as_deref()
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| "this command needs --table TABLE (or TABLE_NAME)".into())
+            .ok_or_else(|| {
+                "this command needs --table TABLE (or TABLE_NAME); poll and record read a Kinesis data stream with --kinesis-stream STREAM instead".into()
+            })
     }
 
     #[cfg(feature = "poll")]
@@ -384,7 +386,15 @@ pub(crate) mod stream {
         g: &Global,
         a: PollArgs,
     ) -> Result<ExitCode, BoxError> {
-        let table = table(g)?.to_string();
+        // On Kinesis the stream's name stands for the table in file names and messages.
+        let table = match &a.kinesis_stream {
+            Some(k) => g
+                .table
+                .clone()
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| k.rsplit('/').next().unwrap_or(k).to_string()),
+            None => table(g)?.to_string(),
+        };
         let config = PollConfig::default()
             .batch_size(a.batch_size as usize)
             .batching_window(Duration::from_secs_f64(a.batching_window))
@@ -419,15 +429,16 @@ pub(crate) mod stream {
         };
         #[cfg(not(feature = "postgres"))]
         let checkpoints = file_checkpoints(&table, &a)?;
-        let stream = AwsStream::connect(&table, g.endpoint_url.as_deref()).await?;
+        let stream = Source::connect(&table, a.kinesis_stream.as_deref(), g).await?;
         built.router.start().await?;
         #[cfg(feature = "postgres")]
         if let Some(m) = &built.mirror {
             println!("mirroring into {}", m.config().qualified_table());
         }
         println!(
-            "polling {} (table {table}); checkpoints in {}; records given up on go to {}",
+            "polling {} ({}); checkpoints in {}; records given up on go to {}",
             stream.stream_arn(),
+            stream.describe(&table),
             checkpoints.describe(),
             config
                 .on_failure
@@ -474,8 +485,16 @@ pub(crate) mod stream {
 
     #[cfg(feature = "poll")]
     pub(crate) async fn record(g: &Global, a: RecordArgs) -> Result<ExitCode, BoxError> {
-        let table = table(g)?;
-        let stream = AwsStream::connect(table, g.endpoint_url.as_deref()).await?;
+        let table = match &a.kinesis_stream {
+            Some(k) => g
+                .table
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| k.rsplit('/').next().unwrap_or(k)),
+            None => table(g)?,
+        };
+        let stream = Source::connect(table, a.kinesis_stream.as_deref(), g).await?;
+        let table = &stream.describe(table);
         let spinner =
             indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr())
                 .with_message(format!("reading the stream of {table}"));
@@ -487,7 +506,7 @@ pub(crate) mod stream {
             records.drain(..records.len().saturating_sub(n));
         }
         let (Some(first), Some(end)) = (records.first(), records.last()) else {
-            eprintln!("the stream of table {table} holds no records: nothing written");
+            eprintln!("the stream of {table} holds no records: nothing written");
             return Ok(ExitCode::from(1));
         };
         let out = &a.out;
@@ -509,6 +528,79 @@ pub(crate) mod stream {
             out.display()
         );
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// The stream `poll` and `record` read: the table's DynamoDB stream, or the Kinesis data
+    /// stream its changes go to (`--kinesis-stream`).
+    #[cfg(feature = "poll")]
+    enum Source {
+        Dynamo(AwsStream),
+        Kinesis(crate::dynamodb::KinesisStream),
+    }
+
+    #[cfg(feature = "poll")]
+    impl Source {
+        async fn connect(table: &str, kinesis: Option<&str>, g: &Global) -> Result<Self, BoxError> {
+            let endpoint = g.endpoint_url.as_deref();
+            Ok(match kinesis {
+                Some(k) => {
+                    Source::Kinesis(crate::dynamodb::KinesisStream::connect(k, endpoint).await?)
+                }
+                None => Source::Dynamo(AwsStream::connect(table, endpoint).await?),
+            })
+        }
+
+        /// What is read, for messages: `table T`, or `Kinesis stream S (table T)`.
+        fn describe(&self, table: &str) -> String {
+            match self {
+                Source::Dynamo(_) => format!("table {table}"),
+                Source::Kinesis(k) if k.stream_name() == table => {
+                    format!("Kinesis stream {}", k.stream_name())
+                }
+                Source::Kinesis(k) => format!("Kinesis stream {} (table {table})", k.stream_name()),
+            }
+        }
+    }
+
+    #[cfg(feature = "poll")]
+    impl dynastream_poll::StreamSource for Source {
+        fn stream_arn(&self) -> &str {
+            match self {
+                Source::Dynamo(s) => s.stream_arn(),
+                Source::Kinesis(s) => s.stream_arn(),
+            }
+        }
+
+        async fn shards(
+            &self,
+        ) -> Result<Vec<dynastream_poll::ShardInfo>, dynastream_poll::SourceError> {
+            match self {
+                Source::Dynamo(s) => s.shards().await,
+                Source::Kinesis(s) => s.shards().await,
+            }
+        }
+
+        async fn iterator(
+            &self,
+            shard: &str,
+            at: &Position,
+        ) -> Result<String, dynastream_poll::SourceError> {
+            match self {
+                Source::Dynamo(s) => s.iterator(shard, at).await,
+                Source::Kinesis(s) => s.iterator(shard, at).await,
+            }
+        }
+
+        async fn read(
+            &self,
+            iterator: &str,
+            limit: usize,
+        ) -> Result<dynastream_poll::Page, dynastream_poll::SourceError> {
+            match self {
+                Source::Dynamo(s) => s.read(iterator, limit).await,
+                Source::Kinesis(s) => s.read(iterator, limit).await,
+            }
+        }
     }
 
     /// `records` as one event file (one record per line) at `out`, its folder made if needed.

@@ -66,9 +66,71 @@ impl<'a> StreamArn<'a> {
     }
 }
 
+/// A Kinesis data stream's ARN, `arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME` (what a
+/// Kinesis record's `eventSourceARN` is), split into its parts.
+///
+/// ```
+/// # extern crate dynastream_core as dynastream;
+/// use dynastream::event::KinesisStreamArn;
+///
+/// let arn = KinesisStreamArn::parse("arn:aws:kinesis:eu-west-1:123456789012:stream/app-changes").unwrap();
+/// assert_eq!((arn.region, arn.account, arn.name), ("eu-west-1", "123456789012", "app-changes"));
+/// assert!(KinesisStreamArn::parse("arn:aws:dynamodb:eu-west-1:1:table/app").is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KinesisStreamArn<'a> {
+    /// `aws`, `aws-cn`, ...
+    pub partition: &'a str,
+    /// The region.
+    pub region: &'a str,
+    /// The account.
+    pub account: &'a str,
+    /// The stream's name.
+    pub name: &'a str,
+}
+
+impl<'a> KinesisStreamArn<'a> {
+    /// Splits `arn`; `None` when it is not a Kinesis stream ARN (six `:`-separated fields with
+    /// service `kinesis` and a resource `stream/NAME`, the name not empty and without `/`).
+    pub fn parse(arn: &'a str) -> Option<Self> {
+        let mut f = arn.splitn(6, ':');
+        let (prefix, partition, service, region, account, resource) = (
+            f.next()?,
+            f.next()?,
+            f.next()?,
+            f.next()?,
+            f.next()?,
+            f.next()?,
+        );
+        if prefix != "arn" || service != "kinesis" {
+            return None;
+        }
+        let name = resource.strip_prefix("stream/")?;
+        (!name.is_empty() && !name.contains('/')).then_some(KinesisStreamArn {
+            partition,
+            region,
+            account,
+            name,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_kinesis_stream_arns_parse_as_such() {
+        for bad in [
+            "arn:aws:dynamodb:eu-west-1:1:table/app",
+            "arn:aws:kinesis:eu-west-1:1:stream/",
+            "arn:aws:kinesis:eu-west-1:1:stream/a/consumer/b",
+            "arn:aws:kinesis:eu-west-1:1:table/a",
+            "app-changes",
+        ] {
+            assert_eq!(KinesisStreamArn::parse(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn only_dynamodb_table_and_stream_arns_parse() {

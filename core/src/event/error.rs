@@ -13,7 +13,7 @@ pub enum EventError {
         message: String,
     },
     /// A record whose sequence number cannot be read, so its failure could not be reported.
-    #[error("record {index} of the event has no readable dynamodb.SequenceNumber, so its failure cannot be reported to Lambda: {message}")]
+    #[error("record {index} of the event has no readable sequence number, so its failure cannot be reported to Lambda: {message}")]
     NoSequenceNumber {
         /// Position of the record in `Records`.
         index: usize,

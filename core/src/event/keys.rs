@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::decode::attr::{CowStr, Names, Tag};
 
 /// A key attribute's value as the stream sends it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KeyValue<'a> {
     /// A string key.
     S(Cow<'a, str>),
@@ -55,7 +55,7 @@ pub type KeyAttribute<'a> = (Cow<'a, str>, KeyValue<'a>);
 ///
 /// A table's key has one or two attributes, held inline; more (which DynamoDB never sends)
 /// go to the heap. Build one with [`Keys::push`] or `collect()`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Keys<'a> {
     head: [Option<KeyAttribute<'a>>; 2],
     rest: Vec<KeyAttribute<'a>>,

@@ -4,23 +4,26 @@
 //! known is decoded into its model as the pass reaches it, so it is read once; see `scan`.)
 //!
 //! Accepts what AWS sends, what `sam local generate-event dynamodb` writes, and moto's
-//! `GetRecords` output with `eventSourceARN` added.
+//! `GetRecords` output with `eventSourceARN` added; and, through [`KinesisEvent`], the Kinesis
+//! events Kinesis Data Streams for DynamoDB delivers.
 
 mod arn;
 mod error;
 mod keys;
 mod kind;
+mod kinesis;
 mod record;
 mod scan;
 mod text;
 mod timestamp;
 mod wire;
 
-pub use arn::StreamArn;
+pub use arn::{KinesisStreamArn, StreamArn};
 pub use error::{EventError, ImageSide};
 pub use keys::{KeyAttribute, KeyValue, Keys};
 pub use kind::{ChangeKind, StreamViewType};
-pub use record::{BrokenRecord, Entry, Record, RecordMeta};
+pub use kinesis::KinesisEvent;
+pub use record::{BrokenRecord, Entry, KinesisInfo, Record, RecordMeta, Transport};
 pub(crate) use scan::{ImageHook, ImageStore, Predecoded};
 pub(crate) use text::BatchText;
 pub use text::{SequenceNumber, SharedStr};

@@ -164,6 +164,9 @@ pub(crate) fn scan_with<'a, T>(
             loop {
                 let start = s.pos;
                 let (wire, pre) = s.record(hook)?;
+                // A DynamoDB Streams record without a sequence number: the serde path says
+                // the event cannot be answered.
+                wire.dynamodb.sequence_number.as_ref()?;
                 out.push(each(wire, pre));
                 if out.len() == 1 {
                     // Records of a batch are alike in size: room for the rest, judged by the
@@ -191,6 +194,113 @@ pub(crate) fn scan_with<'a, T>(
         return None;
     }
     records
+}
+
+/// One record on its own (a Kinesis record's decoded `data`): the same reading as a record
+/// of an event's `Records`; `None` when the serde path must read it.
+pub(super) fn scan_record<'a>(
+    json: &'a str,
+    hook: Option<&dyn ImageHook>,
+    store: &mut ImageStore,
+) -> Option<(WireRecord<'a>, Predecoded)> {
+    let mut s = Scan {
+        src: json,
+        pos: 0,
+        store,
+    };
+    let read = s.record(hook)?;
+    if s.peek().is_some() {
+        return None;
+    }
+    Some(read)
+}
+
+/// The Kinesis envelope of every record of a Kinesis event, in one pass; `None` when the serde
+/// path must read it (anything unexpected, a member given twice, a record without
+/// `kinesis.sequenceNumber`), which also names what is wrong.
+pub(super) fn scan_kinesis(json: &str) -> Option<Vec<super::kinesis::KinesisWire<'_>>> {
+    let mut store = ImageStore::default();
+    let mut s = Scan {
+        src: json,
+        pos: 0,
+        store: &mut store,
+    };
+    let mut records = None;
+    s.object(|s, key| {
+        if key != "Records" {
+            return s.skip();
+        }
+        if records.is_some() {
+            return None;
+        }
+        let mut out = Vec::new();
+        s.expect(b'[')?;
+        if s.peek()? == b']' {
+            s.pos += 1;
+        } else {
+            loop {
+                out.push(s.kinesis_record()?);
+                match s.peek()? {
+                    b',' => s.pos += 1,
+                    b']' => {
+                        s.pos += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        records = Some(out);
+        Some(())
+    })?;
+    if s.peek().is_some() {
+        return None;
+    }
+    records
+}
+
+/// Whether the first record of the event `json` (or its first part) is a Kinesis record: it
+/// has a `kinesis` member, or `eventSource` `"aws:kinesis"`. `None` when `json` ends before
+/// that is known (the first record goes on past it), or when the text does not read that far.
+pub(super) fn first_record_is_kinesis(json: &str) -> Option<bool> {
+    let mut store = ImageStore::default();
+    let mut s = Scan {
+        src: json,
+        pos: 0,
+        store: &mut store,
+    };
+    let mut answer = None;
+    // Each closure returns `None` to stop the reading once the answer is known.
+    let _ = s.object(|s, key| {
+        if key != "Records" {
+            return s.skip();
+        }
+        s.expect(b'[')?;
+        if s.peek()? == b']' {
+            answer = Some(false);
+            return None;
+        }
+        let read = s.object(|s, name| match &*name {
+            "kinesis" => {
+                answer = Some(true);
+                None
+            }
+            "eventSource" => {
+                answer = match s.opt_string()?.as_deref() {
+                    Some("aws:kinesis") => Some(true),
+                    Some("aws:dynamodb") => Some(false),
+                    _ => return Some(()),
+                };
+                None
+            }
+            _ => s.skip(),
+        });
+        if read.is_some() {
+            answer = Some(false);
+        }
+        None
+    });
+    answer
 }
 
 struct Scan<'a, 's> {
@@ -259,6 +369,25 @@ impl<'a> Scan<'a, '_> {
     #[inline(never)]
     fn unusual_string(&mut self) -> Option<Cow<'a, str>> {
         self.value::<CowStr<'a>>().map(|c| c.0)
+    }
+
+    /// A long string, usually without escapes (a Kinesis record's base64 `data`), or `null`:
+    /// the closing quote found with memchr; with a backslash first, read as any string.
+    /// Control characters are left for whoever reads the text (base64 refuses them, and the
+    /// Kinesis reader then says the event is not JSON, as serde would).
+    fn plain_long_string(&mut self) -> Option<Option<Cow<'a, str>>> {
+        if self.peek()? != b'"' {
+            return self.opt_string();
+        }
+        let start = self.pos + 1;
+        let bytes = self.src.as_bytes().get(start..)?;
+        match memchr::memchr2(b'"', b'\\', bytes) {
+            Some(i) if bytes[i] == b'"' => {
+                self.pos = start + i + 1;
+                crate::bytes::between(self.src, start, start + i).map(|s| Some(Cow::Borrowed(s)))
+            }
+            _ => self.string().map(Some),
+        }
     }
 
     /// A string or `null`.
@@ -343,8 +472,64 @@ impl<'a> Scan<'a, '_> {
         }
     }
 
+    /// One record of a Kinesis event: its `kinesis` object, `eventSourceARN`, `awsRegion`.
+    fn kinesis_record(&mut self) -> Option<super::kinesis::KinesisWire<'a>> {
+        let mut w = super::kinesis::KinesisWire::default();
+        let mut seen = 0u8;
+        self.object(|s, name| {
+            let bit = match &*name {
+                "kinesis" => 1,
+                "eventSourceARN" => 2,
+                "awsRegion" => 4,
+                _ => return s.skip(),
+            };
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            match bit {
+                1 => {
+                    let mut inner = 0u8;
+                    s.object(|s, name| {
+                        let bit = match &*name {
+                            "sequenceNumber" => 1,
+                            "data" => 2,
+                            "partitionKey" => 4,
+                            "approximateArrivalTimestamp" => 8,
+                            _ => return s.skip(),
+                        };
+                        if inner & bit != 0 {
+                            return None;
+                        }
+                        inner |= bit;
+                        match bit {
+                            1 => w.sequence_number = Some(s.string()?),
+                            2 => w.data = s.plain_long_string()?,
+                            4 => w.partition_key = s.opt_string()?,
+                            _ => {
+                                w.arrival = s.value::<Option<&'a serde_json::value::RawValue>>()?
+                            }
+                        }
+                        Some(())
+                    })
+                }
+                2 => {
+                    w.event_source_arn = s.opt_string()?;
+                    Some(())
+                }
+                _ => {
+                    w.aws_region = s.opt_string()?;
+                    Some(())
+                }
+            }
+        })?;
+        w.sequence_number.as_ref()?;
+        Some(w)
+    }
+
     fn record(&mut self, hook: Option<&dyn ImageHook>) -> Option<(WireRecord<'a>, Predecoded)> {
         let (mut event_id, mut event_name, mut arn, mut region) = (None, None, None, None);
+        let mut table_name = None;
         let mut user_identity = None;
         let mut dynamodb = None;
         let mut pre = Predecoded::default();
@@ -357,6 +542,7 @@ impl<'a> Scan<'a, '_> {
                 "awsRegion" => 8,
                 "userIdentity" => 16,
                 "dynamodb" => 32,
+                "tableName" => 64,
                 _ => return s.skip(),
             };
             if seen & bit != 0 {
@@ -369,6 +555,7 @@ impl<'a> Scan<'a, '_> {
                 4 => arn = s.opt_string()?,
                 8 => region = s.opt_string()?,
                 16 => user_identity = s.value::<Option<UserIdentity<'a>>>()?,
+                64 => table_name = s.opt_string()?,
                 _ => {
                     let kind = event_name.as_deref().and_then(ChangeKind::parse);
                     dynamodb = Some(s.dynamodb(hook, kind, &mut pre)?);
@@ -386,6 +573,7 @@ impl<'a> Scan<'a, '_> {
             event_source_arn: arn,
             aws_region: region,
             user_identity,
+            table_name,
             dynamodb,
         };
         Some((record, pre))
@@ -448,7 +636,7 @@ impl<'a> Scan<'a, '_> {
             keys: keys.unwrap_or_default(),
             new_image,
             old_image,
-            sequence_number: seq?,
+            sequence_number: seq,
             size_bytes: size,
             stream_view_type: view,
         })

@@ -9,8 +9,9 @@ use serde_json::value::RawValue;
 
 use super::EventError;
 use super::{
-    BatchText, BrokenRecord, ChangeKind, Entry, ImageHook, ImageStore, Keys, Predecoded, Record,
-    RecordMeta, SequenceNumber, StreamViewType, Timestamp,
+    BatchText, BrokenRecord, ChangeKind, Entry, ImageHook, ImageStore, Keys, KinesisInfo,
+    Predecoded, Record, RecordMeta, SequenceNumber, StreamViewType, TimePrecision, Timestamp,
+    Transport,
 };
 
 #[derive(Deserialize)]
@@ -42,8 +43,10 @@ pub(super) struct StreamRecord<'a> {
     pub(super) new_image: Option<Image<'a>>,
     #[serde(rename = "OldImage", borrow, default)]
     pub(super) old_image: Option<Image<'a>>,
-    #[serde(rename = "SequenceNumber", borrow)]
-    pub(super) sequence_number: Cow<'a, str>,
+    /// Absent on Kinesis, where the Kinesis record's sequence number stands for it; on
+    /// DynamoDB Streams a record without one makes the event unreadable ([`reportable`]).
+    #[serde(rename = "SequenceNumber", borrow, default)]
+    pub(super) sequence_number: Option<Cow<'a, str>>,
     #[serde(rename = "SizeBytes", default)]
     pub(super) size_bytes: SizeBytes,
     #[serde(rename = "StreamViewType", borrow, default)]
@@ -62,6 +65,9 @@ pub(super) struct WireRecord<'a> {
     pub(super) aws_region: Option<Cow<'a, str>>,
     #[serde(rename = "userIdentity", borrow, default)]
     pub(super) user_identity: Option<UserIdentity<'a>>,
+    /// Kinesis Data Streams for DynamoDB's change records name their table.
+    #[serde(rename = "tableName", borrow, default)]
+    pub(super) table_name: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub(super) dynamodb: StreamRecord<'a>,
 }
@@ -74,6 +80,7 @@ pub(super) struct WireEvent<'a> {
 
 #[derive(Deserialize)]
 pub(super) struct LooseEvent<'a> {
+    /// Each record's text.
     #[serde(rename = "Records", borrow)]
     pub(super) records: Vec<&'a RawValue>,
 }
@@ -245,20 +252,28 @@ impl<'de> Deserialize<'de> for SequenceOnly {
 }
 
 impl<'a> WireRecord<'a> {
+    #[inline(always)]
     fn into_record(
         self,
         predecoded: Predecoded,
         texts: &mut BatchText,
+        via: Option<&'a super::kinesis::Outer<'_>>,
     ) -> Result<Record<'a>, BrokenRecord> {
-        let seq = self.dynamodb.sequence_number;
         let named = self.event_name.as_deref().and_then(ChangeKind::parse);
+        // On Kinesis the Kinesis record's sequence number is the one Lambda's response names;
+        // a `dynamodb.SequenceNumber` in the change (there is none from AWS) is not read.
+        let (seq, missing) = match (via, self.dynamodb.sequence_number) {
+            (Some(outer), _) => (Cow::Borrowed(outer.sequence_number.as_ref()), ""),
+            (None, Some(seq)) => (seq, "dynamodb.SequenceNumber is empty"),
+            (None, None) => (Cow::Borrowed(""), "dynamodb.SequenceNumber is missing"),
+        };
         let broken = |message: String| BrokenRecord {
             sequence_number: seq.to_string(),
             kind: named,
             message,
         };
         if seq.is_empty() {
-            return Err(broken("empty dynamodb.SequenceNumber".into()));
+            return Err(broken(missing.into()));
         }
         let kind = match self.event_name.as_deref() {
             Some(n) => ChangeKind::parse(n).ok_or_else(|| {
@@ -268,17 +283,28 @@ impl<'a> WireRecord<'a> {
             })?,
             None => return Err(broken("missing eventName".into())),
         };
+        // Kinesis records name their unit; those written before AWS added the setting carry
+        // milliseconds and no name (the Powertools sample), which is what absent means there.
+        let precision_name = match (
+            self.dynamodb
+                .approximate_creation_date_time_precision
+                .as_deref(),
+            via,
+        ) {
+            (None, Some(_)) => Some("MILLISECOND"),
+            (given, _) => given,
+        };
+        let time_precision = match precision_name {
+            Some("MILLISECOND") => TimePrecision::Millisecond,
+            Some("MICROSECOND") => TimePrecision::Microsecond,
+            _ => TimePrecision::Second,
+        };
         let approximate_creation_time = match self.dynamodb.approximate_creation_date_time {
             None => None,
             Some(raw) if raw.get() == "null" => None,
             Some(raw) => Some(
-                Timestamp::from_creation_date_time(
-                    raw.get(),
-                    self.dynamodb
-                        .approximate_creation_date_time_precision
-                        .as_deref(),
-                )
-                .map_err(|e| broken(e.to_string()))?,
+                Timestamp::from_creation_date_time(raw.get(), precision_name)
+                    .map_err(|e| broken(e.to_string()))?,
             ),
         };
         let stream_view_type = self
@@ -308,12 +334,36 @@ impl<'a> WireRecord<'a> {
                 event_id: self.event_id.map(|id| texts.add(&id)),
                 sequence_number: SequenceNumber(texts.add(&seq)),
                 approximate_creation_time,
+                time_precision,
+                transport: if via.is_some() {
+                    Transport::Kinesis
+                } else {
+                    Transport::DynamoDbStreams
+                },
                 size_bytes: self.dynamodb.size_bytes.0,
                 stream_view_type,
                 ttl_expired,
             },
-            event_source_arn: self.event_source_arn,
-            aws_region: self.aws_region,
+            // A Kinesis change names no stream of its own: the Kinesis record's ARN and
+            // region are the record's.
+            event_source_arn: match via {
+                Some(outer) => outer.event_source_arn.as_deref().map(Cow::Borrowed),
+                None => self.event_source_arn,
+            },
+            aws_region: match via {
+                Some(outer) => self
+                    .aws_region
+                    .or_else(|| outer.aws_region.as_deref().map(Cow::Borrowed)),
+                None => self.aws_region,
+            },
+            kinesis: via.map(|outer| {
+                Box::new(KinesisInfo {
+                    table_name: self.table_name,
+                    partition_key: outer.partition_key.as_deref().map(Cow::Borrowed),
+                    approximate_arrival: outer.approximate_arrival,
+                    digest: outer.digest,
+                })
+            }),
             predecoded,
         })
     }
@@ -341,12 +391,26 @@ fn promised_image(
     })
 }
 
+#[inline]
 pub(super) fn entry<'a>(
     wire: WireRecord<'a>,
     predecoded: Predecoded,
     texts: &mut BatchText,
 ) -> Entry<'a> {
-    match wire.into_record(predecoded, texts) {
+    entry_via(wire, predecoded, texts, None)
+}
+
+/// [`entry`] for a record that came by Kinesis (`via`, the Kinesis record around it) or not.
+/// Inlined: each record's entry is then built where the batch's vector holds it, not moved
+/// there (a few hundred bytes a record).
+#[inline(always)]
+pub(super) fn entry_via<'a>(
+    wire: WireRecord<'a>,
+    predecoded: Predecoded,
+    texts: &mut BatchText,
+    via: Option<&'a super::kinesis::Outer<'_>>,
+) -> Entry<'a> {
+    match wire.into_record(predecoded, texts, via) {
         Ok(r) => Entry::Record(r),
         Err(b) => Entry::Broken(b),
     }
@@ -357,14 +421,11 @@ pub(super) fn entry<'a>(
 /// batch), so it makes the event unreadable, as a missing one does, whether or not the rest of
 /// the record is well-formed.
 fn reportable(entries: Vec<Entry<'_>>) -> Result<Vec<Entry<'_>>, EventError> {
-    if let Some(index) = entries
-        .iter()
-        .position(|e| matches!(e, Entry::Broken(b) if b.sequence_number.is_empty()))
-    {
-        return Err(EventError::NoSequenceNumber {
-            index,
-            message: "dynamodb.SequenceNumber is empty".into(),
-        });
+    if let Some((index, message)) = entries.iter().enumerate().find_map(|(i, e)| match e {
+        Entry::Broken(b) if b.sequence_number.is_empty() => Some((i, b.message.clone())),
+        _ => None,
+    }) {
+        return Err(EventError::NoSequenceNumber { index, message });
     }
     Ok(entries)
 }
@@ -399,6 +460,14 @@ pub(crate) fn read_batch_by<'a>(
             };
             return Err(EventError::Unreadable { message });
         }
+    };
+    // An event with a record that has no sequence number may be another kind of event,
+    // which says more than the missing number.
+    let reportable = |entries| {
+        reportable(entries).map_err(|e| match (&e, other_kind(json)) {
+            (EventError::NoSequenceNumber { .. }, Some(found)) => EventError::OtherKind { found },
+            _ => e,
+        })
     };
     // Fast path: the whole batch in one hand-written pass, images decoded on the way.
     if fast {
@@ -439,14 +508,17 @@ pub(crate) fn read_batch_by<'a>(
                     Ok(seq) => out.push(Entry::Broken(BrokenRecord {
                         sequence_number: seq.to_string(),
                         kind: found.kind(),
-                        message: record_error(json, raw.get(), &e),
+                        message: record_error(json, raw.get(), &e, "event"),
                     })),
                     Err(why) => {
                         return Err(match other_kind(json) {
                             Some(found) => EventError::OtherKind { found },
                             None => EventError::NoSequenceNumber {
                                 index,
-                                message: format!("{why}; {}", record_error(json, raw.get(), &e)),
+                                message: format!(
+                                    "{why}; {}",
+                                    record_error(json, raw.get(), &e, "event")
+                                ),
                             },
                         })
                     }
@@ -466,9 +538,10 @@ fn other_kind(json: &str) -> Option<String> {
             && r.get("tableName").is_some()
             && r.get("dynamodb").is_some()
     };
+    const AS_KINESIS: &str = "it is what Kinesis Data Streams for DynamoDB puts base64-encoded in a Kinesis record's kinesis.data; deliver the Kinesis event around it (eventSource \"aws:kinesis\"), as Lambda does, or replay one (`record` on the Kinesis stream writes them; docs/semantics.md, \"Kinesis Data Streams for DynamoDB\")";
     let Some(records) = v.get("Records").and_then(|r| r.as_array()) else {
         if kinesis_ddb(&v) {
-            return Some("a single record of Kinesis Data Streams for DynamoDB (recordFormat, tableName; no SequenceNumber), not an event; that delivery is not supported yet (docs/semantics.md, \"Not implemented yet\"): use the table's DynamoDB stream".into());
+            return Some(format!("a single change record of Kinesis Data Streams for DynamoDB (recordFormat, tableName; no SequenceNumber), not an event: {AS_KINESIS}"));
         }
         if v.get("dynamodb").is_some() || v.get("eventName").is_some() {
             return Some(
@@ -477,12 +550,19 @@ fn other_kind(json: &str) -> Option<String> {
         }
         return None;
     };
+    let kinesis = |r: &serde_json::Value| {
+        r.get("eventSource").and_then(|s| s.as_str()) == Some("aws:kinesis")
+            || r.get("kinesis").is_some()
+    };
+    if !records.is_empty() && records.iter().all(kinesis) {
+        return Some("a Kinesis event (eventSource \"aws:kinesis\"): read it with `KinesisEvent` (the router, `replay` and the poller tell the two apart by themselves)".into());
+    }
     records.iter().enumerate().find_map(|(i, r)| {
         let source = r.get("eventSource").and_then(|s| s.as_str());
         if source == Some("aws:kinesis") || r.get("kinesis").is_some() {
-            Some(format!("record {i} is a Kinesis Data Streams record (eventSource \"aws:kinesis\", data base64 in kinesis.data), as Kinesis Data Streams for DynamoDB delivers; that delivery is not supported yet (docs/semantics.md, \"Not implemented yet\"): use the table's DynamoDB stream"))
+            Some(format!("record {i} is a Kinesis record (eventSource \"aws:kinesis\") among DynamoDB Streams records: an event holds records of one source"))
         } else if kinesis_ddb(r) {
-            Some(format!("record {i} is a record of Kinesis Data Streams for DynamoDB (recordFormat, tableName; no SequenceNumber); that delivery is not supported yet (docs/semantics.md, \"Not implemented yet\"): use the table's DynamoDB stream"))
+            Some(format!("record {i} is a change record of Kinesis Data Streams for DynamoDB (recordFormat, tableName; no SequenceNumber): {AS_KINESIS}"))
         } else {
             match source {
                 Some(other) if other != "aws:dynamodb" && r.get("dynamodb").is_none() => {
@@ -498,7 +578,7 @@ fn other_kind(json: &str) -> Option<String> {
 /// the field at fault, the problem, and where it is in the event (not in the record), e.g.
 /// `dynamodb.Keys.val.B: invalid type: null, expected a string (line 17, column 21 of the
 /// event)`.
-fn record_error(event: &str, record: &str, e: &serde_json::Error) -> String {
+pub(super) fn record_error(event: &str, record: &str, e: &serde_json::Error, of: &str) -> String {
     let path = {
         let mut de = serde_json::Deserializer::from_str(record);
         match serde_path_to_error::deserialize::<_, WireRecord<'_>>(&mut de) {
@@ -525,7 +605,7 @@ fn record_error(event: &str, record: &str, e: &serde_json::Error) -> String {
         } else {
             (line0 + e.line(), e.column())
         };
-        out.push_str(&format!(" (line {line}, column {column} of the event)"));
+        out.push_str(&format!(" (line {line}, column {column} of the {of})"));
     }
     out
 }

@@ -27,6 +27,7 @@
 
 mod builder;
 mod guard;
+mod order;
 mod policy;
 mod route;
 mod run;
@@ -37,7 +38,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::change::Context;
 use crate::error::{EventError, ImageSide, RecordError, RecordErrorKind, RegistryError};
-use crate::event::{parse_batch_with, ChangeKind, Entry, ImageHook, ImageStore, Keys, Record};
+use crate::event::{
+    parse_batch_with, ChangeKind, Entry, ImageHook, ImageStore, Keys, KinesisEvent, Record,
+};
 use crate::handler::Unmatched;
 use crate::hook::BatchHook;
 use crate::registry::Registry;
@@ -164,7 +167,21 @@ impl<S: Send + Sync + 'static> Router<S> {
         let started = Instant::now();
         let hook = self.predecode.then_some(self as &dyn ImageHook);
         let mut store = ImageStore::default();
-        let entries = match parse_batch_with(json, hook, &mut store) {
+        // A Kinesis event's changes borrow from their decoded `data`, held here.
+        let kinesis;
+        let is_kinesis = KinesisEvent::is_kinesis(json);
+        let read = if is_kinesis {
+            match KinesisEvent::decode(json) {
+                Ok(k) => {
+                    kinesis = k;
+                    Ok(kinesis.entries_with(hook, &mut store))
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            parse_batch_with(json, hook, &mut store)
+        };
+        let mut entries = match read {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(error = %e, "invocation failed: unreadable event");
@@ -173,6 +190,27 @@ impl<S: Send + Sync + 'static> Router<S> {
                 return Err(e);
             }
         };
+        // Kinesis: each item's changes in time order, each duplicate once.
+        let plan = if is_kinesis {
+            order::Plan::of(&entries)
+        } else {
+            None
+        };
+        let mut duplicates = Vec::new();
+        let delivered = entries.len();
+        if let Some(plan) = &plan {
+            let mut slots: Vec<Option<Entry<'_>>> = entries.into_iter().map(Some).collect();
+            for &(dup, _) in &plan.duplicates {
+                if let Some(e) = slots.get_mut(dup).and_then(Option::take) {
+                    duplicates.push(e);
+                }
+            }
+            entries = plan
+                .run
+                .iter()
+                .filter_map(|&i| slots.get_mut(i).and_then(Option::take))
+                .collect();
+        }
         let created = created_range(&entries);
         let (arn, region) = entries
             .iter()
@@ -189,13 +227,18 @@ impl<S: Send + Sync + 'static> Router<S> {
             Ok(refused) => refused,
             Err((hook, e)) => {
                 tracing::error!(hook, error = %e, "batch hook failed; the whole batch is reported failed");
-                let report = self.all_failed(&entries, hook, &e);
+                let mut report = self.all_failed(&entries, hook, &e);
+                if let Some(plan) = &plan {
+                    // In delivery order, so Lambda delivers again from the first record it
+                    // sent, not from the first one the reordering ran.
+                    report = self.in_delivery_order(report, plan, &duplicates, delivered);
+                }
                 self.batch_done(&report, started, Duration::ZERO, created);
                 return Ok(report);
             }
         };
         let handlers = Instant::now();
-        let report = match self.concurrency {
+        let mut report = match self.concurrency {
             Concurrency::Sequential => {
                 self.run_sequential(entries, &mut store, &ctx, refused)
                     .await
@@ -205,8 +248,46 @@ impl<S: Send + Sync + 'static> Router<S> {
                     .await
             }
         };
+        if let Some(plan) = &plan {
+            report = self.in_delivery_order(report, plan, &duplicates, delivered);
+        }
         self.batch_done(&report, started, handlers.elapsed(), created);
         Ok(report)
+    }
+
+    /// The report of a reordered Kinesis batch put back in delivery order, a duplicate
+    /// acknowledged when the change it copies was, and not when that one was not.
+    fn in_delivery_order(
+        &self,
+        report: BatchReport,
+        plan: &order::Plan,
+        duplicates: &[Entry<'_>],
+        delivered: usize,
+    ) -> BatchReport {
+        let mut slots: Vec<Option<RecordReport>> = (0..delivered).map(|_| None).collect();
+        for (r, &i) in report.records.into_iter().zip(&plan.run) {
+            if let Some(slot) = slots.get_mut(i) {
+                *slot = Some(r);
+            }
+        }
+        for (&(dup, original), entry) in plan.duplicates.iter().zip(duplicates) {
+            let mut r = self.deferred(entry);
+            if let Some(Some(o)) = slots.get(original) {
+                r.model = o.model;
+                if matches!(o.outcome, Outcome::Ok | Outcome::Skipped(_)) {
+                    r.outcome = Outcome::Skipped(format!(
+                        "duplicate of record {}: the same change, run once",
+                        o.sequence_number
+                    ));
+                }
+            }
+            if let Some(slot) = slots.get_mut(dup) {
+                *slot = Some(r);
+            }
+        }
+        BatchReport {
+            records: slots.into_iter().flatten().collect(),
+        }
     }
 
     /// The batch's summary log line and metrics, from one count of its records.
@@ -443,7 +524,7 @@ fn log_summary(report: &BatchReport, tally: &Tally, started: Instant) {
         skipped = tally.with_outcome("skipped"),
         deferred = tally.with_outcome("deferred"),
         counts = %counts.join(" "),
-        reported = report.first_failure().map(|r| r.sequence_number.as_str()).unwrap_or(""),
+        reported = report.first_unacknowledged().map(|r| r.sequence_number.as_str()).unwrap_or(""),
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
         "batch processed"
     );

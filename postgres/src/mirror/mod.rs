@@ -45,7 +45,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use dynastream_core::dynamodb_json::SCHEMA_VERSION_ATTR;
-use dynastream_core::event::StreamArn;
+use dynastream_core::event::{KinesisInfo, StreamArn};
 use dynastream_core::hook::{Batch, BatchHook, Refusal};
 use dynastream_core::registry::{ModelSpec, Registry};
 
@@ -57,7 +57,7 @@ use tokio_postgres::{Client, Statement};
 use crate::conn::{dial, target};
 use crate::{sql, MirrorConfig, MirrorError};
 
-use rows::{newest_per_key, older_rows, row, Row};
+use rows::{newest_per_key, older_rows, row, Row, KINESIS_LABEL};
 
 /// The schema-qualified name of `model`'s view under `config` (`public.user_profile`).
 pub fn view_name(config: &MirrorConfig, model: &ModelSpec) -> String {
@@ -551,15 +551,22 @@ impl Mirror {
 /// A record's stream label, shared by the rows of one batch, or why the mirror refuses it.
 type StreamOf = Result<Arc<str>, String>;
 
+/// What a record's label depends on: its `eventSourceARN` and, on Kinesis, its `tableName`.
+type SourceOf<'r> = (Option<&'r str>, Option<&'r str>);
+
 /// The label of the stream a record comes from, or why the mirror refuses it: an ARN that is
 /// no DynamoDB stream's, or one of a table other than `held`, the one the mirror table holds.
 /// A record whose `eventSourceARN` is absent or no ARN at all (a hand-written event, a
 /// sample's placeholder) names no stream: label `""`, earlier than every stream's records.
 fn stream_of<'a>(
     arn: Option<&'a str>,
+    kinesis: Option<&KinesisInfo<'_>>,
     held: Option<&str>,
     config: &MirrorConfig,
 ) -> Result<&'a str, String> {
+    if let Some(k) = kinesis {
+        return kinesis_label(arn, k, held, config);
+    }
     let Some(arn) = arn.filter(|a| a.starts_with("arn:")) else {
         return Ok("");
     };
@@ -575,6 +582,34 @@ fn stream_of<'a>(
             config.qualified_table()
         )),
         _ => Ok(label),
+    }
+}
+
+/// [`stream_of`] for a record of Kinesis Data Streams for DynamoDB: its table is named by
+/// the Kinesis stream's ARN (region, account) and the change's `tableName`; its rows take the
+/// Kinesis label. A record whose ARN is absent or no ARN (a hand-written event) is not
+/// checked, as on DynamoDB Streams.
+fn kinesis_label(
+    arn: Option<&str>,
+    k: &KinesisInfo<'_>,
+    held: Option<&str>,
+    config: &MirrorConfig,
+) -> Result<&'static str, String> {
+    let Some(arn) = arn.filter(|a| a.starts_with("arn:")) else {
+        return Ok(KINESIS_LABEL);
+    };
+    let Some(table) = k.table_arn(arn) else {
+        return Err(match k.table_name.as_deref() {
+            None | Some("") => format!("Kinesis record of {arn} names no table (no tableName in its change record): the mirror keeps each table's items apart"),
+            Some(_) => format!("eventSourceARN {arn:?} is not a Kinesis stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)"),
+        });
+    };
+    match held {
+        Some(held) if held != table => Err(format!(
+            "record of table {table} (by Kinesis stream {arn}), but mirror table {} holds {held}: one mirror table holds one DynamoDB table's items; give this table a mirror table of its own (--mirror-table; to repoint this one, delete its row from dynastream_sources)",
+            config.qualified_table()
+        )),
+        _ => Ok(KINESIS_LABEL),
     }
 }
 
@@ -614,23 +649,30 @@ impl BatchHook for Mirror {
             // The table this mirror table holds: recorded with the first record that names
             // one, if none is yet.
             let first = batch.records().find_map(|r| {
-                let arn = StreamArn::parse(r.record.event_source_arn.as_deref()?)?;
-                arn.label.map(|_| arn.table)
+                let arn = r.record.event_source_arn.as_deref()?;
+                if let Some(k) = &r.record.kinesis {
+                    return k.table_arn(arn).map(std::borrow::Cow::Owned);
+                }
+                let arn = StreamArn::parse(arn)?;
+                arn.label.map(|_| std::borrow::Cow::Borrowed(arn.table))
             });
             let held = match first {
-                Some(table) => Some(self.claim_source(table).await?),
+                Some(table) => Some(self.claim_source(&table).await?),
                 None => self.source.get().map(String::as_str),
             };
             // A batch's records name one stream: its label is read and shared once, not per
             // record.
-            let mut last: Option<(Option<&str>, StreamOf)> = None;
+            let mut last: Option<(SourceOf<'_>, StreamOf)> = None;
             for r in batch.records() {
                 let arn = r.record.event_source_arn.as_deref();
+                let kinesis = r.record.kinesis.as_deref();
+                // A Kinesis change names its table itself (`tableName`).
+                let source = (arn, kinesis.and_then(|k| k.table_name.as_deref()));
                 let known = match &last {
-                    Some((a, known)) if *a == arn => known.clone(),
+                    Some((a, known)) if *a == source => known.clone(),
                     _ => {
-                        let known = stream_of(arn, held, &self.config).map(Arc::from);
-                        last = Some((arn, known.clone()));
+                        let known = stream_of(arn, kinesis, held, &self.config).map(Arc::from);
+                        last = Some((source, known.clone()));
                         known
                     }
                 };

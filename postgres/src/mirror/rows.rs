@@ -46,6 +46,33 @@ pub(crate) fn cmp_position(a: &Row, b: &Row) -> Ordering {
         .then_with(|| cmp_seq(&a.seq, &b.seq))
 }
 
+/// The label of the rows written from Kinesis Data Streams for DynamoDB: after every
+/// DynamoDB stream's label (those are creation times, `2026-...`, or `""`), so a Kinesis
+/// record outranks a backfilled row and a row from the table's DynamoDB stream
+/// (docs/semantics.md, "Kinesis Data Streams for DynamoDB").
+pub(crate) const KINESIS_LABEL: &str = "kinesis";
+
+/// A Kinesis record's place among its item's changes, as the `seq` column holds it: the
+/// creation time in microseconds, then the change's digest (below 10^20), so
+/// `micros * 10^20 + digest`. A time with more digits than microseconds is cut to them (AWS
+/// sends milliseconds or microseconds); no time ranks as 0. The digest is the same for every
+/// copy of a change, so the row an item converges to is the greatest of its changes whatever
+/// the order, count or grouping of deliveries: a total order, fixed per change.
+pub(crate) fn kinesis_position(time: Option<dynastream_core::Timestamp>, digest: u64) -> String {
+    let micros = time.map_or(0u128, |t| {
+        // The reader refuses times after the year 9999; a record built by hand is held to it
+        // here, so the product below cannot overflow.
+        let secs = u128::try_from(
+            t.unix_seconds()
+                .clamp(0, dynastream_core::event::LATEST_SECS),
+        )
+        .unwrap_or(0);
+        secs * 1_000_000 + u128::from(t.subsec_nanos() / 1000)
+    });
+    // u128 holds micros up to the year 9999 (about 2.5e17) times 10^20: 2.5e37 < 3.4e38.
+    (micros * 100_000_000_000_000_000_000 + u128::from(digest)).to_string()
+}
+
 /// The row for one record of the stream labelled `stream`, or why it cannot be mirrored.
 pub(crate) fn row(
     index: usize,
@@ -55,7 +82,14 @@ pub(crate) fn row(
     version_attr: &str,
     stream: Arc<str>,
 ) -> Result<Row, String> {
-    let seq = &rec.meta.sequence_number;
+    let position;
+    let seq: &str = match &rec.kinesis {
+        Some(k) => {
+            position = kinesis_position(rec.meta.approximate_creation_time, k.digest);
+            &position
+        }
+        None => &rec.meta.sequence_number,
+    };
     if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
             "sequence number {seq:?} is not a decimal number; the mirror orders writes by it"
