@@ -148,7 +148,40 @@ fn integer_text(text: &str) -> Result<Cow<'_, str>, IntError> {
     Ok(Cow::Owned(s))
 }
 
-fn int<T: FromStr, E: de::Error>(text: &str, ty: &str) -> Result<T, E> {
+/// The value of `text` when it is plain decimal digits with at most an optional `-`, and at
+/// most 18 of them (below 10^18, so no overflow in `i64`), read in one pass; `None` for any
+/// other text ("-0" included: an unsigned target refuses it), which takes the general path.
+#[inline]
+fn small_int(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    let (negative, digits) = match bytes.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &b in digits {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + i64::from(d);
+    }
+    match (negative, n) {
+        (true, 0) => None,
+        (true, n) => Some(-n),
+        (false, n) => Some(n),
+    }
+}
+
+fn int<T: FromStr + TryFrom<i64>, E: de::Error>(text: &str, ty: &str) -> Result<T, E> {
+    // Most numbers are short plain integers: read once, no second scan by `from_str`.
+    if let Some(n) = small_int(text) {
+        return T::try_from(n)
+            .map_err(|_| E::custom(format_args!("number {text} is out of range for {ty}")));
+    }
     match integer_text(text) {
         Ok(t) => T::from_str(&t)
             .map_err(|_| E::custom(format_args!("number {text} is out of range for {ty}"))),
@@ -162,7 +195,25 @@ fn int<T: FromStr, E: de::Error>(text: &str, ty: &str) -> Result<T, E> {
     }
 }
 
-fn float<T: FromStr, E: de::Error>(text: &str) -> Result<T, E> {
+fn float<T: FromStr + Into<f64> + Copy, E: de::Error>(text: &str) -> Result<T, E> {
+    // Rust's parser alone, when what it accepts is what `split` accepts: it also takes `inf`,
+    // `nan` and `infinity` (refused by the first byte's check) and exponents beyond
+    // `MAX_EXPONENT_TEXT` (refused by `split`); within 64 bytes such an exponent gives 0 or
+    // an infinity, which take the general path. So a finite non-zero value from text that
+    // starts as a number is exactly the general path's value, without its extra scan.
+    let bytes = text.as_bytes();
+    let first = match bytes {
+        [b'-' | b'+', b, ..] | [b, ..] => *b,
+        [] => 0,
+    };
+    if bytes.len() <= 64 && (first.is_ascii_digit() || first == b'.') {
+        if let Ok(t) = T::from_str(text) {
+            let v: f64 = t.into();
+            if v.is_finite() && v != 0.0 {
+                return Ok(t);
+            }
+        }
+    }
     if split(text).is_none() {
         return Err(E::custom(format_args!("{text:?} is not a number")));
     }
@@ -378,5 +429,136 @@ mod tests {
         let big = "99999999999999999999999999999999999999";
         assert_eq!(int::<i128, E>(big, "i128").unwrap().to_string(), big);
         assert!(int::<i64, E>(big, "i64").is_err());
+    }
+
+    /// The general path the fast ones stand in for: `integer_text` then `from_str`; `split`
+    /// then `from_str`.
+    fn int_general<T: FromStr>(text: &str) -> Option<T> {
+        integer_text(text).ok().and_then(|t| T::from_str(&t).ok())
+    }
+    fn float_general<T: FromStr>(text: &str) -> Option<T> {
+        split(text).and_then(|_| T::from_str(text).ok())
+    }
+
+    /// Every fast path gives what the general path gives, value or refusal: numbers near the
+    /// edges (signs, zeros, 18 and 19 digits, exponents at and past the limit, `inf`/`nan`).
+    fn same_as_general(t: &str) {
+        type E = serde::de::value::Error;
+        assert_eq!(
+            int::<i64, E>(t, "i64").ok(),
+            int_general::<i64>(t),
+            "i64 {t:?}"
+        );
+        assert_eq!(
+            int::<u32, E>(t, "u32").ok(),
+            int_general::<u32>(t),
+            "u32 {t:?}"
+        );
+        assert_eq!(
+            int::<u64, E>(t, "u64").ok(),
+            int_general::<u64>(t),
+            "u64 {t:?}"
+        );
+        assert_eq!(int::<i8, E>(t, "i8").ok(), int_general::<i8>(t), "i8 {t:?}");
+        let bits = |v: Option<f64>| v.map(f64::to_bits);
+        assert_eq!(
+            bits(float::<f64, E>(t).ok()),
+            bits(float_general(t)),
+            "f64 {t:?}"
+        );
+        let bits32 = |v: Option<f32>| v.map(f32::to_bits);
+        assert_eq!(
+            bits32(float::<f32, E>(t).ok()),
+            bits32(float_general(t)),
+            "f32 {t:?}"
+        );
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_general_path() {
+        for t in [
+            "0",
+            "-0",
+            "00",
+            "-00",
+            "7",
+            "-7",
+            "+7",
+            "007",
+            "-007",
+            "255",
+            "256",
+            "-128",
+            "-129",
+            "4294967295",
+            "4294967296",
+            "999999999999999999",
+            "-999999999999999999",
+            "1000000000000000000",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "18446744073709551615",
+            "18446744073709551616",
+            "",
+            "-",
+            "+",
+            "1.5",
+            "-1.5",
+            ".5",
+            "5.",
+            "-.5",
+            "+.5",
+            ".",
+            "1e5",
+            "1E+5",
+            "1e-5",
+            "1e1000000",
+            "1e1000001",
+            "1e-1000001",
+            "0e1000001",
+            "1e",
+            "1e+",
+            "inf",
+            "-inf",
+            "+inf",
+            "nan",
+            "NaN",
+            "infinity",
+            "-Infinity",
+            "1.7976931348623157e308",
+            "1.8e308",
+            "1e-330",
+            "4.9e-324",
+            "3.4028235e38",
+            "3.5e38",
+            "1e-46",
+            "1002.0060180541625",
+            "-0.0",
+            "0.0",
+            "1_000",
+            " 1",
+            "1 ",
+            "0x10",
+            "1.2.3",
+            "--1",
+            "1e5e3",
+            "١",
+        ] {
+            same_as_general(t);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_paths_agree_on_number_like_text(t in "[-+]?[0-9]{0,20}(\\.[0-9]{0,20})?([eE][-+]?[0-9]{0,8})?") {
+            same_as_general(&t);
+        }
+
+        #[test]
+        fn fast_paths_agree_on_floats(v in proptest::num::f64::ANY) {
+            same_as_general(&v.to_string());
+            same_as_general(&format!("{v:e}"));
+        }
     }
 }

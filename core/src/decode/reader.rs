@@ -471,6 +471,32 @@ impl<'de, 's> Reader<'de, 's> {
         Tag::from_name(&self.string()?).ok_or(Bail)
     }
 
+    /// `{"T":`, the opening of an attribute value up to its value: its type tag. The compact
+    /// form of a one-letter tag (nearly every attribute) is matched as one five-byte pattern;
+    /// any other form (whitespace, a longer tag, escapes) part by part.
+    #[inline]
+    fn open_attribute(&mut self) -> Result<Tag, Bail> {
+        if let Some(&[b'{', b'"', t, b'"', b':']) = self.text.as_bytes().get(self.pos..self.pos + 5)
+        {
+            let tag = match t {
+                b'S' => Some(Tag::S),
+                b'N' => Some(Tag::N),
+                b'M' => Some(Tag::M),
+                b'L' => Some(Tag::L),
+                b'B' => Some(Tag::B),
+                _ => None,
+            };
+            if let Some(tag) = tag {
+                self.pos += 5;
+                return Ok(tag);
+            }
+        }
+        self.eat(b'{')?;
+        let tag = self.tag()?;
+        self.eat(b':')?;
+        Ok(tag)
+    }
+
     /// An object of attributes, visited as a map. `want` is what the target asked for: a
     /// struct (a model, say) refuses a declared field given twice itself, so only the names
     /// whose values it ignores are tracked; any other target's names all are.
@@ -710,10 +736,8 @@ struct Attr<'r, 'de, 's> {
 impl<'de> Attr<'_, 'de, '_> {
     fn dispatch<V: Visitor<'de>>(self, want: Want, v: V) -> Result<V::Value, Bail> {
         let r = self.r;
-        r.eat(b'{')?;
+        let tag = r.open_attribute()?;
         r.enter()?;
-        let tag = r.tag()?;
-        r.eat(b':')?;
         let out = Pending { r: &mut *r, tag }.dispatch(want, v)?;
         // Exactly one type tag.
         r.eat(b'}')?;

@@ -14,9 +14,8 @@ use std::ops::Range;
 
 use base64::Engine as _;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
-use super::wire::{entry_via, LooseEvent, WireRecord};
+use super::wire::{entry_via, LooseEvent, RawJson, WireRecord};
 use super::{BatchText, BrokenRecord, Entry, EventError, ImageHook, ImageStore, Timestamp};
 
 /// One Kinesis record's envelope, owned by the [`KinesisEvent`] the change borrows from.
@@ -44,7 +43,7 @@ pub(super) struct KinesisWire<'a> {
     pub(super) sequence_number: Option<Cow<'a, str>>,
     pub(super) data: Option<Cow<'a, str>>,
     pub(super) partition_key: Option<Cow<'a, str>>,
-    pub(super) arrival: Option<&'a RawValue>,
+    pub(super) arrival: Option<RawJson<'a>>,
     pub(super) event_source_arn: Option<Cow<'a, str>>,
     pub(super) aws_region: Option<Cow<'a, str>>,
 }
@@ -90,7 +89,7 @@ struct WireKinesis<'a> {
     #[serde(rename = "partitionKey", borrow, default)]
     partition_key: Option<Cow<'a, str>>,
     #[serde(rename = "approximateArrivalTimestamp", borrow, default)]
-    approximate_arrival_timestamp: Option<&'a RawValue>,
+    approximate_arrival_timestamp: Option<RawJson<'a>>,
 }
 
 #[derive(Deserialize)]

@@ -32,7 +32,7 @@ pub use timestamp::{TimePrecision, Timestamp, TimestampError, LATEST_SECS};
 pub(crate) use wire::read_batch_by;
 #[cfg(test)]
 use wire::WireEvent;
-use wire::{entry, read_batch, Image, SizeBytes, StreamRecord, UserIdentity, WireRecord};
+use wire::{entry, read_batch, Image, RawJson, SizeBytes, StreamRecord, UserIdentity, WireRecord};
 
 /// Reads a batch: every record's envelope and keys, images left unparsed.
 ///

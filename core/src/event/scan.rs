@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::ImageSide;
 use super::{
-    entry, BatchText, ChangeKind, Entry, Image, KeyValue, Keys, SizeBytes, StreamRecord,
+    entry, BatchText, ChangeKind, Entry, Image, KeyValue, Keys, RawJson, SizeBytes, StreamRecord,
     UserIdentity, WireRecord,
 };
 use crate::decode::attr::CowStr;
@@ -303,6 +303,36 @@ pub(super) fn first_record_is_kinesis(json: &str) -> Option<bool> {
     answer
 }
 
+/// The end of the JSON number token at `start` (RFC 8259 section 6: `-`? then `0` or digits
+/// not starting with `0`, then `.` and digits, then `e` or `E`, a sign and digits, the last
+/// two optional), or `None` when no number token starts there.
+fn json_number_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let digits = |mut i: usize| {
+        let from = i;
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        (i > from).then_some(i)
+    };
+    let mut i = start + usize::from(bytes.get(start) == Some(&b'-'));
+    i = match bytes.get(i)? {
+        b'0' => i + 1,
+        b'1'..=b'9' => digits(i)?,
+        _ => return None,
+    };
+    if bytes.get(i) == Some(&b'.') {
+        i = digits(i + 1)?;
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        i = digits(i)?;
+    }
+    Some(i)
+}
+
 struct Scan<'a, 's> {
     src: &'a str,
     pos: usize,
@@ -408,6 +438,25 @@ impl<'a> Scan<'a, '_> {
         Some(v)
     }
 
+    /// A time's JSON number as its text (`ApproximateCreationDateTime`, a Kinesis arrival
+    /// time): a number token followed by the end of its value read here, anything else
+    /// (`null`, a string, what JSON refuses) by serde_json, which also names what is wrong.
+    fn number_text(&mut self) -> Option<Option<RawJson<'a>>> {
+        self.peek()?;
+        let bytes = self.src.as_bytes();
+        let start = self.pos;
+        if let Some(end) = json_number_end(bytes, start) {
+            if matches!(
+                bytes.get(end),
+                Some(b',' | b'}' | b' ' | b'\n' | b'\r' | b'\t')
+            ) {
+                self.pos = end;
+                return crate::bytes::between(self.src, start, end).map(|t| Some(RawJson(t)));
+            }
+        }
+        self.value()
+    }
+
     /// `SizeBytes`: plain digits (what AWS sends) read here, any other value by serde_json.
     fn size_bytes(&mut self) -> Option<SizeBytes> {
         self.peek()?;
@@ -506,9 +555,7 @@ impl<'a> Scan<'a, '_> {
                             1 => w.sequence_number = Some(s.string()?),
                             2 => w.data = s.plain_long_string()?,
                             4 => w.partition_key = s.opt_string()?,
-                            _ => {
-                                w.arrival = s.value::<Option<&'a serde_json::value::RawValue>>()?
-                            }
+                            _ => w.arrival = s.number_text()?,
                         }
                         Some(())
                     })
@@ -608,7 +655,7 @@ impl<'a> Scan<'a, '_> {
             }
             seen |= bit;
             match bit {
-                1 => time = s.value()?,
+                1 => time = s.number_text()?,
                 2 => keys = Some(s.keys()?),
                 4 | 8 => {
                     let side = if bit == 4 {

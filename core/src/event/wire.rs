@@ -25,6 +25,25 @@ pub(super) struct UserIdentity<'a> {
 /// An image's JSON text, as read from the event (serde_json checked it is JSON).
 pub(super) struct Image<'a>(pub(super) &'a str);
 
+/// A JSON value's text as read from the event: checked to be JSON by serde_json, or by the
+/// envelope scan's reading of a plain number (`scan::json_number_end`). Times are kept as
+/// their text until the record is made, where their unit is known.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RawJson<'a>(pub(super) &'a str);
+
+impl<'a> RawJson<'a> {
+    /// The value's JSON text.
+    pub(super) fn get(&self) -> &'a str {
+        self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawJson<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <&'de RawValue>::deserialize(d).map(|raw| RawJson(raw.get()))
+    }
+}
+
 impl<'de: 'a, 'a> Deserialize<'de> for Image<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         <&'de RawValue>::deserialize(d).map(|raw| Image(raw.get()))
@@ -34,7 +53,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Image<'a> {
 #[derive(Deserialize)]
 pub(super) struct StreamRecord<'a> {
     #[serde(rename = "ApproximateCreationDateTime", borrow, default)]
-    pub(super) approximate_creation_date_time: Option<&'a RawValue>,
+    pub(super) approximate_creation_date_time: Option<RawJson<'a>>,
     #[serde(rename = "ApproximateCreationDateTimePrecision", borrow, default)]
     pub(super) approximate_creation_date_time_precision: Option<Cow<'a, str>>,
     #[serde(rename = "Keys", borrow, default)]

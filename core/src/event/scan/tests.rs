@@ -513,3 +513,58 @@ fn the_store_gives_back_each_image_once_across_chunks() {
     assert_eq!(store.take::<String>(1, 0), None, "no column for model 1");
     assert_eq!(store.take::<String>(0, 3 * CHUNK + 5), None, "past the end");
 }
+
+/// The scan's number token is serde_json's: the same text accepted, the same refused.
+#[test]
+fn number_tokens_end_where_serde_json_ends_them() {
+    for t in [
+        "0",
+        "-0",
+        "7",
+        "-7",
+        "1700000000",
+        "1700000000.907",
+        "1.5e3",
+        "1.5E-3",
+        "1e+9",
+        "0.0",
+        "01",
+        "-01",
+        "1.",
+        "1.e5",
+        ".5",
+        "-",
+        "--1",
+        "1e",
+        "1e+",
+        "+1",
+        "1ee5",
+        "0x10",
+        "1_0",
+        "Infinity",
+        "NaN",
+        "",
+    ] {
+        let json = format!("{t},");
+        let ours = json_number_end(json.as_bytes(), 0)
+            .filter(|&end| json.as_bytes().get(end) == Some(&b','))
+            .map(|end| &json[..end]);
+        let theirs = serde_json::from_str::<&serde_json::value::RawValue>(t)
+            .ok()
+            .map(|r| r.get());
+        assert_eq!(ours, theirs, "{t:?}");
+        // And in a record: the scan reads the event as the serde path does, or leaves it.
+        let event = format!(
+            r#"{{"Records":[{{"eventID":"1","eventName":"INSERT","dynamodb":{{"ApproximateCreationDateTime":{t},"Keys":{{"PK":{{"S":"a"}}}},"SequenceNumber":"1","SizeBytes":5}}}}]}}"#
+        );
+        let scanned = scan_path(&event, false);
+        if scanned.is_some() {
+            assert_eq!(scanned, serde_path(&event), "{t:?}");
+        }
+        assert_eq!(
+            scanned.is_some(),
+            theirs.is_some(),
+            "{t:?}: a number token takes the scan's path, anything else serde_json's"
+        );
+    }
+}
