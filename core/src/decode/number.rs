@@ -176,7 +176,7 @@ fn small_int(text: &str) -> Option<i64> {
     }
 }
 
-fn int<T: FromStr + TryFrom<i64>, E: de::Error>(text: &str, ty: &str) -> Result<T, E> {
+pub(crate) fn int<T: FromStr + TryFrom<i64>, E: de::Error>(text: &str, ty: &str) -> Result<T, E> {
     // Most numbers are short plain integers: read once, no second scan by `from_str`.
     if let Some(n) = small_int(text) {
         return T::try_from(n)
@@ -195,7 +195,7 @@ fn int<T: FromStr + TryFrom<i64>, E: de::Error>(text: &str, ty: &str) -> Result<
     }
 }
 
-fn float<T: FromStr + Into<f64> + Copy, E: de::Error>(text: &str) -> Result<T, E> {
+pub(crate) fn float<T: FromStr + Into<f64> + Copy, E: de::Error>(text: &str) -> Result<T, E> {
     // Rust's parser alone, when what it accepts is what `split` accepts: it also takes `inf`,
     // `nan` and `infinity` (refused by the first byte's check) and exponents beyond
     // `MAX_EXPONENT_TEXT` (refused by `split`); within 64 bytes such an exponent gives 0 or

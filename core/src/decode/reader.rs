@@ -491,6 +491,26 @@ impl<'de, 's> Reader<'de, 's> {
                 return Ok(tag);
             }
         }
+        self.open_long_tag()
+    }
+
+    /// [`Reader::open_attribute`] past the one-letter tags: `{"SS":`, `{"NS":`, `{"BS":`,
+    /// `{"BOOL":` and `{"NULL":` as patterns, anything else part by part.
+    #[inline(never)]
+    fn open_long_tag(&mut self) -> Result<Tag, Bail> {
+        let bytes = self.text.as_bytes();
+        let found = match bytes.get(self.pos..) {
+            Some([b'{', b'"', b'S', b'S', b'"', b':', ..]) => Some((Tag::Ss, 6)),
+            Some([b'{', b'"', b'N', b'S', b'"', b':', ..]) => Some((Tag::Ns, 6)),
+            Some([b'{', b'"', b'B', b'S', b'"', b':', ..]) => Some((Tag::Bs, 6)),
+            Some([b'{', b'"', b'B', b'O', b'O', b'L', b'"', b':', ..]) => Some((Tag::Bool, 8)),
+            Some([b'{', b'"', b'N', b'U', b'L', b'L', b'"', b':', ..]) => Some((Tag::Null, 8)),
+            _ => None,
+        };
+        if let Some((tag, len)) = found {
+            self.pos += len;
+            return Ok(tag);
+        }
         self.eat(b'{')?;
         let tag = self.tag()?;
         self.eat(b':')?;
@@ -616,8 +636,37 @@ impl<'de> Entries<'_, 'de, '_> {
     }
 
     /// The next attribute name, or `None` at the end.
+    ///
+    /// The compact form (`,"name":`, or `"name":` first, the name plain and shorter than
+    /// sixteen bytes) is read in one step; any other by parts ([`Entries::any_name`]).
     #[inline]
     fn name(&mut self) -> Result<Option<Cow<'de, str>>, Bail> {
+        let r = &*self.r;
+        let bytes = r.text.as_bytes();
+        let quote = match self.state {
+            State::After if bytes.get(r.pos) == Some(&b',') => r.pos + 1,
+            State::First => r.pos,
+            _ => return self.any_name(),
+        };
+        if bytes.get(quote) == Some(&b'"') {
+            let start = quote + 1;
+            if let Some(k) = bytes.get(start..start + 16).and_then(first_special16) {
+                let end = start + k;
+                if bytes.get(end) == Some(&b'"') && bytes.get(end + 1) == Some(&b':') {
+                    if let Some(name) = crate::bytes::between(r.text, start, end) {
+                        self.r.pos = end + 2;
+                        self.state = State::After;
+                        return Ok(Some(Cow::Borrowed(name)));
+                    }
+                }
+            }
+        }
+        self.any_name()
+    }
+
+    /// [`Entries::name`] in any form: whitespace, escapes, long names, the end.
+    #[inline(never)]
+    fn any_name(&mut self) -> Result<Option<Cow<'de, str>>, Bail> {
         let r = &mut *self.r;
         if !r.more(&mut self.state, b'}')? {
             return Ok(None);
@@ -738,7 +787,24 @@ impl<'de> Attr<'_, 'de, '_> {
         let r = self.r;
         let tag = r.open_attribute()?;
         r.enter()?;
-        let out = Pending { r: &mut *r, tag }.dispatch(want, v)?;
+        // A string into a string target, the commonest pair, read here: `want` is known where
+        // this is inlined, so the test costs nothing for other targets. It is what
+        // `Pending::dispatch` and `JsonStr::dispatch` do for the pair.
+        let out = match (tag, want) {
+            (Tag::S, Want::String | Want::Str) => match r.string()? {
+                Cow::Borrowed(s) => v.visit_borrowed_str(s),
+                Cow::Owned(s) => v.visit_str(&s),
+            }?,
+            // Numbers into the usual number targets and booleans, likewise (what `NumberDe`'s
+            // and `Pending`'s dispatch do for these).
+            (Tag::N, Want::I64) => v.visit_i64(number::int(&r.string()?, "i64")?)?,
+            (Tag::N, Want::I32) => v.visit_i32(number::int(&r.string()?, "i32")?)?,
+            (Tag::N, Want::U64) => v.visit_u64(number::int(&r.string()?, "u64")?)?,
+            (Tag::N, Want::U32) => v.visit_u32(number::int(&r.string()?, "u32")?)?,
+            (Tag::N, Want::F64) => v.visit_f64(number::float(&r.string()?)?)?,
+            (Tag::Bool, Want::Bool) => v.visit_bool(r.boolean()?)?,
+            _ => Pending { r: &mut *r, tag }.dispatch(want, v)?,
+        };
         // Exactly one type tag.
         r.eat(b'}')?;
         r.leave();
