@@ -474,6 +474,22 @@ mod tests {
         );
     }
 
+    /// The one-pass integer reader takes the plain forms and leaves every other to the
+    /// general path (the agreement tests below pass either way; this one does not).
+    #[test]
+    fn plain_integers_take_the_one_pass_reader() {
+        assert_eq!(small_int("7"), Some(7));
+        assert_eq!(small_int("-7"), Some(-7));
+        assert_eq!(small_int("007"), Some(7));
+        assert_eq!(
+            small_int("999999999999999999"),
+            Some(999_999_999_999_999_999)
+        );
+        for general in ["-0", "+7", "1.0", "1e3", "", "-", "1000000000000000000"] {
+            assert_eq!(small_int(general), None, "{general:?}");
+        }
+    }
+
     #[test]
     fn fast_paths_agree_with_the_general_path() {
         for t in [
