@@ -123,7 +123,8 @@ pub(crate) trait ImageHook {
     ) -> Option<(usize, usize)>;
 }
 
-/// The most records Lambda delivers in one DynamoDB Streams batch (`BatchSize` ≤ 10,000).
+/// The most records Lambda delivers in one batch (`BatchSize` ≤ 10,000, DynamoDB Streams and
+/// Kinesis alike).
 const MAX_BATCH: usize = 10_000;
 
 /// Reads a whole event; `None` when the serde path must read it instead.
@@ -142,6 +143,25 @@ pub(crate) fn scan_with<'a, T>(
     hook: Option<&dyn ImageHook>,
     store: &mut ImageStore,
     mut each: impl FnMut(WireRecord<'a>, Predecoded) -> T,
+) -> Option<Vec<T>> {
+    event_records(json, store, |s, out| {
+        let (wire, pre) = s.record(hook)?;
+        // A DynamoDB Streams record without a sequence number: the serde path says the event
+        // cannot be answered.
+        wire.dynamodb.sequence_number.as_ref()?;
+        out.push(each(wire, pre));
+        Some(())
+    })
+}
+
+/// A whole event, `{"Records": [...]}` with any other member skipped, each record read by
+/// `record` into the vector it is given (pushed there, not returned: a record is a few hundred
+/// bytes, and returning it would copy it once more); `None` when anything is unexpected (`Records` twice, text after the event, a
+/// record `record` refuses), for the serde path to read and name.
+fn event_records<'a, T>(
+    json: &'a str,
+    store: &mut ImageStore,
+    mut record: impl FnMut(&mut Scan<'a, '_>, &mut Vec<T>) -> Option<()>,
 ) -> Option<Vec<T>> {
     let mut s = Scan {
         src: json,
@@ -163,11 +183,7 @@ pub(crate) fn scan_with<'a, T>(
         } else {
             loop {
                 let start = s.pos;
-                let (wire, pre) = s.record(hook)?;
-                // A DynamoDB Streams record without a sequence number: the serde path says
-                // the event cannot be answered.
-                wire.dynamodb.sequence_number.as_ref()?;
-                out.push(each(wire, pre));
+                record(s, &mut out)?;
                 if out.len() == 1 {
                     // Records of a batch are alike in size: room for the rest, judged by the
                     // first, saves growing (and copying) the entries step by step. Lambda
@@ -219,44 +235,10 @@ pub(super) fn scan_record<'a>(
 /// path must read it (anything unexpected, a member given twice, a record without
 /// `kinesis.sequenceNumber`), which also names what is wrong.
 pub(super) fn scan_kinesis(json: &str) -> Option<Vec<super::kinesis::KinesisWire<'_>>> {
-    let mut store = ImageStore::default();
-    let mut s = Scan {
-        src: json,
-        pos: 0,
-        store: &mut store,
-    };
-    let mut records = None;
-    s.object(|s, key| {
-        if key != "Records" {
-            return s.skip();
-        }
-        if records.is_some() {
-            return None;
-        }
-        let mut out = Vec::new();
-        s.expect(b'[')?;
-        if s.peek()? == b']' {
-            s.pos += 1;
-        } else {
-            loop {
-                out.push(s.kinesis_record()?);
-                match s.peek()? {
-                    b',' => s.pos += 1,
-                    b']' => {
-                        s.pos += 1;
-                        break;
-                    }
-                    _ => return None,
-                }
-            }
-        }
-        records = Some(out);
+    event_records(json, &mut ImageStore::default(), |s, out| {
+        out.push(s.kinesis_record()?);
         Some(())
-    })?;
-    if s.peek().is_some() {
-        return None;
-    }
-    records
+    })
 }
 
 /// Whether the first record of the event `json` (or its first part) is a Kinesis record: it
