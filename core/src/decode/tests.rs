@@ -499,4 +499,23 @@ proptest! {
             .map_err(|e| format!("invalid base64 in binary attribute: {e}"));
         prop_assert_eq!(check, decode);
     }
+
+    /// The check's fast step (base64-simd's) never accepts what decoding refuses, and takes
+    /// what DynamoDB sends: the canonical encoding of any bytes.
+    #[test]
+    fn base64_fast_check_accepts_only_what_decoding_does(
+        text in prop_oneof![
+            "[A-Za-z0-9+/]{0,12}={0,3}",
+            "[A-Za-z0-9+/=]{0,9}",
+            "[A-Za-z0-9+/=*\\- \n]{0,16}",
+        ],
+        bytes in proptest::collection::vec(any::<u8>(), 0..40),
+    ) {
+        let standard = base64::engine::general_purpose::STANDARD;
+        if base64_simd::STANDARD.check(text.as_bytes()).is_ok() {
+            prop_assert!(base64::Engine::decode(&standard, &text).is_ok(), "{:?}", text);
+        }
+        let canonical = base64::Engine::encode(&standard, &bytes);
+        prop_assert!(base64_simd::STANDARD.check(canonical.as_bytes()).is_ok(), "{:?}", canonical);
+    }
 }
