@@ -394,8 +394,8 @@ impl<'t, E: de::Error> BytesDe<'t, E> {
 
     /// Checks the text is base64, as [`BytesDe::bytes`] would. Canonical base64 (what DynamoDB
     /// sends: RFC 4648 section 4 with its padding, no bits past the data) is told by
-    /// base64-simd's check, which writes nothing; it accepts exactly what `bytes` accepts (a
-    /// property test holds the two together). Any text it refuses is decoded, into a buffer on
+    /// base64-simd's check, which writes nothing; it accepts exactly what `bytes` accepts
+    /// (property tests hold it to accept nothing `bytes` refuses, and every canonical encoding). Any text it refuses is decoded, into a buffer on
     /// the stack when short, for the error `bytes` would give.
     pub(crate) fn check(text: &str) -> Result<(), E> {
         if base64_simd::STANDARD.check(text.as_bytes()).is_ok() {

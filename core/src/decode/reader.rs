@@ -669,7 +669,7 @@ impl<'de> Entries<'_, 'de, '_> {
 
     /// At the top level, reads the value of a hidden attribute (a key attribute, the schema
     /// version) named `name` and returns true; false for any other name. A hidden attribute
-    /// given twice fails the image.
+    /// given twice makes the reader give up (the reference names it).
     #[inline]
     fn hidden(&mut self, name: &str) -> Result<bool, Bail> {
         if !self.top {
