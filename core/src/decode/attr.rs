@@ -392,27 +392,16 @@ impl<'t, E: de::Error> BytesDe<'t, E> {
             .map_err(base64_error)
     }
 
-    /// Checks the text is base64, as [`BytesDe::bytes`] would. Canonical base64 (what DynamoDB
-    /// sends: RFC 4648 section 4 with its padding, no bits past the data) is told by
-    /// base64-simd's check, which writes nothing; it accepts exactly what `bytes` accepts
-    /// (property tests hold it to accept nothing `bytes` refuses, and every canonical encoding). Any text it refuses is decoded, into a buffer on
-    /// the stack when short, for the error `bytes` would give.
+    /// Checks the text is base64, as [`BytesDe::bytes`] would, without writing the bytes:
+    /// base64-simd's check accepts exactly what `bytes` accepts (canonical base64, RFC 4648
+    /// section 4 with its padding and no bits past the data; property tests hold it to accept
+    /// nothing `bytes` refuses, and every canonical encoding). Text it refuses is decoded by
+    /// `bytes`, for the error `bytes` gives.
     pub(crate) fn check(text: &str) -> Result<(), E> {
         if base64_simd::STANDARD.check(text.as_bytes()).is_ok() {
             return Ok(());
         }
-        let mut buf = [0u8; 768];
-        if base64::decoded_len_estimate(text.len()) > buf.len() {
-            return BytesDe::<E>::new(text).bytes().map(drop);
-        }
-        match base64::engine::general_purpose::STANDARD.decode_slice(text, &mut buf) {
-            Ok(_) => Ok(()),
-            Err(base64::DecodeSliceError::DecodeError(e)) => Err(base64_error(e)),
-            // The estimate says it fits; should it not, decode the usual way.
-            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
-                BytesDe::<E>::new(text).bytes().map(drop)
-            }
-        }
+        BytesDe::<E>::new(text).bytes().map(drop)
     }
 }
 
