@@ -61,6 +61,64 @@ impl Timestamp {
     /// exactly: the decimal point is moved, never a float divided. Digits past nanoseconds are
     /// truncated; `None` for a negative value or whole seconds beyond `i64`.
     pub fn from_epoch_text(text: &str, unit: TimePrecision) -> Option<Self> {
+        Self::plain_epoch_text(text, unit).or_else(|| Self::any_epoch_text(text, unit))
+    }
+
+    /// [`Timestamp::from_epoch_text`] for the forms AWS sends (`1763000000.125` seconds on
+    /// DynamoDB Streams, `1763000000125000` microseconds on Kinesis), read in one pass: plain
+    /// digits with at most one point, at most 18 of them before it and 9 after, and when the
+    /// unit is not seconds no point. `None` for any other text, which
+    /// [`Timestamp::any_epoch_text`] then reads; where this gives a time, that one gives the
+    /// same (a property test holds the two together).
+    #[inline]
+    fn plain_epoch_text(text: &str, unit: TimePrecision) -> Option<Self> {
+        let bytes = text.as_bytes();
+        let (int, frac) = match bytes.iter().position(|&b| b == b'.') {
+            Some(p) => (&bytes[..p], &bytes[p + 1..]),
+            None => (bytes, &[][..]),
+        };
+        let shift = unit.digits() as usize;
+        if int.is_empty()
+            || int.len() > 18
+            || frac.len() > 9
+            || (shift > 0 && (int.len() <= shift || text.len() != int.len()))
+        {
+            return None;
+        }
+        let mut value = 0u64;
+        for &b in int {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            value = value * 10 + u64::from(d);
+        }
+        let mut nanos = 0u64;
+        for &b in frac {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            nanos = nanos * 10 + u64::from(d);
+        }
+        // Seconds: the fraction's digits, scaled to nine. Milliseconds or microseconds: the
+        // integer's last three or six digits are the fraction of a second.
+        let scale = 10u64.pow((9 - frac.len().max(shift)) as u32);
+        let (secs, nanos) = match shift {
+            0 => (value, nanos * scale),
+            _ => {
+                let per_second = 10u64.pow(shift as u32);
+                (value / per_second, (value % per_second) * scale)
+            }
+        };
+        Some(Timestamp {
+            secs: i64::try_from(secs).ok()?,
+            nanos: u32::try_from(nanos).ok()?,
+        })
+    }
+
+    /// [`Timestamp::from_epoch_text`] for any JSON number (`1.700000000907E9`, `-0`, `.5`).
+    fn any_epoch_text(text: &str, unit: TimePrecision) -> Option<Self> {
         let mut d = crate::decode::number::split(text)?;
         if d.negative {
             return None;
@@ -230,4 +288,134 @@ pub enum TimestampError {
         /// Whether `ApproximateCreationDateTimePrecision` was given.
         precision_given: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const UNITS: [TimePrecision; 3] = [
+        TimePrecision::Second,
+        TimePrecision::Millisecond,
+        TimePrecision::Microsecond,
+    ];
+
+    #[test]
+    fn the_forms_aws_sends_take_the_one_pass_reading() {
+        let cases = [
+            (
+                "1763000000.125",
+                TimePrecision::Second,
+                1_763_000_000,
+                125_000_000,
+            ),
+            ("1479499740", TimePrecision::Second, 1_479_499_740, 0),
+            (
+                "1700000000.907000001",
+                TimePrecision::Second,
+                1_700_000_000,
+                907_000_001,
+            ),
+            (
+                "1763000000125",
+                TimePrecision::Millisecond,
+                1_763_000_000,
+                125_000_000,
+            ),
+            (
+                "1763000000125007",
+                TimePrecision::Microsecond,
+                1_763_000_000,
+                125_007_000,
+            ),
+        ];
+        for (text, unit, secs, nanos) in cases {
+            let want = Timestamp::new(secs, nanos);
+            assert_eq!(Timestamp::plain_epoch_text(text, unit), want, "{text}");
+            assert_eq!(Timestamp::any_epoch_text(text, unit), want, "{text}");
+            assert_eq!(Timestamp::from_epoch_text(text, unit), want, "{text}");
+        }
+        // Other forms are left to the general reading, which still reads them.
+        for (text, unit) in [
+            ("1.7E9", TimePrecision::Second),
+            (".5", TimePrecision::Second),
+            ("1763000000.1250000001", TimePrecision::Second),
+            ("1763000000.5", TimePrecision::Millisecond),
+            ("125", TimePrecision::Millisecond),
+        ] {
+            assert_eq!(Timestamp::plain_epoch_text(text, unit), None, "{text}");
+            assert!(Timestamp::from_epoch_text(text, unit).is_some(), "{text}");
+        }
+    }
+
+    #[test]
+    fn one_pass_and_general_readings_agree_at_the_edges() {
+        let texts = [
+            "",
+            ".",
+            "0",
+            "00",
+            "0.",
+            "1.",
+            "-1",
+            "+1",
+            "1..2",
+            "1.2.3",
+            "999999999999999999",
+            "9999999999999999999",
+            "999999999999999999.999999999",
+            "9223372036854775807",
+            "18446744073709551616",
+            "1e3",
+            "12a",
+            "1 ",
+            " 1",
+            "١٢",
+        ];
+        for text in texts {
+            for unit in UNITS {
+                if let Some(t) = Timestamp::plain_epoch_text(text, unit) {
+                    assert_eq!(
+                        Some(t),
+                        Timestamp::any_epoch_text(text, unit),
+                        "{text:?} {unit:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    proptest! {
+        /// The one-pass reading gives a time only where the general one gives the same.
+        #[test]
+        fn one_pass_reading_agrees_with_the_general_one(
+            text in "[0-9.+eE-]{0,30}",
+            unit in 0usize..3,
+        ) {
+            let unit = UNITS[unit];
+            if let Some(t) = Timestamp::plain_epoch_text(&text, unit) {
+                prop_assert_eq!(Some(t), Timestamp::any_epoch_text(&text, unit));
+            }
+        }
+
+        /// Times as AWS writes them: the one-pass reading takes every one of up to 18 integer
+        /// digits, and gives what the general one gives.
+        #[test]
+        fn aws_forms_agree(secs in 0u64..=999_999_999_999, frac in "[0-9]{0,9}", unit in 0usize..3) {
+            let unit = UNITS[unit];
+            let text = match unit {
+                TimePrecision::Second if !frac.is_empty() => format!("{secs}.{frac}"),
+                _ => format!("{secs}{frac}"),
+            };
+            let fast = Timestamp::plain_epoch_text(&text, unit);
+            if fast.is_some() {
+                prop_assert_eq!(fast, Timestamp::any_epoch_text(&text, unit));
+            }
+            let int_len = text.find('.').unwrap_or(text.len());
+            if int_len <= 18 && (unit == TimePrecision::Second || int_len > unit.digits() as usize) {
+                prop_assert!(fast.is_some(), "{} {:?}", text, unit);
+            }
+        }
+    }
 }
