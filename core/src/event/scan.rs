@@ -167,6 +167,7 @@ fn event_records<'a, T>(
         src: json,
         pos: 0,
         store,
+        last: Repeats::default(),
     };
     let mut records = None;
     s.object(|s, key| {
@@ -223,6 +224,7 @@ pub(super) fn scan_record<'a>(
         src: json,
         pos: 0,
         store,
+        last: Repeats::default(),
     };
     let read = s.record(hook)?;
     if s.peek().is_some() {
@@ -250,6 +252,7 @@ pub(super) fn first_record_is_kinesis(json: &str) -> Option<bool> {
         src: json,
         pos: 0,
         store: &mut store,
+        last: Repeats::default(),
     };
     let mut answer = None;
     // Each closure returns `None` to stop the reading once the answer is known.
@@ -320,6 +323,21 @@ struct Scan<'a, 's> {
     pos: usize,
     /// Where the hook puts decoded images.
     store: &'s mut ImageStore,
+    /// The last record's text of the values that are usually alike in every record of a
+    /// batch, for [`Scan::repeated_string`].
+    last: Repeats<'a>,
+}
+
+/// Values usually the same in every record of a batch, as the last record that had them in
+/// plain form (no escapes) wrote them; empty until then.
+#[derive(Default)]
+struct Repeats<'a> {
+    /// `eventSourceARN`: the stream's (DynamoDB Streams) or the Kinesis stream's ARN.
+    arn: &'a str,
+    /// `awsRegion`.
+    region: &'a str,
+    /// `dynamodb.StreamViewType`.
+    view: &'a str,
 }
 
 impl<'a> Scan<'a, '_> {
@@ -400,6 +418,36 @@ impl<'a> Scan<'a, '_> {
             }
             _ => self.string().map(Some),
         }
+    }
+
+    /// [`Scan::opt_string`] for a value usually the same in every record of a batch (the
+    /// stream's ARN, its region, the stream view type), most of them longer than
+    /// [`Scan::string`]'s first sixteen bytes: when the text after the opening quote is `last`
+    /// and a closing quote, that is the string (`last` came from a plain string, so it holds
+    /// no quote, backslash or control character, and one comparison replaces the search for
+    /// the closing quote); else it is read as any string and, when plain, kept as `last`.
+    #[inline]
+    fn repeated_string(
+        &mut self,
+        last: for<'r> fn(&'r mut Repeats<'a>) -> &'r mut &'a str,
+    ) -> Option<Option<Cow<'a, str>>> {
+        let bytes = self.src.as_bytes();
+        let start = self.pos + 1;
+        let known = *last(&mut self.last);
+        let end = start + known.len();
+        if !known.is_empty()
+            && bytes.get(self.pos) == Some(&b'"')
+            && bytes.get(start..end) == Some(known.as_bytes())
+            && bytes.get(end) == Some(&b'"')
+        {
+            self.pos = end + 1;
+            return crate::bytes::between(self.src, start, end).map(|s| Some(Cow::Borrowed(s)));
+        }
+        let value = self.opt_string()?;
+        if let Some(Cow::Borrowed(text)) = value {
+            *last(&mut self.last) = text;
+        }
+        Some(value)
     }
 
     /// A string or `null`.
@@ -543,11 +591,11 @@ impl<'a> Scan<'a, '_> {
                     })
                 }
                 2 => {
-                    w.event_source_arn = s.opt_string()?;
+                    w.event_source_arn = s.repeated_string(|r| &mut r.arn)?;
                     Some(())
                 }
                 _ => {
-                    w.aws_region = s.opt_string()?;
+                    w.aws_region = s.repeated_string(|r| &mut r.region)?;
                     Some(())
                 }
             }
@@ -581,8 +629,8 @@ impl<'a> Scan<'a, '_> {
             match bit {
                 1 => event_id = s.opt_string()?,
                 2 => event_name = s.opt_string()?,
-                4 => arn = s.opt_string()?,
-                8 => region = s.opt_string()?,
+                4 => arn = s.repeated_string(|r| &mut r.arn)?,
+                8 => region = s.repeated_string(|r| &mut r.region)?,
                 16 => user_identity = s.value::<Option<UserIdentity<'a>>>()?,
                 64 => table_name = s.opt_string()?,
                 _ => {
@@ -654,7 +702,7 @@ impl<'a> Scan<'a, '_> {
                 }
                 16 => seq = Some(s.string()?),
                 32 => size = s.size_bytes()?,
-                64 => view = s.opt_string()?,
+                64 => view = s.repeated_string(|r| &mut r.view)?,
                 _ => precision = s.opt_string()?,
             }
             Some(())

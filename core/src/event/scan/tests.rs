@@ -136,6 +136,22 @@ fn opt_str() -> BoxedStrategy<String> {
     ])
 }
 
+/// A value usually the same in every record of a batch (an ARN, a region): one of a few
+/// texts, so records of one event often repeat the last one's, among them a text that is a
+/// prefix of another, the same text escaped, with whitespace before it, and any other value.
+fn repeating() -> BoxedStrategy<String> {
+    prop_oneof![
+        6 => Just("\"arn:aws:dynamodb:eu-west-1:1:table/T/stream/2026-11-01T00:00:00.000\"".to_string()),
+        2 => Just("\"arn:aws:dynamodb:eu-west-1:1:table/T/stream/2026-11-01T00:00:00\"".to_string()),
+        2 => Just("\"eu-west-1\"".to_string()),
+        1 => Just("\"eu-west-\\u0031\"".to_string()),
+        1 => Just(" \"eu-west-1\"".to_string()),
+        1 => Just("\"eu-west-1\u{e9}\"".to_string()),
+        2 => opt_str(),
+    ]
+    .boxed()
+}
+
 /// A JSON string with an unpaired surrogate escape somewhere (or, now and then, a proper
 /// pair, which is one character): what re-encoders that split UTF-16 write.
 fn lone_surrogate() -> BoxedStrategy<String> {
@@ -286,7 +302,7 @@ fn dynamodb() -> impl Strategy<Value = String> {
             mostly(prop_oneof![
                 Just("\"NEW_AND_OLD_IMAGES\"".to_string()),
                 Just("\"KEYS_ONLY\"".to_string()),
-                opt_str()
+                repeating()
             ]),
         ),
         field("Unknown", scalar()),
@@ -306,8 +322,8 @@ fn record() -> impl Strategy<Value = String> {
                 opt_str()
             ]),
         ),
-        field("eventSourceARN", opt_str()),
-        field("awsRegion", opt_str()),
+        field("eventSourceARN", repeating()),
+        field("awsRegion", repeating()),
         field("eventVersion", scalar()),
         field(
             "userIdentity",
@@ -453,6 +469,84 @@ fn typical_events_take_the_fast_path() {
         &mut BatchText::new()
     )
     .is_some());
+}
+
+/// A value alike in every record is compared with the last record's, not searched: each
+/// record still gets its own text, and a value that differs (longer, shorter, escaped, with
+/// whitespace, `null`) is read as any string.
+#[test]
+fn values_alike_in_every_record_read_as_their_own_text() {
+    let record = |arn: &str, region: &str, view: &str| {
+        format!(
+            r#"{{"eventID":"1","eventName":"INSERT","awsRegion":{region},"eventSourceARN":{arn},
+            "dynamodb":{{"Keys":{{"Id":{{"N":"1"}}}},"SequenceNumber":"1","StreamViewType":{view}}}}}"#
+        )
+    };
+    let arn = r#""arn:aws:dynamodb:eu-west-1:1:table/T/stream/2026-11-01T00:00:00.000""#;
+    let event = format!(
+        r#"{{"Records":[{}]}}"#,
+        [
+            record(arn, r#""eu-west-1""#, r#""KEYS_ONLY""#),
+            record(arn, r#""eu-west-1""#, r#""KEYS_ONLY""#),
+            record(
+                r#""arn:aws:dynamodb:eu-west-1:1:table/T/stream/2026-11-01T00:00:00.0001""#,
+                r#""eu-west-1x""#,
+                r#""KEYS_ONLYX""#
+            ),
+            record(
+                r#""arn:aws:dynamodb:eu-west-1:1:table/T/stream/2026-11-01T00:00:00.00""#,
+                r#""eu-west-""#,
+                r#""KEYS_""#
+            ),
+            record(arn, r#""eu-west-\u0031""#, "null"),
+            record(arn, r#" "eu-west-1""#, r#""KEYS_ONLY""#),
+            record(arn, r#""eu-west-1""#, r#""KEYS_ONLY""#),
+        ]
+        .join(",")
+    );
+    assert!(scan(
+        &event,
+        None,
+        &mut ImageStore::default(),
+        &mut BatchText::new()
+    )
+    .is_some());
+    assert_eq!(scan_path(&event, false), serde_path(&event));
+    let mut texts = BatchText::new();
+    let records = scan(&event, None, &mut ImageStore::default(), &mut texts).expect("scanned");
+    let read: Vec<(Option<String>, Option<String>, Option<String>)> = records
+        .iter()
+        .map(|e| match e {
+            Entry::Record(r) => (
+                r.event_source_arn.as_deref().map(str::to_string),
+                r.aws_region.as_deref().map(str::to_string),
+                r.meta.stream_view_type.as_ref().map(|v| v.to_string()),
+            ),
+            Entry::Broken(b) => panic!("{}", b.message),
+        })
+        .collect();
+    let arn = &arn[1..arn.len() - 1];
+    let s = |t: &str| Some(t.to_string());
+    assert_eq!(
+        read,
+        [
+            (s(arn), s("eu-west-1"), s("KEYS_ONLY")),
+            (s(arn), s("eu-west-1"), s("KEYS_ONLY")),
+            (
+                s("arn:aws:dynamodb:eu-west-1:1:table/T/stream/2026-11-01T00:00:00.0001"),
+                s("eu-west-1x"),
+                s("KEYS_ONLYX")
+            ),
+            (
+                s("arn:aws:dynamodb:eu-west-1:1:table/T/stream/2026-11-01T00:00:00.00"),
+                s("eu-west-"),
+                s("KEYS_")
+            ),
+            (s(arn), s("eu-west-1"), None),
+            (s(arn), s("eu-west-1"), s("KEYS_ONLY")),
+            (s(arn), s("eu-west-1"), s("KEYS_ONLY")),
+        ]
+    );
 }
 
 /// The generator is not vacuous: many of its events are whole batches serde reads (so the
