@@ -41,8 +41,10 @@ pub struct Change<M: Model> {
     pub op: Op<M>,
     /// Sequence number, event id, creation time, size, view type, TTL flag.
     pub meta: RecordMeta,
-    /// The `schema_version` stored on the item (new image if any, else old image).
-    pub stored_schema_version: Option<String>,
+    /// The `schema_version` stored on the item (new image if any, else old image); `None`
+    /// when absent or not an `S`. Borrowed from `M::SCHEMA_VERSION` when it is that text (an
+    /// item the current model wrote: no allocation per change), owned otherwise.
+    pub stored_schema_version: Option<std::borrow::Cow<'static, str>>,
 }
 
 impl<M: Model> Change<M> {

@@ -80,6 +80,7 @@ pub fn decode_model<M: Model>(
         crate::decode::Hidden::of::<M>(),
         binary == Binary::Base64Strings,
     )
+    .map(|(m, version)| (m, version.map(std::borrow::Cow::into_owned)))
 }
 
 /// The name under which [`Number`](crate::Number) serializes as a newtype around its exact

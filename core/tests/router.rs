@@ -778,8 +778,13 @@ async fn the_schema_version_attribute_name_is_the_models() {
         .on::<Doc, _>(move |c: Change<Doc>, _: Context<()>| {
             let s = Arc::clone(&s);
             async move {
+                // The model's own version, borrowed from it.
+                assert!(matches!(
+                    c.stored_schema_version,
+                    Some(std::borrow::Cow::Borrowed(_))
+                ));
                 s.lock().unwrap().push((
-                    c.stored_schema_version.clone(),
+                    c.stored_schema_version.as_deref().map(str::to_string),
                     c.is_current_schema(),
                     c.new_image().and_then(|d| d.schema_version.clone()),
                 ));

@@ -33,7 +33,7 @@ pub(crate) enum PathSeg {
 pub(crate) struct Ctx<'s> {
     pub(crate) path: RefCell<Vec<PathSeg>>,
     pub(crate) skip: super::Hidden<'s>,
-    pub(crate) schema_version: RefCell<Option<String>>,
+    pub(crate) schema_version: RefCell<super::StoredVersion>,
     /// Strings may stand for binary values (base64), as in the Postgres store's JSON: an `S`
     /// read where the target wants bytes is decoded from base64.
     pub(crate) base64_strings: bool,
@@ -642,23 +642,23 @@ struct VersionSeed<'c, 's> {
 }
 
 impl<'de> DeserializeSeed<'de> for VersionSeed<'_, '_> {
-    type Value = Option<String>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+    type Value = super::StoredVersion;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<super::StoredVersion, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for VersionSeed<'_, '_> {
-    type Value = Option<String>;
+    type Value = super::StoredVersion;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a DynamoDB attribute value such as {\"S\": \"...\"}")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<String>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<super::StoredVersion, A::Error> {
         let Some(tag) = map.next_key::<Tag>()? else {
             return Err(A::Error::custom("attribute value has no type tag"));
         };
         let value = match tag {
-            Tag::S => Some(map.next_value::<String>()?),
+            Tag::S => Some(self.ctx.skip.stored(map.next_value::<CowStr<'de>>()?.0)),
             // As the direct reader and the old `Option<String>` reading: NULL's value unread.
             Tag::Null => {
                 map.next_value::<IgnoredAny>()?;

@@ -134,6 +134,8 @@ mod want;
 
 pub(crate) use reader::{first_special16, plain_run};
 
+use std::borrow::Cow;
+
 use serde::de::{Deserialize, DeserializeOwned};
 
 /// An image that does not fit the target type: where (`field`, an attribute path such as
@@ -167,6 +169,9 @@ pub use crate::model::SCHEMA_VERSION_ATTR;
 pub(crate) struct Hidden<'s> {
     pub(crate) keys: [&'s str; 2],
     pub(crate) version: &'s str,
+    /// The model's own `SCHEMA_VERSION` (empty when decoding for no model): a stored
+    /// version with this text is borrowed from it ([`StoredVersion`]).
+    pub(crate) current: &'static str,
 }
 
 impl Hidden<'static> {
@@ -175,6 +180,7 @@ impl Hidden<'static> {
         Hidden {
             keys: [M::PK_ATTR, M::SK_ATTR],
             version: M::SCHEMA_VERSION_ATTR,
+            current: M::SCHEMA_VERSION,
         }
     }
 }
@@ -185,16 +191,34 @@ impl<'s> From<[&'s str; 2]> for Hidden<'s> {
         Hidden {
             keys,
             version: SCHEMA_VERSION_ATTR,
+            current: "",
         }
     }
 }
+
+impl Hidden<'_> {
+    /// The stored version `text` as kept: borrowed from the model's `SCHEMA_VERSION` when it
+    /// is that text, as items written by the current model are, so the usual image allocates
+    /// nothing for it; owned otherwise.
+    pub(crate) fn stored(&self, text: Cow<'_, str>) -> Cow<'static, str> {
+        if text == self.current {
+            Cow::Borrowed(self.current)
+        } else {
+            Cow::Owned(text.into_owned())
+        }
+    }
+}
+
+/// An image's stored `schema_version` (`None` when absent or not an `S`), as decoding returns
+/// it: [`Hidden::stored`].
+pub(crate) type StoredVersion = Option<Cow<'static, str>>;
 
 /// Decodes an image into `T`, leaving out the `skip` attributes (the key attributes) and
 /// capturing `schema_version`.
 pub(crate) fn decode_image<'de, 's, T: Deserialize<'de>>(
     json: &'de str,
     skip: impl Into<Hidden<'s>>,
-) -> Result<(T, Option<String>), ImageError> {
+) -> Result<(T, StoredVersion), ImageError> {
     decode_image_with(json, skip.into(), false)
 }
 
@@ -206,7 +230,7 @@ pub(crate) fn decode_image_with<'de, T: Deserialize<'de>>(
     json: &'de str,
     skip: Hidden<'_>,
     base64_strings: bool,
-) -> Result<(T, Option<String>), ImageError> {
+) -> Result<(T, StoredVersion), ImageError> {
     if !base64_strings {
         if let Some(done) = reader::decode(json, skip) {
             return Ok(done);
@@ -221,7 +245,7 @@ fn decode_reference<'de, 's, T: Deserialize<'de>>(
     json: &'de str,
     skip: impl Into<Hidden<'s>>,
     base64_strings: bool,
-) -> Result<(T, Option<String>), ImageError> {
+) -> Result<(T, StoredVersion), ImageError> {
     let mut ctx = attr::Ctx::new(skip.into());
     ctx.base64_strings = base64_strings;
     let mut de = serde_json::Deserializer::from_str(json);
@@ -244,7 +268,7 @@ fn decode_reference<'de, 's, T: Deserialize<'de>>(
 pub(crate) fn fuzz_reader<'de, T: Deserialize<'de>>(
     json: &'de str,
     skip: [&str; 2],
-) -> Option<(T, Option<String>)> {
+) -> Option<(T, StoredVersion)> {
     reader::decode(json, skip)
 }
 
@@ -253,7 +277,7 @@ pub(crate) fn fuzz_reader<'de, T: Deserialize<'de>>(
 pub(crate) fn fuzz_reference<'de, T: Deserialize<'de>>(
     json: &'de str,
     skip: [&str; 2],
-) -> Result<(T, Option<String>), ImageError> {
+) -> Result<(T, StoredVersion), ImageError> {
     decode_reference(json, skip, false)
 }
 
@@ -263,7 +287,7 @@ pub(crate) fn fuzz_reference<'de, T: Deserialize<'de>>(
 /// says why it does not decode.
 pub(crate) fn decode_model_prefix<M: crate::model::Model>(
     json: &str,
-) -> Option<((M, Option<String>), usize)> {
+) -> Option<((M, StoredVersion), usize)> {
     reader::decode_prefix(json, Hidden::of::<M>())
 }
 

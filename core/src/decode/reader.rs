@@ -59,7 +59,7 @@ impl de::Error for Bail {
 pub(crate) fn decode<'de, 's, T: Deserialize<'de>>(
     json: &'de str,
     skip: impl Into<Hidden<'s>>,
-) -> Option<(T, Option<String>)> {
+) -> Option<(T, super::StoredVersion)> {
     let mut r = Reader::new(json, skip.into());
     let value = T::deserialize(Image { r: &mut r }).ok()?;
     match r.peek() {
@@ -73,7 +73,7 @@ pub(crate) fn decode<'de, 's, T: Deserialize<'de>>(
 pub(crate) fn decode_prefix<'de, 's, T: Deserialize<'de>>(
     json: &'de str,
     skip: impl Into<Hidden<'s>>,
-) -> Option<((T, Option<String>), usize)> {
+) -> Option<((T, super::StoredVersion), usize)> {
     let mut r = Reader::new(json, skip.into());
     let value = T::deserialize(Image { r: &mut r }).ok()?;
     Some(((value, r.version), r.pos))
@@ -90,7 +90,7 @@ struct Reader<'de, 's> {
     /// The attributes the model does not see (its key attributes).
     hidden: Hidden<'s>,
     /// The captured `schema_version`.
-    version: Option<String>,
+    version: super::StoredVersion,
     /// Set by the value just read when the target ignored it (its entry's name is then
     /// tracked for duplicates; a struct refuses a declared field given twice itself).
     ignored: bool,
@@ -781,13 +781,16 @@ impl<'de> Entries<'_, 'de, '_> {
 /// any other type (another writer's scheme, a number say), which is checked as any attribute
 /// the model does not declare and never fails the image (docs/semantics.md, "Models and
 /// schema versions"). [`super::attr`] reads it by the same rule.
-fn stored_version(r: &mut Reader<'_, '_>) -> Result<Option<String>, Bail> {
+fn stored_version(r: &mut Reader<'_, '_>) -> Result<super::StoredVersion, Bail> {
     let start = r.pos;
     r.eat(b'{')?;
     let tag = r.tag()?;
     r.pos = start;
     match tag {
-        Tag::S | Tag::Null => Option::<String>::deserialize(Attr { r }),
+        Tag::S | Tag::Null => {
+            let text = Option::<super::attr::CowStr<'_>>::deserialize(Attr { r: &mut *r })?;
+            Ok(text.map(|t| r.hidden.stored(t.0)))
+        }
         _ => {
             de::IgnoredAny::deserialize(Attr { r })?;
             Ok(None)

@@ -167,7 +167,8 @@ fn a_version_attribute_of_another_type_never_fails_the_image() {
         (r#"{"B":"AAE="}"#, None),
     ] {
         let json = format!(r#"{{"PK":{{"S":"p"}},"schema_version":{version},"a":{{"S":"x"}}}}"#);
-        let by_reader = reader::decode::<A>(&json, ["PK", "SK"]).map(|(v, sv)| (v.a, sv));
+        let by_reader = reader::decode::<A>(&json, ["PK", "SK"])
+            .map(|(v, sv)| (v.a, sv.map(std::borrow::Cow::into_owned)));
         assert_eq!(
             by_reader,
             Some(("x".to_string(), read.map(str::to_string))),
@@ -181,6 +182,35 @@ fn a_version_attribute_of_another_type_never_fails_the_image() {
         let json = format!(r#"{{"schema_version":{bad},"a":{{"S":"x"}}}}"#);
         let e = decode_image::<A>(&json, ["PK", "SK"]).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("schema_version"), "{bad}: {e}");
+    }
+}
+
+/// A stored version that is the model's own is borrowed from it (no allocation per image), by
+/// both readers; any other is owned, with the same text.
+#[test]
+fn the_current_schema_version_is_borrowed_from_the_model() {
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct A {
+        a: String,
+    }
+    let hidden = Hidden {
+        keys: ["PK", "SK"],
+        version: "schema_version",
+        current: "v7",
+    };
+    for (stored, borrowed) in [("v7", true), ("v8", false), ("v", false), ("v77", false)] {
+        let json = format!(r#"{{"schema_version":{{"S":"{stored}"}},"a":{{"S":"x"}}}}"#);
+        let (_, by_reader) = reader::decode::<A>(&json, hidden).expect("the reader reads it");
+        let (_, by_reference) = decode_reference::<A>(&json, hidden, false).expect("it decodes");
+        for version in [by_reader, by_reference] {
+            assert_eq!(version.as_deref(), Some(stored));
+            assert_eq!(
+                matches!(version, Some(std::borrow::Cow::Borrowed(_))),
+                borrowed,
+                "{stored}"
+            );
+        }
     }
 }
 

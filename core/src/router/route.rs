@@ -120,9 +120,9 @@ impl<M: Model, S: Send + Sync + 'static> ModelRoute<M, S> {
         side: ImageSide,
         model: usize,
         store: &mut ImageStore,
-    ) -> Result<Option<(M, Option<String>)>, RecordError> {
+    ) -> Result<Option<(M, crate::decode::StoredVersion)>, RecordError> {
         if let Some(slot) = rec.predecoded.take(side) {
-            if let Some(done) = store.take::<(M, Option<String>)>(model, slot) {
+            if let Some(done) = store.take::<(M, crate::decode::StoredVersion)>(model, slot) {
                 return Ok(Some(done));
             }
         }
