@@ -85,22 +85,14 @@ impl Timestamp {
         {
             return None;
         }
-        let mut value = 0u64;
-        for &b in int {
-            let d = b.wrapping_sub(b'0');
-            if d > 9 {
-                return None;
-            }
-            value = value * 10 + u64::from(d);
-        }
-        let mut nanos = 0u64;
-        for &b in frac {
-            let d = b.wrapping_sub(b'0');
-            if d > 9 {
-                return None;
-            }
-            nanos = nanos * 10 + u64::from(d);
-        }
+        // At most 18 digits: below 10^18, no overflow.
+        let digits = |run: &[u8]| {
+            run.iter().try_fold(0u64, |acc, &b| {
+                let d = b.wrapping_sub(b'0');
+                (d <= 9).then(|| acc * 10 + u64::from(d))
+            })
+        };
+        let (value, nanos) = (digits(int)?, digits(frac)?);
         // Seconds: the fraction's digits, scaled to nine. Milliseconds or microseconds: the
         // integer's last three or six digits are the fraction of a second.
         let scale = 10u64.pow((9 - frac.len().max(shift)) as u32);
