@@ -106,9 +106,18 @@ pub(crate) struct Tally {
 
 impl Tally {
     pub(crate) fn of(report: &BatchReport) -> Self {
-        fn add<K: PartialEq + Copy>(list: &mut Vec<(K, u64)>, key: K) {
+        /// Model names, kinds, labels and reasons are `&'static str`s, usually the same
+        /// literal: one pointer comparison decides most, the text only when they differ.
+        fn same(a: &'static str, b: &'static str) -> bool {
+            std::ptr::eq(a, b) || a == b
+        }
+        type Key = (&'static str, &'static str, &'static str);
+        fn same_key(a: &Key, b: &Key) -> bool {
+            same(a.0, b.0) && same(a.1, b.1) && same(a.2, b.2)
+        }
+        fn add<K: Copy>(list: &mut Vec<(K, u64)>, key: K, eq: impl Fn(&K, &K) -> bool) {
             // A batch has a handful of distinct keys: a scan beats a map.
-            match list.iter_mut().find(|(k, _)| *k == key) {
+            match list.iter_mut().find(|(k, _)| eq(k, &key)) {
                 Some((_, n)) => *n += 1,
                 None => list.push((key, 1)),
             }
@@ -125,11 +134,13 @@ impl Tally {
             );
             match t.counts.last_mut() {
                 // Runs of one model and kind are common: no scan for them.
-                Some((k, n)) if *k == key => *n += 1,
-                _ => add(&mut t.counts, key),
+                Some((k, n)) if same_key(k, &key) => *n += 1,
+                _ => add(&mut t.counts, key, same_key),
             }
             if let Outcome::Failed(e) = &r.outcome {
-                add(&mut t.reasons, crate::metrics::reason(&e.kind));
+                add(&mut t.reasons, crate::metrics::reason(&e.kind), |a, b| {
+                    same(a, b)
+                });
             }
         }
         t
@@ -214,5 +225,28 @@ mod tests {
         );
         assert_eq!(t.reasons, [("envelope", 1)]);
         assert_eq!((t.with_outcome("ok"), t.with_outcome("failed")), (4, 1));
+    }
+
+    #[test]
+    fn a_tally_counts_names_alike_in_text_as_one_wherever_they_are_stored() {
+        // The same model name as another `&'static str` (two crates' literals, say): the
+        // pointers differ, the text decides.
+        let elsewhere: &'static str = String::from("Task").leak();
+        assert!(!std::ptr::eq(elsewhere, "Task"));
+        let report = BatchReport {
+            records: vec![
+                line(Some("Task"), ChangeKind::Insert, Outcome::Ok),
+                line(Some("Board"), ChangeKind::Insert, Outcome::Ok),
+                line(Some(elsewhere), ChangeKind::Insert, Outcome::Ok),
+                line(Some(elsewhere), ChangeKind::Insert, Outcome::Ok),
+            ],
+        };
+        assert_eq!(
+            Tally::of(&report).counts,
+            [
+                (("Task", "INSERT", "ok"), 3),
+                (("Board", "INSERT", "ok"), 1)
+            ]
+        );
     }
 }
