@@ -132,7 +132,7 @@ pub(crate) mod number;
 mod reader;
 mod want;
 
-pub(crate) use reader::{first_special16, plain_run};
+pub(crate) use reader::{first_special16, object_len, plain_run};
 
 use std::borrow::Cow;
 

@@ -79,6 +79,22 @@ pub(crate) fn decode_prefix<'de, 's, T: Deserialize<'de>>(
     Some(((value, r.version), r.pos))
 }
 
+/// The length of the JSON object at the start of `json` (an image; more text may follow),
+/// read as the reader skips what a target ignores: its values strings, `true`, `false`,
+/// `null`, objects and arrays of those; `None` when `json` does not start with `{` or the
+/// reader gives up (a raw number, nesting deeper than [`MAX_DEPTH`], an unpaired surrogate
+/// escape, anything that is not JSON). An object it reads to its end is one JSON value as
+/// serde_json reads it (no duplicate-name check: that is a decoder's rule, not JSON's), so the
+/// caller may keep the text as a checked JSON value.
+pub(crate) fn object_len(json: &str) -> Option<usize> {
+    if !json.starts_with('{') {
+        return None;
+    }
+    let mut r = Reader::new(json, Hidden::from(["", ""]));
+    r.skip().ok()?;
+    Some(r.pos)
+}
+
 // ---------------------------------------------------------------------------------------------
 // The text.
 

@@ -22,7 +22,9 @@ pub(super) struct UserIdentity<'a> {
     pub(super) principal_id: Option<Cow<'a, str>>,
 }
 
-/// An image's JSON text, as read from the event (serde_json checked it is JSON).
+/// An image's JSON text, as read from the event: checked to be JSON by serde_json, or by the
+/// image reader (an image decoded by the envelope scan, or skipped by it:
+/// `crate::decode::object_len`).
 pub(super) struct Image<'a>(pub(super) &'a str);
 
 /// A JSON value's text as read from the event: checked to be JSON by serde_json, or by the

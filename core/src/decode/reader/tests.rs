@@ -592,3 +592,52 @@ proptest! {
         prop_assert_eq!(crate::decode::plain_run(&bytes, start), want);
     }
 }
+
+/// [`object_len`]'s law: when it reads an object, serde_json reads the same text as one JSON
+/// value of the same length (so the envelope scan may keep what it skipped as checked JSON).
+fn object_len_law(text: &str) -> Result<bool, TestCaseError> {
+    let Some(len) = object_len(text) else {
+        return Ok(false);
+    };
+    let mut values =
+        serde_json::Deserializer::from_str(text).into_iter::<&serde_json::value::RawValue>();
+    let first = values.next();
+    prop_assert!(
+        matches!(first, Some(Ok(_))),
+        "object_len read {len} bytes of what serde_json refuses: {text:?}\n{first:?}"
+    );
+    prop_assert_eq!(values.byte_offset(), len, "{:?}", text);
+    Ok(true)
+}
+
+/// Text over JSON's structural characters, literals' letters, escapes and control bytes.
+fn json_ish() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop::sample::select(vec![
+            "{", "}", "[", "]", "\"", ",", ":", " ", "\n", "\\", "\\u", "\\\"", "\u{1}", "a",
+            "\u{e9}", "true", "false", "null", "nul", "0", "12", "\"S\"", "\"x\":", "\\ud83d",
+        ]),
+        0..24,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// On generated images, clean and damaged, and on JSON-like text.
+    #[test]
+    fn object_len_reads_only_what_serde_json_reads(text in image(), ish in json_ish()) {
+        object_len_law(&text)?;
+        object_len_law(&ish)?;
+        object_len_law(&format!("{{{ish}"))?;
+        object_len_law(&format!("{{\"a\":{ish}}}"))?;
+    }
+
+    /// Clean images are read to their end (the law above is not vacuous).
+    #[test]
+    fn object_len_reads_clean_images_whole(text in clean_wide(true)) {
+        prop_assert!(object_len_law(&text)?, "{}", text);
+        prop_assert_eq!(object_len(&format!("{text} ,\"next\"")), Some(text.len()));
+    }
+}
