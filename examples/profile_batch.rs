@@ -5,7 +5,8 @@
 //!
 //! - `scan`: the scan floor (`serde_json` into `IgnoredAny`);
 //! - `route`: every model registered without handlers, so records are read, matched and
-//!   acknowledged but no image is decoded (the envelope, lookup and routing alone);
+//!   acknowledged but no image is decoded (the envelope, lookup and routing, each image skipped
+//!   by the image reader, and one "no handler" reason formatted per record);
 //! - `nested`: the decoding router over the benchmark's second batch (`nested_1000`,
 //!   `benches/support/nested.rs`: nested maps, lists of maps, floats);
 //! - `kinesis`: the decoding router over the first batch's changes as a Kinesis event
