@@ -614,8 +614,44 @@ fn object_len_law(text: &str) -> Result<bool, TestCaseError> {
 fn json_ish() -> impl Strategy<Value = String> {
     prop::collection::vec(
         prop::sample::select(vec![
-            "{", "}", "[", "]", "\"", ",", ":", " ", "\n", "\\", "\\u", "\\\"", "\u{1}", "a",
-            "\u{e9}", "true", "false", "null", "nul", "0", "12", "\"S\"", "\"x\":", "\\ud83d",
+            "{",
+            "}",
+            "[",
+            "]",
+            "\"",
+            ",",
+            ":",
+            " ",
+            "\n",
+            "\t",
+            "\r",
+            "\u{b}",
+            "\u{c}",
+            "\u{7f}",
+            "\u{feff}",
+            "\\",
+            "\\u",
+            "\\\"",
+            "\\/",
+            "\\b",
+            "\\x",
+            "\u{1}",
+            "a",
+            "\u{e9}",
+            "true",
+            "false",
+            "null",
+            "nul",
+            "0",
+            "12",
+            "\"S\"",
+            "\"x\":",
+            "\"a\":\"",
+            "\"a\":{",
+            "\\ud83d",
+            "\\udc00",
+            "\\ud83d\\ude00",
+            "0041",
         ]),
         0..24,
     )
@@ -634,10 +670,53 @@ proptest! {
         object_len_law(&format!("{{\"a\":{ish}}}"))?;
     }
 
+    /// One small fault in an otherwise valid object: a byte of JSON-like text in place of a
+    /// string's contents, a value, or what follows a name.
+    #[test]
+    fn object_len_reads_only_what_serde_json_reads_one_fault(ish in json_ish()) {
+        object_len_law(&format!("{{\"a\":\"{ish}\",\"b\":{{\"S\":\"x\"}}}}"))?;
+        object_len_law(&format!("{{\"a\":{{\"L\":[{ish}]}}}}"))?;
+        object_len_law(&format!("{{\"a\"{ish}}}"))?;
+    }
+
     /// Clean images are read to their end (the law above is not vacuous).
     #[test]
     fn object_len_reads_clean_images_whole(text in clean_wide(true)) {
         prop_assert!(object_len_law(&text)?, "{}", text);
         prop_assert_eq!(object_len(&format!("{text} ,\"next\"")), Some(text.len()));
     }
+}
+
+#[test]
+fn object_len_leaves_raw_numbers_deep_nesting_and_faults_to_serde_json() {
+    let nested = |depth: usize| {
+        format!(
+            "{}{}",
+            "{\"a\":".repeat(depth),
+            "null".to_owned() + &"}".repeat(depth)
+        )
+    };
+    // Depth 100 (the reader's limit) is read; 101 is left to serde_json, which reads it.
+    assert_eq!(object_len(&nested(100)), Some(nested(100).len()));
+    assert_eq!(object_len(&nested(101)), None);
+    assert!(serde_json::from_str::<&serde_json::value::RawValue>(&nested(101)).is_ok());
+    for text in [
+        r#"{"a":{"N":5}}"#,
+        "{\"a\":\"\u{1}\"}",
+        r#"{"a":"\ud83d"}"#,
+        r#"{"a":"\x"}"#,
+        r#"{"a":nulll}"#,
+        r#"{"a":tru}"#,
+        r#"{"a":"b",}"#,
+        r#"{"a" "b"}"#,
+        "{\"a\":\"b\"\u{c}}",
+        r#"{"a":"b""#,
+        r#" {"a":"b"}"#,
+        "null",
+    ] {
+        assert_eq!(object_len(text), None, "{text:?}");
+    }
+    // What follows the object is not read.
+    let object = r#"{"a":[true,false,null,"\u00e9\/"]}"#;
+    assert_eq!(object_len(&format!("{object}  ,")), Some(object.len()));
 }
