@@ -787,12 +787,11 @@ impl<'a> Scan<'a, '_> {
         // Not decoded here (no handler wants it, no model matched, or its decoding is left
         // for later): the image's text is kept, checked to be JSON. The image reader's skip
         // reads images as they are in practice; whatever it gives up on, serde_json reads.
-        if self.peek() == Some(b'{') {
-            let rest = self.src.get(self.pos..)?;
-            if let Some(len) = crate::decode::object_len(rest) {
-                self.pos += len;
-                return rest.get(..len).map(|json| Some(Image(json)));
-            }
+        self.peek()?;
+        let rest = self.src.get(self.pos..)?;
+        if let Some(len) = crate::decode::object_len(rest) {
+            self.pos += len;
+            return rest.get(..len).map(|json| Some(Image(json)));
         }
         self.value::<Option<Image<'a>>>()
     }
